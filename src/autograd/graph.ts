@@ -1,0 +1,221 @@
+// Define-by-run reverse mode. An op run while grad mode is on and with an input that requires a
+// gradient records a Node: its inputs and a vector-Jacobian function. Vector-Jacobian functions are
+// written with the differentiable ops themselves, so running them with grad mode on (createGraph)
+// records the backward pass as a graph of its own, and second derivatives come out exact.
+
+import { Tensor, type GradFn } from '../tensor/tensor.js';
+import { sameShape, shapeStr } from '../tensor/shape.js';
+
+/** Given the gradient of the output, the gradients of the inputs (null where `needs` is false). */
+export type Vjp = (g: Tensor, needs: readonly boolean[]) => (Tensor | null)[];
+
+export class Node implements GradFn {
+  readonly name: string;
+  readonly inputs: readonly Tensor[];
+  vjp: Vjp | null;
+  constructor(name: string, inputs: readonly Tensor[], vjp: Vjp) {
+    this.name = name;
+    this.inputs = inputs;
+    this.vjp = vjp;
+  }
+}
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs fn without recording (PyTorch's torch.no_grad). */
+export function noGrad<T>(fn: () => T): T {
+  return withGradMode(false, fn);
+}
+
+export function enableGrad<T>(fn: () => T): T {
+  return withGradMode(true, fn);
+}
+
+function withGradMode<T>(mode: boolean, fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = mode;
+  try {
+    const r = fn();
+    if (r instanceof Promise) throw new Error('noGrad/enableGrad take synchronous functions');
+    return r;
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/** Attaches a node to `out` when grad mode is on and some input requires a gradient. */
+export function record(name: string, out: Tensor, inputs: readonly Tensor[], vjp: Vjp): Tensor {
+  if (!gradEnabled) return out;
+  let any = false;
+  for (const t of inputs) if (t.requiresGrad) { any = true; break; }
+  if (!any) return out;
+  out.requiresGrad = true;
+  out.gradFn = new Node(name, inputs, vjp);
+  return out;
+}
+
+export interface GradOptions {
+  /** Gradients of the outputs (default: ones, only allowed for one-element outputs). */
+  gradOutputs?: readonly (Tensor | null)[] | Tensor;
+  /** Record the backward pass so its results can be differentiated again. */
+  createGraph?: boolean;
+  /** Keep the graph for another backward pass (default: createGraph). */
+  retainGraph?: boolean;
+  /** Return zeros for inputs that the outputs do not depend on instead of throwing. */
+  allowUnused?: boolean;
+}
+
+/**
+ * Gradients of the sum of `outputs` (weighted by gradOutputs) with respect to `inputs`.
+ * Like torch.autograd.grad.
+ */
+export function grad(outputs: Tensor | readonly Tensor[], inputs: readonly Tensor[], opts: GradOptions = {}): Tensor[] {
+  const outs = Array.isArray(outputs) ? (outputs as readonly Tensor[]) : [outputs as Tensor];
+  const wanted = new Set(inputs);
+  for (const t of inputs) {
+    if (!t.requiresGrad) throw new Error(`grad: an input (shape ${shapeStr(t.shape)}) does not require a gradient`);
+  }
+  const result = runBackward(outs, opts, wanted);
+  return inputs.map((t, i) => {
+    const g = result.get(t);
+    if (g) return g;
+    if (opts.allowUnused) return zerosOf(t);
+    throw new Error(`grad: input ${i} (shape ${shapeStr(t.shape)}) was not used to compute the outputs; pass allowUnused to get zeros`);
+  });
+}
+
+/** Accumulates the gradient of `output` into the `.grad` of every leaf that requires one. */
+export function backward(output: Tensor, opts: Omit<GradOptions, 'allowUnused'> & { gradOutput?: Tensor } = {}): void {
+  const o: GradOptions = { ...opts };
+  if (opts.gradOutput) o.gradOutputs = [opts.gradOutput];
+  const result = runBackward([output], o, null);
+  withGradMode(Boolean(opts.createGraph), () => {
+    for (const [t, g] of result) {
+      t.grad = t.grad ? addGrad(t.grad, g) : (opts.createGraph ? g : g.detach());
+    }
+  });
+}
+
+/**
+ * The Hessian-vector product of the scalar f() with respect to params, in the directions v (one
+ * tensor per parameter): two reverse passes, the first recorded.
+ */
+export function hvp(f: () => Tensor, params: readonly Tensor[], v: readonly Tensor[], opts: { createGraph?: boolean } = {}): Tensor[] {
+  if (v.length !== params.length) throw new Error(`hvp: ${params.length} parameters but ${v.length} directions`);
+  const y = enableGrad(f);
+  const g = grad(y, params, { createGraph: true, allowUnused: true });
+  let dot: Tensor | null = null;
+  enableGrad(() => {
+    for (let i = 0; i < g.length; i++) {
+      if (!sameShape(g[i]!.shape, v[i]!.shape)) {
+        throw new Error(`hvp: direction ${i} has shape ${shapeStr(v[i]!.shape)}, parameter has ${shapeStr(params[i]!.shape)}`);
+      }
+      const term = ops.sumAll(ops.mul(g[i]!, v[i]!));
+      dot = dot ? ops.add(dot, term) : term;
+    }
+  });
+  if (!dot || !(dot as Tensor).requiresGrad) return params.map(zerosOf);
+  return grad(dot, params, { allowUnused: true, createGraph: opts.createGraph ?? false });
+}
+
+// The few ops the engine itself needs, injected by ops/index.ts to avoid an import cycle.
+interface EngineOps {
+  add(a: Tensor, b: Tensor): Tensor;
+  mul(a: Tensor, b: Tensor): Tensor;
+  sumAll(a: Tensor): Tensor;
+  onesLike(a: Tensor): Tensor;
+  zerosLike(a: Tensor): Tensor;
+}
+let ops: EngineOps;
+export function installEngineOps(o: EngineOps): void {
+  ops = o;
+}
+
+function zerosOf(t: Tensor): Tensor {
+  return ops.zerosLike(t);
+}
+
+function addGrad(a: Tensor, b: Tensor): Tensor {
+  return ops.add(a, b);
+}
+
+function runBackward(outs: readonly Tensor[], opts: GradOptions, wanted: Set<Tensor> | null): Map<Tensor, Tensor> {
+  const createGraph = Boolean(opts.createGraph);
+  const retain = opts.retainGraph ?? createGraph;
+  const gos = opts.gradOutputs === undefined ? [] : (opts.gradOutputs instanceof Tensor ? [opts.gradOutputs] : opts.gradOutputs);
+  const grads = new Map<Tensor, Tensor>();
+  outs.forEach((o, i) => {
+    if (!o.requiresGrad) throw new Error(`grad: output ${i} (shape ${shapeStr(o.shape)}) does not require a gradient; nothing recorded it`);
+    let g = gos[i] ?? null;
+    if (g === null) {
+      if (o.size !== 1) throw new Error(`grad: output ${i} has shape ${shapeStr(o.shape)}; gradOutputs is required for non-scalar outputs`);
+      g = ops.onesLike(o);
+    } else if (!sameShape(g.shape, o.shape)) {
+      throw new Error(`grad: gradOutput ${i} has shape ${shapeStr(g.shape)}, output has ${shapeStr(o.shape)}`);
+    }
+    const prev = grads.get(o);
+    grads.set(o, prev ? withGradMode(createGraph, () => addGrad(prev, g!)) : g);
+  });
+
+  const order = topoOrder(outs);
+  const leaves = new Map<Tensor, Tensor>();
+  withGradMode(createGraph, () => {
+    for (const t of order) {
+      const g = grads.get(t);
+      if (!g) continue;
+      const isWanted = wanted ? wanted.has(t) : t.gradFn === null;
+      if (isWanted) leaves.set(t, g);
+      const node = t.gradFn as Node | null;
+      if (!node) continue;
+      if (!node.vjp) {
+        throw new Error(`grad: the graph through ${node.name} was already freed by an earlier backward pass; pass retainGraph: true to the first one`);
+      }
+      const needs = node.inputs.map((x) => x.requiresGrad);
+      const gin = node.vjp(g, needs);
+      if (!retain) node.vjp = null;
+      node.inputs.forEach((x, i) => {
+        const gi = gin[i];
+        if (!needs[i] || !gi) return;
+        if (!sameShape(gi.shape, x.shape)) {
+          throw new Error(`internal: ${node.name} returned a gradient of shape ${shapeStr(gi.shape)} for an input of shape ${shapeStr(x.shape)}`);
+        }
+        const prev = grads.get(x);
+        grads.set(x, prev ? addGrad(prev, gi) : gi);
+      });
+      // Intermediate gradients are no longer needed once propagated.
+      if (!(wanted && wanted.has(t))) grads.delete(t);
+    }
+  });
+  return leaves;
+}
+
+/** Tensors reachable from the outputs, each after every tensor that consumes it. */
+function topoOrder(outs: readonly Tensor[]): Tensor[] {
+  const visited = new Set<Tensor>();
+  const post: Tensor[] = [];
+  const stack: { t: Tensor; i: number }[] = [];
+  for (const o of outs) {
+    if (visited.has(o)) continue;
+    visited.add(o);
+    stack.push({ t: o, i: 0 });
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      const inputs = top.t.gradFn ? top.t.gradFn.inputs : [];
+      if (top.i < inputs.length) {
+        const x = inputs[top.i++]!;
+        if (x.requiresGrad && !visited.has(x)) {
+          visited.add(x);
+          stack.push({ t: x, i: 0 });
+        }
+      } else {
+        post.push(top.t);
+        stack.pop();
+      }
+    }
+  }
+  return post.reverse();
+}

@@ -1,0 +1,88 @@
+// Convolution is closed under differentiation through three recorded ops: conv2d, its input
+// gradient (a transposed convolution) and its weight gradient. All three are bilinear, and the
+// vector-Jacobian product of each is one of the other two, so derivatives of any order exist.
+
+import type { Conv2dParams } from '../../kernels/interface.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { shapeStr, ShapeError } from '../../tensor/shape.js';
+import { record } from '../graph.js';
+import { be, checkSameDtype, empty, pair } from './util.js';
+import { sum } from './reduce.js';
+
+export interface Conv2dOptions {
+  stride?: number | readonly [number, number];
+  padding?: number | readonly [number, number];
+  dilation?: number | readonly [number, number];
+  groups?: number;
+}
+
+/** The full parameter record for input [n, c, h, w] and weight [oc, c / groups, kh, kw]. */
+export function conv2dParams(xShape: readonly number[], wShape: readonly number[], o: Conv2dOptions = {}): Conv2dParams {
+  if (xShape.length !== 4) throw new ShapeError(`conv2d: input must be 4-d NCHW, got ${shapeStr(xShape)}`);
+  if (wShape.length !== 4) throw new ShapeError(`conv2d: weight must be 4-d [out, in/groups, kh, kw], got ${shapeStr(wShape)}`);
+  const [n, c, h, w] = xShape as [number, number, number, number];
+  const [oc, cg, kh, kw] = wShape as [number, number, number, number];
+  const groups = o.groups ?? 1;
+  const [strideH, strideW] = pair('conv2d', 'stride', o.stride ?? 1);
+  const [padH, padW] = pair('conv2d', 'padding', o.padding ?? 0);
+  const [dilH, dilW] = pair('conv2d', 'dilation', o.dilation ?? 1);
+  if (!Number.isInteger(groups) || groups < 1 || c % groups !== 0 || oc % groups !== 0) {
+    throw new ShapeError(`conv2d: groups=${groups} must divide input channels ${c} and output channels ${oc}`);
+  }
+  if (cg * groups !== c) {
+    throw new ShapeError(`conv2d: weight ${shapeStr(wShape)} expects ${cg * groups} input channels with groups=${groups}, input ${shapeStr(xShape)} has ${c}`);
+  }
+  if (strideH < 1 || strideW < 1 || dilH < 1 || dilW < 1) throw new ShapeError('conv2d: stride and dilation must be at least 1');
+  const oh = Math.floor((h + 2 * padH - dilH * (kh - 1) - 1) / strideH) + 1;
+  const ow = Math.floor((w + 2 * padW - dilW * (kw - 1) - 1) / strideW) + 1;
+  if (oh < 1 || ow < 1) {
+    throw new ShapeError(`conv2d: input ${shapeStr(xShape)} is smaller than the (dilated) kernel ${kh}x${kw} with padding ${padH},${padW}`);
+  }
+  return { n, c, h, w, oc, kh, kw, oh, ow, strideH, strideW, padH, padW, dilH, dilW, groups };
+}
+
+function wShapeOf(p: Conv2dParams): number[] {
+  return [p.oc, p.c / p.groups, p.kh, p.kw];
+}
+
+/** PyTorch's F.conv2d. */
+export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
+  const p = conv2dParams(x.shape, w.shape, o);
+  checkSameDtype('conv2d', x, w);
+  if (bias) {
+    checkSameDtype('conv2d', x, bias);
+    if (bias.ndim !== 1 || bias.shape[0] !== p.oc) throw new ShapeError(`conv2d: bias ${shapeStr(bias.shape)} does not match ${p.oc} output channels`);
+  }
+  return conv2dFromParams(x, w, bias, p);
+}
+
+function conv2dFromParams(x: Tensor, w: Tensor, bias: Tensor | null, p: Conv2dParams): Tensor {
+  const out = empty(x, [p.n, p.oc, p.oh, p.ow]);
+  be(x).conv2d(x.data, w.data, bias ? bias.data : null, out.data, p);
+  const inputs = bias ? [x, w, bias] : [x, w];
+  return record('conv2d', out, inputs, (g, need) => [
+    need[0] ? conv2dInputGrad(g, w, p) : null,
+    need[1] ? conv2dWeightGrad(x, g, p) : null,
+    bias && need[2] ? sum(g, [0, 2, 3]) : null,
+  ]);
+}
+
+/** The gradient of conv2d with respect to its input, for output gradient gy: a transposed convolution. */
+export function conv2dInputGrad(gy: Tensor, w: Tensor, p: Conv2dParams): Tensor {
+  const gx = empty(gy, [p.n, p.c, p.h, p.w]);
+  be(gy).conv2dBackwardData(gy.data, w.data, gx.data, p);
+  return record('conv2dInputGrad', gx, [gy, w], (g, need) => [
+    need[0] ? conv2dFromParams(g, w, null, p) : null,
+    need[1] ? conv2dWeightGrad(g, gy, p) : null,
+  ]);
+}
+
+/** The gradient of conv2d with respect to its weight. */
+export function conv2dWeightGrad(x: Tensor, gy: Tensor, p: Conv2dParams): Tensor {
+  const gw = empty(x, wShapeOf(p));
+  be(x).conv2dBackwardWeight(x.data, gy.data, gw.data, p);
+  return record('conv2dWeightGrad', gw, [x, gy], (g, need) => [
+    need[0] ? conv2dInputGrad(gy, g, p) : null,
+    need[1] ? conv2dFromParams(x, g, null, p) : null,
+  ]);
+}

@@ -1,0 +1,231 @@
+// Element-wise ops and their vector-Jacobian products, each written with these same ops so that
+// the backward pass is differentiable again.
+
+import type { BinaryOp, UnaryOp } from '../../kernels/interface.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { cast } from '../../tensor/create.js';
+import { broadcastShapes, sameShape } from '../../tensor/shape.js';
+import { record } from '../graph.js';
+import { be, checkSameDtype, empty, lift, type TensorLike } from './util.js';
+import { sumTo } from './reduce.js';
+
+function unaryRaw(op: UnaryOp, x: Tensor): Tensor {
+  const out = empty(x, x.shape);
+  be(x).unary(op, x.data, out.data);
+  return out;
+}
+
+function binaryRaw(name: string, op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+  checkSameDtype(name, a, b);
+  const shape = sameShape(a.shape, b.shape) ? a.shape : broadcastShapes(name, a.shape, b.shape);
+  const out = empty(a, shape);
+  be(a).binary(op, a.data, a.shape, b.data, b.shape, out.data, shape);
+  return out;
+}
+
+function affineRaw(x: Tensor, scale: number, shift: number): Tensor {
+  const out = empty(x, x.shape);
+  be(x).affine(x.data, scale, shift, out.data);
+  return out;
+}
+
+// ---- binary ----
+
+export function add(a: TensorLike, b: TensorLike): Tensor {
+  if (typeof b === 'number') return addScalar(a as Tensor, b);
+  if (typeof a === 'number') return addScalar(b, a);
+  const out = binaryRaw('add', 'add', a, b);
+  return record('add', out, [a, b], (g, n) => [n[0] ? sumTo(g, a.shape) : null, n[1] ? sumTo(g, b.shape) : null]);
+}
+
+export function sub(a: TensorLike, b: TensorLike): Tensor {
+  if (typeof b === 'number') return addScalar(a as Tensor, -b);
+  if (typeof a === 'number') return addScalar(neg(b), a);
+  const out = binaryRaw('sub', 'sub', a, b);
+  return record('sub', out, [a, b], (g, n) => [n[0] ? sumTo(g, a.shape) : null, n[1] ? sumTo(neg(g), b.shape) : null]);
+}
+
+export function mul(a: TensorLike, b: TensorLike): Tensor {
+  if (typeof b === 'number') return mulScalar(a as Tensor, b);
+  if (typeof a === 'number') return mulScalar(b, a);
+  const out = binaryRaw('mul', 'mul', a, b);
+  return record('mul', out, [a, b], (g, n) => [
+    n[0] ? sumTo(mul(g, b), a.shape) : null,
+    n[1] ? sumTo(mul(g, a), b.shape) : null,
+  ]);
+}
+
+export function div(a: TensorLike, b: TensorLike): Tensor {
+  if (typeof b === 'number') return mulScalar(a as Tensor, 1 / b);
+  const A = lift(a, b);
+  const out = binaryRaw('div', 'div', A, b);
+  return record('div', out, [A, b], (g, n) => [
+    n[0] ? sumTo(div(g, b), A.shape) : null,
+    // d(a/b)/db = -a/b^2, written without reusing `out` so the second derivative sees b.
+    n[1] ? sumTo(neg(div(mul(g, A), mul(b, b))), b.shape) : null,
+  ]);
+}
+
+/** a ** b. With a number exponent the derivative is p a^(p-1); with a tensor exponent also a^b log a. */
+export function pow(a: TensorLike, b: TensorLike): Tensor {
+  if (typeof b === 'number') return powScalar(a as Tensor, b);
+  const A = lift(a, b);
+  const out = binaryRaw('pow', 'pow', A, b);
+  return record('pow', out, [A, b], (g, n) => [
+    n[0] ? sumTo(mul(g, mul(b, pow(A, sub(b, 1)))), A.shape) : null,
+    n[1] ? sumTo(mul(g, mul(pow(A, b), log(A))), b.shape) : null,
+  ]);
+}
+
+export function maximum(a: Tensor, b: Tensor): Tensor {
+  // Ties send the gradient half to each side, as PyTorch does.
+  const out = binaryRaw('maximum', 'maximum', a, b);
+  return record('maximum', out, [a, b], (g, n) => {
+    const gtm = gt(a, b), eqm = eq(a, b);
+    const wa = add(gtm, mulScalar(eqm, 0.5));
+    return [n[0] ? sumTo(mul(g, wa), a.shape) : null, n[1] ? sumTo(mul(g, rsubScalar(wa, 1)), b.shape) : null];
+  });
+}
+
+export function minimum(a: Tensor, b: Tensor): Tensor {
+  const out = binaryRaw('minimum', 'minimum', a, b);
+  return record('minimum', out, [a, b], (g, n) => {
+    const ltm = lt(a, b), eqm = eq(a, b);
+    const wa = add(ltm, mulScalar(eqm, 0.5));
+    return [n[0] ? sumTo(mul(g, wa), a.shape) : null, n[1] ? sumTo(mul(g, rsubScalar(wa, 1)), b.shape) : null];
+  });
+}
+
+// Comparisons: piecewise constant, so they record nothing (their derivative is zero).
+export const gt = (a: TensorLike, b: TensorLike): Tensor => cmp('gt', a, b);
+export const ge = (a: TensorLike, b: TensorLike): Tensor => cmp('ge', a, b);
+export const lt = (a: TensorLike, b: TensorLike): Tensor => cmp('lt', a, b);
+export const le = (a: TensorLike, b: TensorLike): Tensor => cmp('le', a, b);
+export const eq = (a: TensorLike, b: TensorLike): Tensor => cmp('eq', a, b);
+export const ne = (a: TensorLike, b: TensorLike): Tensor => cmp('ne', a, b);
+
+function cmp(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
+  const like = a instanceof Tensor ? a : (b as Tensor);
+  return binaryRaw(op, op, lift(a, like), lift(b, like));
+}
+
+// ---- scalar fast paths ----
+
+export function addScalar(a: Tensor, c: number): Tensor {
+  if (c === 0) return a;
+  return record('addScalar', affineRaw(a, 1, c), [a], (g) => [g]);
+}
+
+export function mulScalar(a: Tensor, c: number): Tensor {
+  return record('mulScalar', affineRaw(a, c, 0), [a], (g) => [mulScalar(g, c)]);
+}
+
+/** c - a */
+export function rsubScalar(a: Tensor, c: number): Tensor {
+  return record('rsubScalar', affineRaw(a, -1, c), [a], (g) => [neg(g)]);
+}
+
+export function powScalar(a: Tensor, p: number): Tensor {
+  if (p === 1) return a;
+  const out = empty(a, a.shape);
+  be(a).powScalar(a.data, p, out.data);
+  return record('powScalar', out, [a], (g) => [p === 2 ? mul(g, mulScalar(a, 2)) : mul(g, mulScalar(powScalar(a, p - 1), p))]);
+}
+
+// ---- unary ----
+
+export function neg(x: Tensor): Tensor {
+  return record('neg', unaryRaw('neg', x), [x], (g) => [neg(g)]);
+}
+
+export function exp(x: Tensor): Tensor {
+  const out = unaryRaw('exp', x);
+  // exp' = exp: reuse the output, which is itself recorded, so the second derivative is right.
+  return record('exp', out, [x], (g) => [mul(g, out)]);
+}
+
+export function log(x: Tensor): Tensor {
+  return record('log', unaryRaw('log', x), [x], (g) => [div(g, x)]);
+}
+
+export function sqrt(x: Tensor): Tensor {
+  const out = unaryRaw('sqrt', x);
+  return record('sqrt', out, [x], (g) => [div(g, mulScalar(out, 2))]);
+}
+
+export function rsqrt(x: Tensor): Tensor {
+  const out = unaryRaw('rsqrt', x);
+  // d x^(-1/2) = -1/2 x^(-3/2) = -1/2 out^3
+  return record('rsqrt', out, [x], (g) => [mul(g, mulScalar(powScalar(out, 3), -0.5))]);
+}
+
+export function square(x: Tensor): Tensor {
+  return record('square', unaryRaw('square', x), [x], (g) => [mul(g, mulScalar(x, 2))]);
+}
+
+export function reciprocal(x: Tensor): Tensor {
+  const out = unaryRaw('reciprocal', x);
+  return record('reciprocal', out, [x], (g) => [neg(mul(g, square(out)))]);
+}
+
+export function abs(x: Tensor): Tensor {
+  return record('abs', unaryRaw('abs', x), [x], (g) => [mul(g, sign(x))]);
+}
+
+/** sign(x) in {-1, 0, 1}; piecewise constant, so its gradient is zero. */
+export function sign(x: Tensor): Tensor {
+  return unaryRaw('sign', x);
+}
+
+/** 1 where x > 0 else 0; the derivative of relu, itself with zero gradient. */
+export function step(x: Tensor): Tensor {
+  return unaryRaw('step', x);
+}
+
+export function relu(x: Tensor): Tensor {
+  return record('relu', unaryRaw('relu', x), [x], (g) => [mul(g, step(x))]);
+}
+
+export function tanh(x: Tensor): Tensor {
+  const out = unaryRaw('tanh', x);
+  return record('tanh', out, [x], (g) => [mul(g, rsubScalar(square(out), 1))]);
+}
+
+export function sigmoid(x: Tensor): Tensor {
+  const out = unaryRaw('sigmoid', x);
+  return record('sigmoid', out, [x], (g) => [mul(g, mul(out, rsubScalar(out, 1)))]);
+}
+
+export function erf(x: Tensor): Tensor {
+  const c = 2 / Math.sqrt(Math.PI);
+  return record('erf', unaryRaw('erf', x), [x], (g) => [mul(g, mulScalar(exp(neg(square(x))), c))]);
+}
+
+/** cond != 0 ? a : b, broadcasting all three; cond gets no gradient. */
+export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  const like = a instanceof Tensor ? a : b instanceof Tensor ? b : cond;
+  const A = lift(a, like), B = lift(b, like);
+  checkSameDtype('where', A, B);
+  const shape = broadcastShapes('where', broadcastShapes('where', cond.shape, A.shape), B.shape);
+  const out = empty(A, shape);
+  const C = cond.dtype === A.dtype ? cond : cast(cond, A.dtype);
+  be(A).where(C.data, C.shape, A.data, A.shape, B.data, B.shape, out.data, shape);
+  return record('where', out, [A, B], (g, n) => {
+    const zero = lift(0, g);
+    return [n[0] ? sumTo(where(cond, g, zero), A.shape) : null, n[1] ? sumTo(where(cond, zero, g), B.shape) : null];
+  });
+}
+
+/** Clamps to [min, max]; the gradient passes where min <= x <= max, as in PyTorch. */
+export function clamp(x: Tensor, min: number | null, max: number | null): Tensor {
+  const mask: Tensor[] = [];
+  let y = x;
+  if (min !== null) { mask.push(ge(x, min)); y = binaryRaw('clamp', 'maximum', y, lift(min, x)); }
+  if (max !== null) { mask.push(le(x, max)); y = binaryRaw('clamp', 'minimum', y, lift(max, x)); }
+  if (y === x) y = x.detach();
+  return record('clamp', y, [x], (g) => {
+    let m = g;
+    for (const k of mask) m = mul(m, k);
+    return [m];
+  });
+}

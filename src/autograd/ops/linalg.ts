@@ -1,0 +1,82 @@
+// Matrix products. One recorded primitive, mm(a, b, transA, transB) on [batch, rows, cols] tensors,
+// whose gradients are mm again with other transpose flags; matmul and linear reshape around it.
+
+import { Tensor } from '../../tensor/tensor.js';
+import { shapeStr, broadcastShapes, ShapeError } from '../../tensor/shape.js';
+import { record } from '../graph.js';
+import { be, checkSameDtype, empty } from './util.js';
+import { expand, reshape, squeeze, unsqueeze } from './shape.js';
+import { add } from './elementwise.js';
+import { sum } from './reduce.js';
+
+/**
+ * out[i] = op(a[i]) @ op(b[i]) for 3-d a, b (op = transpose of the last two axes when the flag is
+ * set). A batch of 1 broadcasts over the other operand's batch.
+ */
+export function mm(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
+  checkSameDtype('matmul', a, b);
+  if (a.ndim !== 3 || b.ndim !== 3) throw new ShapeError(`matmul: internal mm needs 3-d operands, got ${shapeStr(a.shape)} and ${shapeStr(b.shape)}`);
+  const [ba, ar, ac] = a.shape as [number, number, number];
+  const [bb, br, bc] = b.shape as [number, number, number];
+  const m = transA ? ac : ar, k = transA ? ar : ac;
+  const kb = transB ? bc : br, n = transB ? br : bc;
+  if (k !== kb) {
+    throw new ShapeError(`matmul: inner dimensions differ: ${shapeStr(a.shape)}${transA ? 'ᵀ' : ''} @ ${shapeStr(b.shape)}${transB ? 'ᵀ' : ''} (${k} vs ${kb})`);
+  }
+  if (ba !== bb && ba !== 1 && bb !== 1) throw new ShapeError(`matmul: batch sizes ${ba} and ${bb} differ`);
+  const batch = Math.max(ba, bb);
+  const out = empty(a, [batch, m, n]);
+  be(a).matmul(a.data, b.data, out.data, {
+    batch, m, k, n, transA, transB,
+    aBatchStride: ba === 1 ? 0 : ar * ac, bBatchStride: bb === 1 ? 0 : br * bc, accumulate: false,
+  });
+  return record('matmul', out, [a, b], (g, need) => {
+    let ga: Tensor | null = null, gb: Tensor | null = null;
+    if (need[0]) {
+      ga = transA ? mm(b, g, transB, true) : mm(g, b, false, !transB);
+      if (ba === 1 && batch > 1) ga = sum(ga, 0, true);
+    }
+    if (need[1]) {
+      gb = transB ? mm(g, a, true, transA) : mm(a, g, !transA, false);
+      if (bb === 1 && batch > 1) gb = sum(gb, 0, true);
+    }
+    return [ga, gb];
+  });
+}
+
+/** torch.matmul: 1-d operands are promoted and squeezed back; batch axes broadcast. */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (a.ndim === 0 || b.ndim === 0) throw new ShapeError(`matmul: scalars are not matrices: ${shapeStr(a.shape)} @ ${shapeStr(b.shape)}`);
+  const a2 = a.ndim === 1 ? unsqueeze(a, 0) : a;
+  const b2 = b.ndim === 1 ? unsqueeze(b, -1) : b;
+  const batchA = a2.shape.slice(0, -2), batchB = b2.shape.slice(0, -2);
+  const batch = broadcastShapes('matmul', batchA, batchB);
+  const nb = batch.reduce((p, d) => p * d, 1);
+  const [m, k] = a2.shape.slice(-2) as [number, number];
+  const [k2, n] = b2.shape.slice(-2) as [number, number];
+  const flat = (t: Tensor, bs: readonly number[], r: number, c: number): Tensor => {
+    const cnt = bs.reduce((p, d) => p * d, 1);
+    if (cnt === 1) return reshape(t, [1, r, c]);
+    const e = bs.length === batch.length && bs.every((d, i) => d === batch[i]) ? t : expand(t, [...batch, r, c]);
+    return reshape(e, [nb, r, c]);
+  };
+  let out = mm(flat(a2, batchA, m, k), flat(b2, batchB, k2, n));
+  out = reshape(out, [...batch, m, n]);
+  if (a.ndim === 1) out = squeeze(out, -2);
+  if (b.ndim === 1) out = squeeze(out, -1);
+  return out;
+}
+
+/** x @ wᵀ + b, with x [..., in], w [out, in], b [out]. */
+export function linear(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
+  if (w.ndim !== 2) throw new ShapeError(`linear: weight must be 2-d [out, in], got ${shapeStr(w.shape)}`);
+  const inF = w.shape[1]!, outF = w.shape[0]!;
+  if (x.ndim < 1 || x.shape[x.ndim - 1] !== inF) {
+    throw new ShapeError(`linear: input ${shapeStr(x.shape)} does not end in ${inF} features (weight ${shapeStr(w.shape)})`);
+  }
+  if (b && (b.ndim !== 1 || b.shape[0] !== outF)) throw new ShapeError(`linear: bias ${shapeStr(b.shape)} does not match ${outF} outputs`);
+  const rows = x.size / inF;
+  let y = mm(reshape(x, [1, rows, inF]), reshape(w, [1, outF, inF]), false, true);
+  if (b) y = add(y, b);
+  return reshape(y, [...x.shape.slice(0, -1), outF]);
+}

@@ -1,0 +1,42 @@
+import { backendFor, type Backend } from '../../kernels/index.js';
+import { Tensor, allocate } from '../../tensor/tensor.js';
+import { numel, shapeStr, type Shape } from '../../tensor/shape.js';
+
+export type TensorLike = Tensor | number;
+
+export function be(t: Tensor): Backend {
+  return backendFor(t.dtype);
+}
+
+/** A fresh output tensor of the given shape with the dtype of `like`. */
+export function empty(like: Tensor, shape: Shape): Tensor {
+  return new Tensor(allocate(like.dtype, numel(shape)), shape);
+}
+
+export function checkSameDtype(op: string, ...ts: Tensor[]): void {
+  for (let i = 1; i < ts.length; i++) {
+    if (ts[i]!.dtype !== ts[0]!.dtype) {
+      throw new TypeError(`${op}: dtype mismatch: ${ts.map((t) => `${t.dtype} ${shapeStr(t.shape)}`).join(' vs ')}`);
+    }
+  }
+}
+
+export function checkRank(op: string, t: Tensor, ranks: readonly number[], what = 'input'): void {
+  if (!ranks.includes(t.ndim)) {
+    throw new RangeError(`${op}: ${what} must have rank ${ranks.join(' or ')}, got shape ${shapeStr(t.shape)}`);
+  }
+}
+
+/** A number operand becomes a 0-d tensor of the other operand's dtype. */
+export function lift(x: TensorLike, like: Tensor): Tensor {
+  if (x instanceof Tensor) return x;
+  const d = allocate(like.dtype, 1);
+  d[0] = x;
+  return new Tensor(d, []);
+}
+
+export function pair(op: string, name: string, v: number | readonly [number, number]): [number, number] {
+  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  for (const x of p) if (!Number.isInteger(x) || x < 0) throw new RangeError(`${op}: ${name} must be non-negative integers, got ${JSON.stringify(v)}`);
+  return p;
+}

@@ -1,0 +1,4 @@
+export { Tensor, allocate, dtypeOf, type GradFn } from './tensor.js';
+export * from './create.js';
+export * from './shape.js';
+export { Generator } from './random.js';
