@@ -1,0 +1,42 @@
+// The reference backend: plain TypeScript over typed arrays, float32 and float64. It defines the
+// semantics every other backend is tested against, so it favours clarity over speed; it is
+// single-threaded, and the thread setting is accepted and ignored.
+
+import type { Backend, DType } from '../interface.js';
+import { affine, binary, powScalar, unary, where } from './elementwise.js';
+import { reduce } from './reduce.js';
+import { copyStrided, gather, scatterAdd } from './copy.js';
+import { matmul } from './matmul.js';
+import { conv2d, conv2dBackwardData, conv2dBackwardWeight } from './conv.js';
+import {
+  adaptiveAvgPool2d, adaptiveAvgPool2dBackward, avgPool2d, avgPool2dBackward, maxPool2d,
+} from './pool.js';
+
+export const jsBackend: Backend = {
+  name: 'js',
+  supports(dtype: DType): boolean {
+    return dtype === 'float32' || dtype === 'float64';
+  },
+  setNumThreads(_n: number): void {},
+  numThreads(): number {
+    return 1;
+  },
+  unary,
+  affine,
+  powScalar,
+  binary,
+  where,
+  reduce,
+  copyStrided,
+  gather,
+  scatterAdd,
+  matmul,
+  conv2d,
+  conv2dBackwardData,
+  conv2dBackwardWeight,
+  maxPool2d,
+  avgPool2d,
+  avgPool2dBackward,
+  adaptiveAvgPool2d,
+  adaptiveAvgPool2dBackward,
+};
