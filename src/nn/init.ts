@@ -1,0 +1,71 @@
+// PyTorch's initialisers, drawn from pai's seeded generator (values differ from torch's RNG, the
+// distributions do not). Fan-in of a weight [out, in, *k] is in * prod(k).
+
+import { Tensor } from '../tensor/tensor.js';
+import type { Generator } from '../tensor/random.js';
+
+export type InitScheme = 'default' | 'kaiming_normal';
+
+export function fanIn(shape: readonly number[]): number {
+  if (shape.length < 2) throw new RangeError(`fan_in needs a weight of rank >= 2, got [${shape.join(', ')}]`);
+  let f = shape[1]!;
+  for (let i = 2; i < shape.length; i++) f *= shape[i]!;
+  return f;
+}
+
+export function fanOut(shape: readonly number[]): number {
+  let f = shape[0]!;
+  for (let i = 2; i < shape.length; i++) f *= shape[i]!;
+  return f;
+}
+
+export function uniform_(t: Tensor, low: number, high: number, gen: Generator): Tensor {
+  gen.fillUniform(t.data, low, high);
+  return t;
+}
+
+export function normal_(t: Tensor, mean: number, std: number, gen: Generator): Tensor {
+  gen.fillNormal(t.data, mean, std);
+  return t;
+}
+
+/** torch.nn.init.kaiming_uniform_ with leaky-relu slope a, mode fan_in. */
+export function kaimingUniform_(t: Tensor, a: number, gen: Generator): Tensor {
+  const gain = Math.sqrt(2 / (1 + a * a));
+  const bound = gain * Math.sqrt(3 / fanIn(t.shape));
+  return uniform_(t, -bound, bound, gen);
+}
+
+/** torch.nn.init.kaiming_normal_(mode, nonlinearity='relu'). */
+export function kaimingNormal_(t: Tensor, gen: Generator, mode: 'fan_in' | 'fan_out' = 'fan_in'): Tensor {
+  const fan = mode === 'fan_in' ? fanIn(t.shape) : fanOut(t.shape);
+  return normal_(t, 0, Math.SQRT2 / Math.sqrt(fan), gen);
+}
+
+/** torch.nn.init.trunc_normal_ with cut-offs at mean ± 2 std (timm's ViT init), by rejection. */
+export function truncNormal_(t: Tensor, std: number, gen: Generator): Tensor {
+  for (let i = 0; i < t.size; i++) {
+    let v: number;
+    do v = gen.normal(); while (v < -2 || v > 2);
+    t.data[i] = v * std;
+  }
+  return t;
+}
+
+/**
+ * Conv and Linear initialisation. 'default' is PyTorch's reset_parameters: weight
+ * kaiming_uniform(a = sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), bias the same bound.
+ * 'kaiming_normal' is N(0, 2 / fan_in) for the weight and a zero bias.
+ */
+export function initWeightBias(weight: Tensor, bias: Tensor | null, scheme: InitScheme, gen: Generator): void {
+  if (scheme === 'kaiming_normal') {
+    kaimingNormal_(weight, gen);
+    bias?.data.fill(0);
+    return;
+  }
+  kaimingUniform_(weight, Math.sqrt(5), gen);
+  if (bias) {
+    const b = 1 / Math.sqrt(fanIn(weight.shape));
+    uniform_(bias, -b, b, gen);
+  }
+}

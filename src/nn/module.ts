@@ -1,0 +1,176 @@
+// Modules hold named parameters, buffers and children in PyTorch's order, so that a state dict
+// written by PyTorch loads here and back: state_dict order is pre-order over modules, each
+// module's parameters then its persistent buffers.
+
+import { Tensor, allocate } from '../tensor/tensor.js';
+import { sameShape, shapeStr } from '../tensor/shape.js';
+import type { DType } from '../kernels/interface.js';
+
+export class StateDictError extends Error {
+  override name = 'StateDictError';
+  constructor(message: string, readonly missing: string[] = [], readonly unexpected: string[] = [], readonly mismatched: string[] = []) {
+    super(message);
+  }
+}
+
+interface BufferInfo { tensor: Tensor | null; persistent: boolean; int64: boolean }
+
+export abstract class Module {
+  training = true;
+  private readonly _parameters = new Map<string, Tensor | null>();
+  private readonly _buffers = new Map<string, BufferInfo>();
+  private readonly _modules = new Map<string, Module>();
+
+  abstract forward(...xs: Tensor[]): Tensor;
+
+  /** Registers (or replaces) a parameter: a leaf tensor that requires a gradient. */
+  registerParameter(name: string, t: Tensor | null): Tensor | null {
+    checkName(name);
+    if (t) t.requiresGrad = true;
+    this._parameters.set(name, t);
+    return t;
+  }
+
+  /** Registers a buffer; int64 buffers (num_batches_tracked) are held as float64 and saved as I64. */
+  registerBuffer(name: string, t: Tensor | null, o: { persistent?: boolean; int64?: boolean } = {}): Tensor | null {
+    checkName(name);
+    this._buffers.set(name, { tensor: t, persistent: o.persistent ?? true, int64: o.int64 ?? false });
+    return t;
+  }
+
+  registerModule<M extends Module>(name: string, m: M): M {
+    checkName(name);
+    this._modules.set(name, m);
+    return m;
+  }
+
+  getParameter(name: string): Tensor | null { return this._parameters.get(name) ?? null; }
+  getBuffer(name: string): Tensor | null { return this._buffers.get(name)?.tensor ?? null; }
+  getModule(name: string): Module | undefined { return this._modules.get(name); }
+
+  /** Children in registration order. */
+  namedChildren(): [string, Module][] {
+    return [...this._modules];
+  }
+
+  /** This module and all below it, pre-order, with dotted names ('' for this one). */
+  namedModules(prefix = ''): [string, Module][] {
+    const out: [string, Module][] = [[prefix, this]];
+    for (const [n, m] of this._modules) out.push(...m.namedModules(prefix === '' ? n : `${prefix}.${n}`));
+    return out;
+  }
+
+  /** PyTorch's named_parameters order: pre-order over modules, each module's own parameters. */
+  namedParameters(): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    const seen = new Set<Tensor>();
+    for (const [prefix, m] of this.namedModules()) {
+      for (const [n, t] of m._parameters) {
+        if (!t || seen.has(t)) continue;
+        seen.add(t);
+        out.push([prefix === '' ? n : `${prefix}.${n}`, t]);
+      }
+    }
+    return out;
+  }
+
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, t]) => t);
+  }
+
+  namedBuffers(): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [prefix, m] of this.namedModules()) {
+      for (const [n, b] of m._buffers) if (b.tensor) out.push([prefix === '' ? n : `${prefix}.${n}`, b.tensor]);
+    }
+    return out;
+  }
+
+  /** PyTorch's state_dict: per module (pre-order) parameters, then persistent buffers. Values are shared, not copied. */
+  stateDict(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const [prefix, m] of this.namedModules()) {
+      const p = prefix === '' ? '' : `${prefix}.`;
+      for (const [n, t] of m._parameters) if (t) out.set(p + n, t);
+      for (const [n, b] of m._buffers) if (b.tensor && b.persistent) out.set(p + n, b.tensor);
+    }
+    return out;
+  }
+
+  /** Names of the state-dict entries that PyTorch stores as int64. */
+  int64Keys(): Set<string> {
+    const out = new Set<string>();
+    for (const [prefix, m] of this.namedModules()) {
+      for (const [n, b] of m._buffers) if (b.int64 && b.persistent && b.tensor) out.add(prefix === '' ? n : `${prefix}.${n}`);
+    }
+    return out;
+  }
+
+  /**
+   * Copies values into this module's tensors in place (optimisers holding them stay valid).
+   * Strict loading refuses any missing, unexpected or mis-shaped key and names all of them.
+   */
+  loadStateDict(sd: ReadonlyMap<string, Tensor>, o: { strict?: boolean; source?: string } = {}): { missing: string[]; unexpected: string[] } {
+    const strict = o.strict ?? true;
+    const own = this.stateDict();
+    const missing = [...own.keys()].filter((k) => !sd.has(k));
+    const unexpected = [...sd.keys()].filter((k) => !own.has(k));
+    const mismatched: string[] = [];
+    for (const [k, t] of sd) {
+      const mine = own.get(k);
+      if (mine && !sameShape(mine.shape, t.shape)) mismatched.push(`${k}: file has ${shapeStr(t.shape)}, model has ${shapeStr(mine.shape)}`);
+    }
+    if (mismatched.length > 0 || (strict && (missing.length > 0 || unexpected.length > 0))) {
+      const parts: string[] = [];
+      if (missing.length) parts.push(`missing keys: ${missing.join(', ')}`);
+      if (unexpected.length) parts.push(`unexpected keys: ${unexpected.join(', ')}`);
+      if (mismatched.length) parts.push(`shape mismatches: ${mismatched.join('; ')}`);
+      throw new StateDictError(`cannot load state dict${o.source ? ` from ${o.source}` : ''} into ${this.constructor.name}: ${parts.join('. ')}`, missing, unexpected, mismatched);
+    }
+    for (const [k, t] of sd) {
+      const mine = own.get(k);
+      if (mine) mine.data.set(t.data);
+    }
+    return { missing, unexpected };
+  }
+
+  train(mode = true): this {
+    for (const [, m] of this.namedModules()) m.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.grad = null;
+  }
+
+  /** Replaces every parameter and buffer by a copy in the given dtype (float64 for exact checks). */
+  to(dtype: DType): this {
+    for (const [, m] of this.namedModules()) {
+      for (const [n, t] of m._parameters) if (t && t.dtype !== dtype) m.registerParameter(n, convert(t, dtype));
+      for (const [n, b] of m._buffers) if (b.tensor && b.tensor.dtype !== dtype && !b.int64) b.tensor = convert(b.tensor, dtype);
+      m.onDtypeChange();
+    }
+    return this;
+  }
+
+  /** Hook for modules that cache references to their own tensors. */
+  protected onDtypeChange(): void {}
+
+  numParameters(): number {
+    return this.parameters().reduce((s, t) => s + t.size, 0);
+  }
+}
+
+function convert(t: Tensor, dtype: DType): Tensor {
+  const d = allocate(dtype, t.size);
+  d.set(t.data);
+  return new Tensor(d, t.shape);
+}
+
+function checkName(name: string): void {
+  if (name === '' || name.includes('.')) throw new Error(`module member names must be non-empty and contain no '.', got "${name}"`);
+}
