@@ -50,10 +50,17 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const a2 = a.ndim === 1 ? unsqueeze(a, 0) : a;
   const b2 = b.ndim === 1 ? unsqueeze(b, -1) : b;
   const batchA = a2.shape.slice(0, -2), batchB = b2.shape.slice(0, -2);
-  const batch = broadcastShapes('matmul', batchA, batchB);
-  const nb = batch.reduce((p, d) => p * d, 1);
   const [m, k] = a2.shape.slice(-2) as [number, number];
   const [k2, n] = b2.shape.slice(-2) as [number, number];
+  // Checked here so the messages show the caller's shapes, not the 3-d ones mm sees.
+  if (k !== k2) throw new ShapeError(`matmul: inner dimensions differ: ${shapeStr(a.shape)} @ ${shapeStr(b.shape)} (${k} vs ${k2})`);
+  let batch: number[];
+  try {
+    batch = broadcastShapes('matmul', batchA, batchB);
+  } catch {
+    throw new ShapeError(`matmul: batch dimensions of ${shapeStr(a.shape)} @ ${shapeStr(b.shape)} cannot be broadcast`);
+  }
+  const nb = batch.reduce((p, d) => p * d, 1);
   const flat = (t: Tensor, bs: readonly number[], r: number, c: number): Tensor => {
     const cnt = bs.reduce((p, d) => p * d, 1);
     if (cnt === 1) return reshape(t, [1, r, c]);
