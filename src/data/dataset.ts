@@ -1,0 +1,127 @@
+// The dataset interface every reader implements. Images stay uint8 CHW until a transform turns
+// them into float tensors, so a whole CIFAR training set fits in 150 MB and batches are cheap to cut.
+
+export interface Sample { pixels: Uint8Array; shape: readonly [number, number, number]; label: number } // CHW uint8
+
+export interface Dataset {
+  readonly name: string;            // e.g. 'fashion-mnist/train'
+  readonly length: number;
+  readonly numClasses: number;
+  readonly shape: readonly [number, number, number] | null;  // CHW when every image has the same size, else null (ImageNet)
+  readonly classNames?: readonly string[];
+  get(i: number): Sample;           // synchronous; throws a DataError naming the file on a bad item
+  labels(): Int32Array;             // all labels, without decoding images
+}
+
+/** A dataset file that is missing, corrupt or not in the expected format; the message names the file. */
+export class DataError extends Error {
+  /** The file or folder at fault, when there is one. */
+  readonly file: string | undefined;
+
+  constructor(message: string, options: { file?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'DataError';
+    this.file = options.file;
+  }
+}
+
+export function checkIndex(ds: { readonly name: string; readonly length: number }, i: number): void {
+  if (!Number.isInteger(i) || i < 0 || i >= ds.length) {
+    throw new RangeError(`${ds.name}: index ${i} out of range 0..${ds.length - 1}`);
+  }
+}
+
+export interface InMemoryOptions {
+  /** Defaults to the largest label + 1. */
+  numClasses?: number;
+  classNames?: readonly string[];
+}
+
+/** N images of one shape held in one buffer (N*C*H*W bytes, image-major) with their labels. */
+export class InMemoryDataset implements Dataset {
+  readonly name: string;
+  readonly length: number;
+  readonly numClasses: number;
+  readonly shape: readonly [number, number, number];
+  readonly classNames?: readonly string[];
+  /** All pixels, N*C*H*W. Exposed so loaders can cut batches without a per-image call; do not write to it. */
+  readonly data: Uint8Array;
+  private readonly labelData: Int32Array;
+
+  constructor(name: string, pixels: Uint8Array, labels: Int32Array, shape: readonly [number, number, number], options: InMemoryOptions = {}) {
+    const [c, h, w] = shape;
+    for (const d of shape) {
+      if (!Number.isInteger(d) || d <= 0) throw new RangeError(`${name}: bad image shape [${shape.join(', ')}]`);
+    }
+    const per = c * h * w;
+    if (pixels.length !== labels.length * per) {
+      throw new RangeError(`${name}: ${pixels.length} pixel bytes do not hold ${labels.length} images of shape [${shape.join(', ')}]`);
+    }
+    let max = -1;
+    for (let i = 0; i < labels.length; i++) {
+      const l = labels[i]!;
+      if (l < 0) throw new RangeError(`${name}: label ${l} at index ${i} is negative`);
+      if (l > max) max = l;
+    }
+    const numClasses = options.numClasses ?? max + 1;
+    if (max >= numClasses) throw new RangeError(`${name}: label ${max} is outside 0..${numClasses - 1}`);
+    if (options.classNames && options.classNames.length !== numClasses) {
+      throw new RangeError(`${name}: ${options.classNames.length} class names for ${numClasses} classes`);
+    }
+    this.name = name;
+    this.length = labels.length;
+    this.numClasses = numClasses;
+    this.shape = Object.freeze([c, h, w] as const);
+    if (options.classNames) this.classNames = Object.freeze([...options.classNames]);
+    this.data = pixels;
+    this.labelData = labels;
+  }
+
+  get(i: number): Sample {
+    checkIndex(this, i);
+    const per = this.shape[0] * this.shape[1] * this.shape[2];
+    // A copy, so that a transform writing in place can never corrupt the dataset.
+    return { pixels: this.data.slice(i * per, (i + 1) * per), shape: this.shape, label: this.labelData[i]! };
+  }
+
+  labels(): Int32Array {
+    return this.labelData.slice();
+  }
+}
+
+/** The items of `base` at `indices`, in that order (repeats allowed). */
+export class SubsetDataset implements Dataset {
+  readonly name: string;
+  readonly length: number;
+  readonly numClasses: number;
+  readonly shape: readonly [number, number, number] | null;
+  readonly classNames?: readonly string[];
+  readonly base: Dataset;
+  readonly indices: Int32Array;
+
+  constructor(base: Dataset, indices: Int32Array, name?: string) {
+    for (let k = 0; k < indices.length; k++) {
+      const i = indices[k]!;
+      if (i < 0 || i >= base.length) throw new RangeError(`SubsetDataset of ${base.name}: index ${i} at position ${k} out of range 0..${base.length - 1}`);
+    }
+    this.base = base;
+    this.indices = indices.slice();
+    this.name = name ?? `${base.name}[${indices.length}]`;
+    this.length = indices.length;
+    this.numClasses = base.numClasses;
+    this.shape = base.shape;
+    if (base.classNames) this.classNames = base.classNames;
+  }
+
+  get(i: number): Sample {
+    checkIndex(this, i);
+    return this.base.get(this.indices[i]!);
+  }
+
+  labels(): Int32Array {
+    const all = this.base.labels();
+    const out = new Int32Array(this.length);
+    for (let k = 0; k < out.length; k++) out[k] = all[this.indices[k]!]!;
+    return out;
+  }
+}
