@@ -1,0 +1,62 @@
+// The loop kernels (everything that is not oneDNN) sit behind a table of plain function pointers so
+// that the same source can be compiled twice, once for baseline x86-64 and once for AVX2+FMA, and the
+// addon picks one at load time from CPUID. Only POD types cross this boundary on purpose: any inline
+// C++ library function instantiated in both builds would be merged by the linker and could leave AVX2
+// code on the baseline path.
+#pragma once
+#include <cstdint>
+
+namespace pai {
+
+constexpr int kMaxDims = 16;
+
+enum UnaryOp : int {
+  U_NEG, U_EXP, U_LOG, U_SQRT, U_RSQRT, U_ABS, U_SIGN, U_RELU, U_STEP,
+  U_TANH, U_SIGMOID, U_ERF, U_SQUARE, U_RECIPROCAL, U_COUNT
+};
+enum BinaryOp : int {
+  B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAXIMUM, B_MINIMUM,
+  B_GT, B_GE, B_LT, B_LE, B_EQ, B_NE, B_COUNT
+};
+enum ReduceOp : int { R_SUM, R_MAX, R_MIN, R_COUNT };
+
+// A broadcast operand after shape canonicalisation: strides over the common (coalesced) dims.
+struct BcastPlan {
+  int ndim;                    // coalesced rank, >= 1
+  int64_t dims[kMaxDims];
+  int64_t strides[4][kMaxDims];  // operands 0..k-1 inputs, the last the output
+  int nops;
+};
+
+struct Pool {
+  int64_t n, c, h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw;
+  int countIncludePad;
+  double divisorOverride;
+};
+
+struct EwTable {
+  const char* isa;
+  void (*unary)(int op, const float* x, float* out, int64_t n);
+  void (*affine)(const float* x, float scale, float shift, float* out, int64_t n);
+  void (*powScalar)(const float* x, float p, float* out, int64_t n);
+  void (*binary)(int op, const float* a, const float* b, float* out, const BcastPlan* plan);
+  void (*where)(const float* c, const float* a, const float* b, float* out, const BcastPlan* plan);
+  // kept/reduced: alternating coalesced dims in input order; isReduced[i] says which.
+  void (*reduce)(int op, const float* x, int ndim, const int64_t* dims, const int* isReduced, float* out,
+                 int64_t outSize);
+  void (*copyStrided)(const float* src, float* dst, int ndim, const int64_t* dims, const int64_t* ss,
+                      const int64_t* ds);
+  // Returns the first out-of-range position, or -1.
+  int64_t (*gather)(const float* x, int64_t xn, const int32_t* idx, float* out, int64_t n);
+  int64_t (*scatterAdd)(const float* g, const int32_t* idx, float* out, int64_t outN, int64_t n);
+  void (*maxPool)(const float* x, float* out, int32_t* idx, const Pool* p);
+  void (*avgPool)(const float* x, float* out, const Pool* p);
+  void (*avgPoolBackward)(const float* gy, float* gx, const Pool* p);
+  void (*adaptiveAvgPool)(const float* x, float* out, const Pool* p);
+  void (*adaptiveAvgPoolBackward)(const float* gy, float* gx, const Pool* p);
+};
+
+namespace ew_base { const EwTable* table(); }
+namespace ew_avx2 { const EwTable* table(); }
+
+}  // namespace pai
