@@ -1,3 +1,4 @@
 export { Module, StateDictError } from './module.js';
 export * from './layers.js';
 export * from './init.js';
+export { saveStateDict, loadStateDictFile } from './serialize.js';

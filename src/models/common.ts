@@ -1,0 +1,69 @@
+// What every model in the zoo shares: its options, the name of its classifier head (which the
+// prunable set leaves out), and the helpers that scale the reference widths to a CPU-sized model.
+
+import { Module } from '../nn/module.js';
+import type { InitScheme } from '../nn/init.js';
+import { Generator } from '../tensor/random.js';
+
+export interface ModelOptions {
+  numClasses?: number;
+  /** 3 for CIFAR and ImageNet, 1 for (Fashion-)MNIST. */
+  inChannels?: number;
+  /** Multiplies every channel count of the reference architecture (1/8 turns ResNet-18's 64..512 into 8..64). */
+  width?: number;
+  /** Square input side; decides the classifier's fan-in wherever the spatial size reaches it. */
+  imageSize?: number;
+  /** 'timm' (ViT only) is timm's truncated-normal initialisation. */
+  init?: ModelInit;
+  /** Draws all initial values, in construction order; takes precedence over `seed`. */
+  gen?: Generator;
+  /** Seed of the `init` stream used when no generator is given. */
+  seed?: number;
+}
+
+/** Options with every field decided: what a model was built with, kept for reports and checkpoints. */
+export interface ResolvedOptions {
+  numClasses: number;
+  inChannels: number;
+  width: number;
+  imageSize: number;
+  init: ModelInit;
+}
+
+export type ModelInit = InitScheme | 'timm';
+
+export abstract class Model extends Module {
+  /** Module path of the final classifier (`linear`, `fc`, `head`, ...). */
+  abstract readonly classifierName: string;
+  abstract readonly config: ResolvedOptions;
+}
+
+export function initGen(o: ModelOptions): Generator {
+  return o.gen ?? new Generator(o.seed ?? 0).stream('init');
+}
+
+export function resolve(o: ModelOptions, d: ResolvedOptions, inits: readonly ModelInit[] = ['default', 'kaiming_normal']): ResolvedOptions {
+  const r: ResolvedOptions = {
+    numClasses: o.numClasses ?? d.numClasses,
+    inChannels: o.inChannels ?? d.inChannels,
+    width: o.width ?? d.width,
+    imageSize: o.imageSize ?? d.imageSize,
+    init: o.init ?? d.init,
+  };
+  for (const k of ['numClasses', 'inChannels', 'imageSize'] as const) {
+    if (!Number.isInteger(r[k]) || r[k] < 1) throw new RangeError(`model option ${k} must be a positive integer, got ${r[k]}`);
+  }
+  if (!(r.width > 0) || !Number.isFinite(r.width)) throw new RangeError(`model option width must be a positive number, got ${r.width}`);
+  if (!inits.includes(r.init)) throw new RangeError(`model option init must be one of ${inits.map((i) => JSON.stringify(i)).join(', ')}, got ${JSON.stringify(r.init)}`);
+  return r;
+}
+
+/** A reference channel count at the given width multiplier: rounded, never below 1. */
+export function scaled(channels: number, width: number): number {
+  return Math.max(1, Math.round(channels * width));
+}
+
+/** Side after a convolution or pooling window (PyTorch's floor rule). */
+export function convOut(size: number, kernel: number, stride: number, padding: number): number {
+  return Math.floor((size + 2 * padding - kernel) / stride) + 1;
+}

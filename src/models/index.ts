@@ -1,0 +1,8 @@
+export * from './common.js';
+export * from './resnet_cifar.js';
+export * from './vgg.js';
+export * from './resnet_lth.js';
+export * from './resnet_imagenet.js';
+export * from './vit.js';
+export * from './small.js';
+export { createModel, listModels, countParameters, modelNames, prunableParameters, REFERENCE_SKIP, type CreateOptions, type ModelInfo, type PruneSemantics } from './registry.js';
