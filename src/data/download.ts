@@ -8,7 +8,7 @@ import { closeSync, createWriteStream, mkdirSync, openSync, readFileSync, readSy
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join, resolve, dirname } from 'node:path';
-import { Transform } from 'node:stream';
+import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import { gunzipSync } from 'node:zlib';
 import * as tar from 'tar';
@@ -311,14 +311,22 @@ async function transfer(url: string, part: string, name: string, o: DownloadOpti
     const secs = Math.max((now - t0) / 1000, 1e-3);
     o.onProgress({ file: name, bytes, total, rate: (bytes - start) / secs });
   };
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) { bytes += chunk.length; report(false); cb(null, chunk); },
-  });
+  // Every byte received is written and flushed even when the connection breaks, so the part file
+  // always ends exactly where the next attempt resumes (a pipeline would destroy the file stream
+  // with bytes still buffered).
+  const out = createWriteStream(part, { flags: start > 0 ? 'a' : 'w' });
+  let lost: NodeJS.ErrnoException | null = null;
   try {
-    await pipeline(res, counter, createWriteStream(part, { flags: start > 0 ? 'a' : 'w' }));
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      if (!out.write(chunk)) await once(out, 'drain');
+      report(false);
+    }
   } catch (e) {
-    throw new TransferError(`connection lost after ${bytes} bytes (${(e as Error).message})`, true, (e as NodeJS.ErrnoException).code);
+    lost = e as NodeJS.ErrnoException;
   }
+  await new Promise<void>((ok, fail) => out.end((err?: Error | null) => (err ? fail(err) : ok())));
+  if (lost) throw new TransferError(`connection lost after ${bytes} bytes (${lost.message})`, true, lost.code);
   report(true);
   if (total !== null && bytes !== total) {
     throw new TransferError(`connection closed after ${bytes} of ${total} bytes`, true);

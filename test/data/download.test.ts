@@ -41,7 +41,9 @@ async function serve(t: { after: (fn: () => Promise<void> | void) => void }, fil
     }
     if ((f.drops ?? 0) > 0) {
       f.drops!--;
-      res.write(body.subarray(0, f.dropAfter ?? body.length >> 1), () => res.socket?.destroy());
+      // A graceful close after the bytes are flushed: a reset could discard bytes still in flight,
+      // which would make the resume point depend on timing.
+      res.write(body.subarray(0, f.dropAfter ?? body.length >> 1), () => res.socket?.end());
       return;
     }
     res.end(body);
