@@ -42,7 +42,7 @@ export function kaimingNormal_(t: Tensor, gen: Generator, mode: 'fan_in' | 'fan_
   return normal_(t, 0, Math.SQRT2 / Math.sqrt(fan), gen);
 }
 
-/** torch.nn.init.trunc_normal_ with cut-offs at mean ± 2 std (timm's ViT init), by rejection. */
+/** torch.nn.init.trunc_normal_ with cut-offs at mean ± 2 std, by rejection. (timm's ViT cuts at ±2 absolute, which never binds at std 0.02, so pai's ViT draws a plain normal.) */
 export function truncNormal_(t: Tensor, std: number, gen: Generator): Tensor {
   for (let i = 0; i < t.size; i++) {
     let v: number;

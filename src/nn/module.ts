@@ -157,6 +157,20 @@ export abstract class Module {
     return this;
   }
 
+  /**
+   * Puts a tensor object in place of the parameter or buffer at a dotted path, keeping the
+   * buffer's flags: used to restore the exact original tensors after a temporary dtype change.
+   */
+  setTensor(path: string, t: Tensor): void {
+    const dot = path.lastIndexOf('.');
+    const owner = dot < 0 ? this : this.namedModules().find(([n]) => n === path.slice(0, dot))?.[1];
+    const name = dot < 0 ? path : path.slice(dot + 1);
+    if (owner && owner._parameters.has(name)) { owner._parameters.set(name, t); return; }
+    const b = owner?._buffers.get(name);
+    if (!b) throw new Error(`setTensor: ${this.constructor.name} has no parameter or buffer ${path}`);
+    b.tensor = t;
+  }
+
   /** Hook for modules that cache references to their own tensors. */
   protected onDtypeChange(): void {}
 

@@ -1,0 +1,86 @@
+// What every criterion sees: the model (scored in eval mode), its parameters in named_parameters
+// order, the mask data in file order, and seeded streams for anything random.
+
+import { Tensor } from '../tensor/tensor.js';
+import { zerosLike } from '../tensor/create.js';
+import type { Generator } from '../tensor/random.js';
+import { shapeStr } from '../tensor/shape.js';
+import type { Module } from '../nn/module.js';
+import { crossEntropy, mulScalar, sliceAxes } from '../autograd/ops/index.js';
+import { PruneError, type Scores, type Semantics } from './types.js';
+
+/** Mask data: images [N, C, H, W] and integer labels, used in order. */
+export interface MaskData { x: Tensor; y: Int32Array }
+
+export interface ScoreContext {
+  model: Module;
+  names: string[];
+  params: Tensor[];
+  data: MaskData | null;
+  /** Mask batch size (1 reproduces the paper's per-sample loop). */
+  batchSize: number;
+  semantics: Semantics;
+  /** Named streams: 'probes' for Hutchinson, 'random' for random scores. */
+  gen: Generator;
+  /** Input shape [C, H, W] for data-free criteria. */
+  inputShape: readonly number[];
+  /** Called after each mask batch (or iteration) with done and total counts. */
+  progress?: (done: number, total: number) => void;
+}
+
+export function makeContext(model: Module, o: Omit<ScoreContext, 'model' | 'names' | 'params'>): ScoreContext {
+  const np = model.namedParameters();
+  if (o.data) {
+    const n = o.data.x.shape[0]!;
+    if (o.data.y.length !== n) throw new PruneError(`mask data has ${n} images but ${o.data.y.length} labels`);
+    if (n === 0) throw new PruneError('mask data is empty');
+  }
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new PruneError(`mask batch size must be a positive integer, got ${o.batchSize}`);
+  return { model, names: np.map(([n]) => n), params: np.map(([, t]) => t), ...o };
+}
+
+export function requireData(ctx: ScoreContext, criterion: string): MaskData {
+  if (!ctx.data) throw new PruneError(`criterion ${criterion} needs mask data (images and labels)`);
+  return ctx.data;
+}
+
+/** Mask batches in file order; the last one may be smaller. */
+export function* maskBatches(data: MaskData, batchSize: number): IterableIterator<{ x: Tensor; y: Int32Array; index: number; count: number }> {
+  const n = data.x.shape[0]!;
+  const count = Math.ceil(n / batchSize);
+  for (let b = 0; b < count; b++) {
+    const s = b * batchSize, e = Math.min(n, s + batchSize);
+    const x = count === 1 ? data.x : sliceAxes(data.x, data.x.shape.map((d, i) => (i === 0 ? [s, e] : null)));
+    yield { x, y: data.y.subarray(s, e), index: b, count };
+  }
+}
+
+/** Mean cross-entropy of the logits divided by the temperature T, as the paper's criteria use it. */
+export function temperedLoss(model: Module, x: Tensor, y: Int32Array, T: number): Tensor {
+  const out = model.forward(x);
+  if (out.ndim !== 2) throw new PruneError(`model output must be [N, classes], got ${shapeStr(out.shape)}`);
+  return crossEntropy(T === 1 ? out : mulScalar(out, 1 / T), y);
+}
+
+export function zeroScores(ctx: ScoreContext): Tensor[] {
+  return ctx.params.map((p) => zerosLike(p));
+}
+
+export function toScores(ctx: ScoreContext, values: Tensor[]): Scores {
+  const s: Scores = new Map();
+  ctx.names.forEach((n, i) => s.set(n, values[i]!));
+  return s;
+}
+
+/** acc += v (in place, outside autograd). */
+export function accumulate(acc: Tensor, v: Tensor, scale = 1): void {
+  const a = acc.data, d = v.data;
+  for (let i = 0; i < a.length; i++) a[i] = a[i]! + scale * d[i]!;
+}
+
+/** Element-wise map into a fresh tensor shaped like `like`. */
+export function mapScores(like: Tensor, f: (i: number) => number): Tensor {
+  const out = zerosLike(like);
+  for (let i = 0; i < out.size; i++) out.data[i] = f(i);
+  return out;
+}

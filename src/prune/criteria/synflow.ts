@@ -1,0 +1,32 @@
+// SynFlow (Tanaka et al. 2020): data-free synaptic flow through the network with every weight and
+// statistic made non-negative, scored on an all-ones input. Iterated by the pruning loop.
+
+import { grad } from '../../autograd/graph.js';
+import { sum } from '../../autograd/ops/index.js';
+import { ones } from '../../tensor/create.js';
+import { mapScores, toScores } from '../context.js';
+import { BASE_DEFAULTS, type Criterion } from './types.js';
+
+export const synflow: Criterion = {
+  name: 'synflow',
+  summary: 'synaptic flow |θ ⊙ ∂R/∂θ| of the |θ|-network on an all-ones input (data-free)',
+  formula: '|θ ⊙ ∂R/∂θ|, R = Σ f_|θ|(1)',
+  needsData: false,
+  uses: [],
+  defaults: () => ({ ...BASE_DEFAULTS }),
+  score: (ctx) => {
+    const model = ctx.model;
+    model.eval();
+    const state = [...model.stateDict().values()];
+    const saved = state.map((t) => t.data.slice());
+    try {
+      for (const t of state) for (let i = 0; i < t.size; i++) t.data[i] = Math.abs(t.data[i]!);
+      const x = ones([1, ...ctx.inputShape], { dtype: ctx.params[0]?.dtype ?? 'float32' });
+      const r = sum(model.forward(x));
+      const g = grad(r, ctx.params, { allowUnused: true });
+      return toScores(ctx, g.map((gi, k) => mapScores(gi, (i) => Math.abs(ctx.params[k]!.data[i]! * gi.data[i]!))));
+    } finally {
+      state.forEach((t, i) => t.data.set(saved[i]!));
+    }
+  },
+};

@@ -1,0 +1,24 @@
+import type { ScoreContext } from '../context.js';
+import type { Scores, Semantics } from '../types.js';
+
+export interface CriterionOptions {
+  /** Logits are divided by T before the loss (the paper uses T = 200 for its Hessian criteria). */
+  temperature: number;
+  /** Rademacher probes per mask batch (Hutchinson). */
+  probes: number;
+}
+
+export interface Criterion {
+  readonly name: string;
+  /** One line for listings. */
+  readonly summary: string;
+  /** The score, per element. */
+  readonly formula: string;
+  readonly needsData: boolean;
+  /** Which options it reads, for help texts and cache keys. */
+  readonly uses: readonly (keyof CriterionOptions)[];
+  defaults(semantics: Semantics): CriterionOptions;
+  score(ctx: ScoreContext, o: CriterionOptions): Scores;
+}
+
+export const BASE_DEFAULTS: CriterionOptions = { temperature: 1, probes: 10 };

@@ -1,0 +1,93 @@
+// Scores to masks. k = max(floor((1 - s) N), 1) values are kept, the largest scores first; equal
+// scores are broken by position (lower flat index first, over prunable tensors concatenated in
+// parameter order), so a mask is a deterministic function of the scores.
+
+import { Tensor } from '../tensor/tensor.js';
+import { shapeStr } from '../tensor/shape.js';
+import { PruneError, type Masks, type Scope, type Scores } from './types.js';
+
+/** The number kept out of n at sparsity s, computed in float64 exactly as the paper's code does. */
+export function keptCount(n: number, sparsity: number): number {
+  return Math.max(Math.floor((1 - sparsity) * n), 1);
+}
+
+export function checkSparsity(s: number, what = 'sparsity'): void {
+  if (typeof s !== 'number' || !(s >= 0 && s < 1)) throw new PruneError(`${what} must be in [0, 1), got ${s}`);
+}
+
+/**
+ * Indices of the k largest values of `v` (ties to the lower index), as a 0/1 array.
+ * Sorting a copy of the values finds the k-th largest; entries strictly above it are all kept and
+ * the remaining places go to the first entries equal to it.
+ */
+export function topKMask(v: Float32Array | Float64Array, k: number): Uint8Array {
+  const n = v.length;
+  const keep = new Uint8Array(n);
+  if (k >= n) { keep.fill(1); return keep; }
+  if (k <= 0) return keep;
+  const sorted = Float64Array.from(v).sort();
+  const kth = sorted[n - k]!;
+  let above = 0;
+  for (let i = 0; i < n; i++) if (v[i]! > kth) { keep[i] = 1; above++; }
+  let room = k - above;
+  for (let i = 0; i < n && room > 0; i++) if (v[i] === kth) { keep[i] = 1; room--; }
+  return keep;
+}
+
+function checkFinite(name: string, t: Tensor): void {
+  for (let i = 0; i < t.size; i++) {
+    if (Number.isNaN(t.data[i]!)) throw new PruneError(`scores for ${name} ${shapeStr(t.shape)} contain NaN at flat index ${i}; refusing to build a mask from them`);
+  }
+}
+
+/**
+ * Masks for every scored parameter: prunable ones from the ranking, the rest all ones.
+ * `alive` (optional) holds current masks whose zeros must stay pruned (iterative pruning).
+ */
+export function makeMasks(scores: Scores, prunable: ReadonlySet<string>, sparsity: number, scope: Scope, alive?: Masks): Masks {
+  checkSparsity(sparsity);
+  const names = [...scores.keys()].filter((n) => prunable.has(n));
+  for (const n of prunable) if (!scores.has(n)) throw new PruneError(`no scores for prunable parameter ${n}`);
+  if (names.length === 0) throw new PruneError('no prunable parameters among the scores');
+  for (const n of names) checkFinite(n, scores.get(n)!);
+  const masks: Masks = new Map();
+  const ranked = (n: string): Float64Array => {
+    const s = scores.get(n)!;
+    const v = Float64Array.from(s.data);
+    const a = alive?.get(n);
+    if (a) for (let i = 0; i < v.length; i++) if (a.data[i] === 0) v[i] = -Infinity;
+    return v;
+  };
+  if (scope === 'global') {
+    const total = names.reduce((s, n) => s + scores.get(n)!.size, 0);
+    const all = new Float64Array(total);
+    let at = 0;
+    for (const n of names) { all.set(ranked(n), at); at += scores.get(n)!.size; }
+    const keep = topKMask(all, keptCount(total, sparsity));
+    at = 0;
+    for (const n of names) {
+      const s = scores.get(n)!;
+      masks.set(n, new Tensor(Float32Array.from(keep.subarray(at, at + s.size)), s.shape));
+      at += s.size;
+    }
+  } else {
+    for (const n of names) {
+      const s = scores.get(n)!;
+      masks.set(n, new Tensor(Float32Array.from(topKMask(ranked(n), keptCount(s.size, sparsity))), s.shape));
+    }
+  }
+  const out: Masks = new Map();
+  for (const [n, s] of scores) out.set(n, masks.get(n) ?? new Tensor(new Float32Array(s.size).fill(1), s.shape));
+  return out;
+}
+
+/** Kept and total counts over the prunable tensors. */
+export function maskDensity(masks: Masks, prunable: ReadonlySet<string>): { kept: number; total: number } {
+  let kept = 0, total = 0;
+  for (const [n, m] of masks) {
+    if (!prunable.has(n)) continue;
+    total += m.size;
+    for (let i = 0; i < m.size; i++) kept += m.data[i]! !== 0 ? 1 : 0;
+  }
+  return { kept, total };
+}

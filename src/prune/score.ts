@@ -1,0 +1,47 @@
+// scoreParameters: one criterion, one model, one mask set -> a score for every parameter.
+
+import { Generator } from '../tensor/random.js';
+import type { Module } from '../nn/module.js';
+import { makeContext, type MaskData } from './context.js';
+import { getCriterion, type CriterionOptions } from './criteria/index.js';
+import { PruneError, type Scores, type Semantics } from './types.js';
+
+export interface ScoreOptions {
+  semantics?: Semantics;
+  /** Mask batch size; 1 (the default) reproduces the paper's per-sample loops. */
+  batchSize?: number;
+  temperature?: number;
+  probes?: number;
+  /** Seed of the 'probes' and 'random' streams. */
+  seed?: number;
+  /** [C, H, W] of one input, for data-free criteria when no data is given. */
+  inputShape?: readonly number[];
+  progress?: (done: number, total: number) => void;
+}
+
+export function resolveCriterionOptions(name: string, o: ScoreOptions): CriterionOptions {
+  const c = getCriterion(name);
+  const d = c.defaults(o.semantics ?? 'fixed');
+  const r: CriterionOptions = { temperature: o.temperature ?? d.temperature, probes: o.probes ?? d.probes };
+  if (!(r.temperature > 0) || !Number.isFinite(r.temperature)) throw new PruneError(`temperature must be a positive number, got ${r.temperature}`);
+  if (!Number.isInteger(r.probes) || r.probes < 1) throw new PruneError(`probes must be a positive integer, got ${r.probes}`);
+  return r;
+}
+
+export function scoreParameters(model: Module, criterion: string, data: MaskData | null, o: ScoreOptions = {}): Scores {
+  const c = getCriterion(criterion);
+  const opts = resolveCriterionOptions(criterion, o);
+  const inputShape = o.inputShape ?? (data ? data.x.shape.slice(1) : null);
+  if (!inputShape) throw new PruneError(`criterion ${criterion}: give mask data or the input shape`);
+  if (c.needsData && !data) throw new PruneError(`criterion ${criterion} needs mask data (images and labels)`);
+  const wasTraining = model.training;
+  try {
+    const ctx = makeContext(model, {
+      data, batchSize: o.batchSize ?? 1, semantics: o.semantics ?? 'fixed',
+      gen: new Generator(o.seed ?? 0, 'prune'), inputShape, progress: o.progress,
+    });
+    return c.score(ctx, opts);
+  } finally {
+    model.train(wasTraining);
+  }
+}

@@ -1,0 +1,139 @@
+// Parity with the paper's PyTorch code on the golden fixtures: scores, the BN warm-up and masks.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { createModel, type Model } from '../../src/models/registry.js';
+import { loadStateDictFile } from '../../src/nn/serialize.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+import { sliceAxes } from '../../src/autograd/ops/index.js';
+import {
+  scoreParameters, bnWarmup, makeMasks, prunableSet, iterativePrune, gradientSum, type MaskData, type Scores,
+} from '../../src/prune/index.js';
+import { makeContext } from '../../src/prune/context.js';
+import { Generator } from '../../src/tensor/random.js';
+import { GOLDEN_CASES, GOLDEN_SKIP, compareTensors, goldenFile, goldenMeta, goldenTensors } from '../helpers/golden.js';
+
+function buildModel(c: string, weights = 'model.safetensors'): Model {
+  const meta = goldenMeta(c);
+  const m = createModel('resnet18', { width: 1 / meta.width_divisor, numClasses: meta.num_classes, inChannels: meta.in_channels });
+  loadStateDictFile(m, goldenFile(c, weights));
+  m.eval();
+  return m;
+}
+
+function maskData(c: string): MaskData {
+  const b = goldenTensors(c, 'batch.safetensors');
+  return { x: b.get('x')!, y: Int32Array.from(b.get('y')!.data) };
+}
+
+/**
+ * `globalFloor` measures the absolute floor against the largest score of all parameters instead of
+ * the tensor's own: hts_grad is a mean of T = 200 gradients over class-balanced labels whose bias
+ * and norm entries cancel to ~1e-5 of their terms, so the float32 reference itself is only good to
+ * about 1e-4 there: on resnet18_w16 after warm-up, linear.bias[0] is 1.691978e-7 in float64, the
+ * fixture has 1.691747e-7 and pai's float32 1.692213e-7 (both 1.4e-4 off, on opposite sides).
+ * Those entries get rtol 1e-3; the rest of the check is unchanged.
+ */
+function assertScores(got: Scores, want: Map<string, Tensor>, label: string, globalFloor = false): void {
+  assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort(), `${label}: parameter names`);
+  let scale = 0;
+  for (const w of want.values()) for (let i = 0; i < w.size; i++) scale = Math.max(scale, Math.abs(w.data[i]!));
+  for (const [name, w] of want) {
+    const bad = compareTensors(got.get(name)!, w, globalFloor ? 1e-3 : 1e-4, 1e-6, globalFloor ? scale : undefined);
+    assert.equal(bad, null, `${label} ${name}: ${bad}`);
+  }
+}
+
+const CRITERIA: [string, string, 'fixed' | 'reference'][] = [
+  ['magnitude', 'magnitude', 'fixed'],
+  ['grad_norm', 'grad_norm', 'fixed'],
+  ['snip', 'snip', 'fixed'],
+  ['grasp', 'grasp', 'reference'],
+  ['grasp', 'grasp_synflow', 'fixed'],
+  ['fisher_diag', 'fisher_diag', 'fixed'],
+  ['fisher_pruner', 'fisher_pruner', 'fixed'],
+  ['fts', 'fts', 'fixed'],
+  ['synflow', 'synflow', 'fixed'],
+];
+
+for (const c of GOLDEN_CASES) {
+  describe(`golden ${c}`, { skip: GOLDEN_SKIP }, () => {
+    for (const warm of [false, true]) {
+      const dir = warm ? 'scores_warm' : 'scores';
+      for (const [crit, file, semantics] of CRITERIA) {
+        test(`${crit} (${semantics}) matches ${dir}/${file}`, () => {
+          const model = buildModel(c, warm ? 'warm_model.safetensors' : 'model.safetensors');
+          const got = scoreParameters(model, crit, maskData(c), { semantics, inputShape: [3, 32, 32] });
+          assertScores(got, goldenTensors(c, `${dir}/${file}.safetensors`), `${c} ${dir}/${file}`);
+        });
+      }
+      test(`first-order part of hts matches ${dir}/hts_grad`, () => {
+        const model = buildModel(c, warm ? 'warm_model.safetensors' : 'model.safetensors');
+        const ctx = makeContext(model, { data: maskData(c), batchSize: 1, semantics: 'fixed', gen: new Generator(0), inputShape: [3, 32, 32] });
+        const { sum, batches } = gradientSum(ctx, 'hts', 200);
+        const got: Scores = new Map(ctx.names.map((n, i) => [n, new Tensor(sum[i]!.data.map((v) => v / batches), sum[i]!.shape)]));
+        assertScores(got, goldenTensors(c, `${dir}/hts_grad.safetensors`), `${c} hts_grad`, true);
+      });
+    }
+
+    test('BN warm-up matches warm_model.safetensors', () => {
+      const model = buildModel(c);
+      const xw = goldenTensors(c, 'warmup.safetensors').get('x_warm')!;
+      const batches = [0, 1, 2, 3].map((b) => sliceAxes(xw, [[16 * b, 16 * (b + 1)], null, null, null]));
+      const params = model.parameters().map((p) => p.data.slice());
+      assert.equal(bnWarmup(model, batches), 4);
+      assert.equal(model.training, false);
+      model.parameters().forEach((p, i) => assert.deepEqual(p.data, params[i], 'weights must not change'));
+      const want = goldenTensors(c, 'warm_model.safetensors');
+      const got = model.stateDict();
+      for (const [name, w] of want) {
+        const bad = compareTensors(got.get(name)!, w, 1e-5, 1e-7);
+        assert.equal(bad, null, `${name}: ${bad}`);
+      }
+    });
+
+    for (const crit of ['magnitude', 'snip', 'fisher_diag', 'fts']) {
+      for (const scope of ['global', 'layer'] as const) {
+        test(`${crit} ${scope} masks match where scores are not tied`, () => {
+          const model = buildModel(c);
+          const scores = scoreParameters(model, crit, maskData(c), { inputShape: [3, 32, 32] });
+          const prunable = prunableSet(model, 'reference');
+          for (const s of [0.5, 0.9, 0.99]) {
+            const want = goldenTensors(c, `masks/${crit}_${scope}_${s}.safetensors`);
+            const got = makeMasks(scores, prunable, s, scope);
+            for (const [name, w] of want) {
+              const g = got.get(name)!;
+              const sc = scores.get(name)!;
+              let kept = 0, wantKept = 0;
+              // Entries equal to a boundary score are free for torch.topk; compare the rest exactly.
+              const kth = boundary(sc, g);
+              for (let i = 0; i < w.size; i++) {
+                kept += g.data[i]!; wantKept += w.data[i]!;
+                if (kth !== null && sc.data[i] === kth) continue;
+                assert.equal(g.data[i], w.data[i], `${crit} ${scope} ${s} ${name}[${i}]`);
+              }
+              assert.equal(kept, wantKept, `${crit} ${scope} ${s} ${name}: kept count`);
+            }
+          }
+        });
+      }
+    }
+
+    for (const s of [0.9, 0.99]) {
+      test(`100-iteration SynFlow mask at sparsity ${s} matches`, () => {
+        const model = buildModel(c);
+        const prunable = prunableSet(model, 'reference');
+        const { masks } = iterativePrune(model, 'synflow', null, prunable, { sparsity: s, scope: 'global', iterations: 100, schedule: 'exponential', inputShape: [3, 32, 32] });
+        const want = goldenTensors(c, `masks/synflow_iter100_global_${s}.safetensors`);
+        for (const [name, w] of want) assert.deepEqual(masks.get(name)!.data, w.data, `${name}`);
+      });
+    }
+  });
+}
+
+/** The smallest kept score of a tensor when some dropped entry ties with it, else null. */
+function boundary(scores: Tensor, mask: Tensor): number | null {
+  let minKept = Infinity;
+  for (let i = 0; i < scores.size; i++) if (mask.data[i] === 1) minKept = Math.min(minKept, scores.data[i]!);
+  for (let i = 0; i < scores.size; i++) if (mask.data[i] === 0 && scores.data[i] === minKept) return minKept;
+  return null;
+}
