@@ -23,6 +23,8 @@ export interface PruneOptions extends ScoreOptions {
   /** Iterations of prune-rescore (SynFlow: 100 by default, others 1). */
   iterations?: number;
   schedule?: Schedule;
+  /** Called after each prune-rescore iteration (iterative pruning only), for progress reports. */
+  onIteration?: (e: number, sparsity: number) => void;
   /** Throw instead of warning when the mask disconnects input from output. */
   refuseCollapse?: boolean;
   /** Apply the masks to the model's weights (default true). */

@@ -1,0 +1,209 @@
+// `pai prune`: the whole pruning-at-initialisation procedure for one model: initialise (or load)
+// weights, optionally warm up batch norm on the training loader, score on the per-class mask
+// subset (one-shot or iterative), mask, check for layer collapse, and write everything to a folder.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Option, type Command } from 'commander';
+import type { DatasetName } from '../../data/registry.js';
+import type { Dataset } from '../../data/dataset.js';
+import type { TransformSpec } from '../../data/transforms.js';
+import type { MaskData } from '../../prune/index.js';
+import type { CreateOptions } from '../../models/registry.js';
+import { UserError } from '../errors.js';
+import {
+  addModelOptions, buildModel, examples, modelMetadata, modelOptions, parseChoice, parseInteger, parseSparsity, requireFile,
+  SCHEDULE_CHOICES, SCOPE_CHOICES, type ModelFlags,
+} from '../options.js';
+import { startTask } from '../progress.js';
+import { paiVersion } from '../version.js';
+import { addScoringOptions, scoringOptions, type ScoringFlags } from './score.js';
+import { defaultDataDir } from './data.js';
+
+interface Flags extends ModelFlags, ScoringFlags {
+  weights?: string;
+  dataset?: string;
+  dataDir: string;
+  perClass: string;
+  sparsity: string;
+  scope: string;
+  warmup?: boolean;
+  warmupBatches?: string;
+  batchSize: string;
+  iterations?: string;
+  schedule: string;
+  refuseCollapse?: boolean;
+  out: string;
+}
+
+/**
+ * Model input from the dataset where the user left it open: its channels, its image side and its
+ * classes. The one size change pai makes on its own is 28 -> 32 (zero padding, as torchvision's
+ * Pad would), for models built for CIFAR-sized input; anything else must match.
+ */
+async function fitToDataset(o: CreateOptions, name: DatasetName): Promise<{ options: CreateOptions; padTo32: boolean }> {
+  const { datasetInfo } = await import('../../data/registry.js');
+  const { standardTransform, transformedShape } = await import('../../data/transforms.js');
+  const info = datasetInfo(name);
+  const shape = info.shape ? transformedShape(standardTransform(name, 'eval'), info.shape) : [3, 224, 224];
+  const [c, side] = [shape[0]!, shape[1]!];
+  const out = { ...o };
+  let padTo32 = false;
+  if (out.inChannels === undefined) out.inChannels = c;
+  else if (out.inChannels !== c) throw new UserError(`--in-channels ${out.inChannels}, but ${name} has ${c}-channel images`);
+  if (out.imageSize === undefined) out.imageSize = side;
+  else if (out.imageSize !== side) {
+    if (side === 28 && out.imageSize === 32) padTo32 = true;
+    else throw new UserError(`--image-size ${out.imageSize}, but ${name} images are ${side}x${side}${side === 28 ? ' (only 28 or 32, padded, is possible)' : ''}`);
+  }
+  if (out.numClasses === undefined) out.numClasses = info.numClasses;
+  else if (out.numClasses < info.numClasses) throw new UserError(`--num-classes ${out.numClasses}, but ${name} has ${info.numClasses} classes`);
+  return { options: out, padTo32 };
+}
+
+export function register(program: Command): void {
+  const cmd = addScoringOptions(addModelOptions(program.command('prune')
+    .description('prune a model at initialisation: warm-up, scoring, masks, collapse check; writes weights, masks, scores and a report')))
+    .option('--weights <file>', 'start from this state dict instead of the initialisation from --seed')
+    .option('--dataset <name>', 'training set for the mask subset and the warm-up (fashion-mnist, fashion-mnist-subset, mnist, cifar10, cifar100, tinyimagenet, imagenet)')
+    .option('--data-dir <dir>', 'where datasets are looked for (default $PAI_DATA_DIR or ./data)', defaultDataDir())
+    .option('--per-class <k>', 'mask subset: images per class, drawn with --seed', '10')
+    .requiredOption('--sparsity <s>', 'fraction of the prunable weights to remove, in [0, 1)')
+    .addOption(new Option('--scope <scope>', 'one ranking over all prunable tensors, or one per tensor').choices(SCOPE_CHOICES).default('global'))
+    .option('--warmup', 'BN warm-up: one pass over the training loader (train mode, no gradients) before scoring')
+    .option('--warmup-batches <n>', 'warm up on this many batches instead of a full pass')
+    .option('--batch-size <b>', 'training-loader batch size for the warm-up', '128')
+    .option('--iterations <e>', 'prune-rescore iterations (default 1; synflow 100)')
+    .addOption(new Option('--schedule <s>', 'sparsity schedule over the iterations').choices(SCHEDULE_CHOICES).default('exponential'))
+    .option('--refuse-collapse', 'fail (exit 2) instead of warning when no input-to-output path survives')
+    .requiredOption('--out <dir>', 'output folder (created if needed)')
+    .addHelpText('after', `
+Writes into --out: model.safetensors (the masked weights: initialisation or --weights, with the
+warmed-up BN statistics when --warmup), masks.safetensors (0/1 per parameter), scores.safetensors,
+report.json (criterion, options, per-layer densities, empty layers, connectivity, warnings, timings)
+and report.txt (the density table).
+
+Input size: when --in-channels, --image-size or --num-classes is not given it comes from --dataset
+(Fashion-MNIST and MNIST: 1x28x28, 10 classes). --image-size 32 on a 28x28 dataset pads the images
+to 32x32 (for CIFAR-shaped models such as vgg*, whose five poolings need 32 pixels).
+The mask subset is --per-class images of every class of the training split, drawn with --seed,
+normalised without augmentation; the warm-up uses the shuffled training loader with augmentation.
+Data-free criteria (magnitude, random, synflow) need no --dataset unless --warmup is given.`)
+    .action(async (f: Flags) => {
+      const tStart = performance.now();
+      const s = await scoringOptions(f);
+      const sparsity = parseSparsity(f.sparsity);
+      const scope = parseChoice('--scope', f.scope, SCOPE_CHOICES);
+      const schedule = parseChoice('--schedule', f.schedule, SCHEDULE_CHOICES);
+      const perClass = parseInteger('--per-class', f.perClass, 1);
+      const batchSize = parseInteger('--batch-size', f.batchSize, 1);
+      const warmupBatches = f.warmupBatches !== undefined ? parseInteger('--warmup-batches', f.warmupBatches, 1) : undefined;
+      const iterations = f.iterations !== undefined ? parseInteger('--iterations', f.iterations, 1) : undefined;
+      let mo = await modelOptions(f);
+      if (f.weights !== undefined) requireFile('--weights', f.weights);
+      const { loadDataset, datasetInfo, isDatasetName, DATASET_NAMES } = await import('../../data/registry.js');
+      const { DataLoader } = await import('../../data/loader.js');
+      const { SubsetDataset } = await import('../../data/dataset.js');
+      const { maskSubset } = await import('../../data/subset.js');
+      const { standardTransform } = await import('../../data/transforms.js');
+      const { saveStateDict } = await import('../../nn/serialize.js');
+      const { bnWarmup, formatDensityTable, getCriterion, pruneAtInit } = await import('../../prune/index.js');
+      const { Generator } = await import('../../tensor/random.js');
+      const { saveTensors } = await import('../../tensor/safetensors.js');
+      const crit = getCriterion(s.criterion);
+      if (f.dataset !== undefined && !isDatasetName(f.dataset)) throw new UserError(`unknown dataset "${f.dataset}"; choose one of: ${DATASET_NAMES.join(', ')}`);
+      if (crit.needsData && f.dataset === undefined) throw new UserError(`criterion ${s.criterion} needs a mask subset: give --dataset NAME`);
+      if (f.warmup && f.dataset === undefined) throw new UserError('--warmup needs --dataset NAME (it runs over the training loader)');
+      if (warmupBatches !== undefined && !f.warmup) throw new UserError('--warmup-batches is only meaningful with --warmup');
+      mkdirSync(f.out, { recursive: true });
+
+      const dataset = f.dataset as DatasetName | undefined;
+      let padTo32 = false;
+      if (dataset) ({ options: mo, padTo32 } = await fitToDataset(mo, dataset));
+      const model = await buildModel(f.model, { ...mo, seed: s.seed }, f.weights);
+      const seedGen = new Generator(s.seed);
+
+      const train: Dataset | null = dataset ? loadDataset(dataset, 'train', { dataDir: f.dataDir }) : null;
+      // The registry's constants, so the subset (whose own statistics differ) is normalised like the full set.
+      const transform = (name: DatasetName, split: 'train' | 'eval'): TransformSpec => {
+        const { mean, std } = datasetInfo(name);
+        return standardTransform(name, split, { padTo32, mean, std });
+      };
+
+      let data: MaskData | null = null;
+      if (train && dataset && crit.needsData) {
+        const idx = maskSubset(train, { perClass, gen: seedGen });
+        const loader = new DataLoader(new SubsetDataset(train, idx, `${dataset} mask subset`), { batchSize: idx.length, transform: transform(dataset, 'eval') });
+        const b = loader.batchesSync(0).next();
+        if (b.done) throw new UserError(`${dataset}: the mask subset is empty`);
+        data = { x: b.value.x, y: b.value.y };
+      }
+
+      let warmupMs = 0, warmedBatches = 0;
+      if (f.warmup && train && dataset) {
+        const loader = new DataLoader(train, { batchSize, shuffle: true, transform: transform(dataset, 'train'), seed: s.seed });
+        const total = Math.min(loader.length, warmupBatches ?? Infinity);
+        const task = startTask('warm-up', total, { unit: 'batches' });
+        const t0 = performance.now();
+        const xs = (function* () { for (const b of loader.batchesSync(0)) yield b.x; })();
+        warmedBatches = bnWarmup(model, xs, { ...(warmupBatches !== undefined ? { maxBatches: warmupBatches } : {}), progress: (d) => task.update(d) });
+        task.done();
+        warmupMs = performance.now() - t0;
+      }
+
+      const effectiveIterations = iterations ?? (s.criterion === 'synflow' ? 100 : 1);
+      const task = effectiveIterations > 1
+        ? startTask(`prune ${s.criterion}`, effectiveIterations, { unit: 'iterations' })
+        : crit.needsData ? startTask(`score ${s.criterion}`, Math.ceil(data!.x.shape[0]! / s.batchSize), { unit: 'mask batches' }) : null;
+      const result = pruneAtInit(model, {
+        criterion: s.criterion, sparsity, scope, data, semantics: s.semantics, batchSize: s.batchSize,
+        temperature: s.resolved.temperature, probes: s.resolved.probes, seed: s.seed,
+        iterations: effectiveIterations, schedule, refuseCollapse: f.refuseCollapse ?? false,
+        ...(effectiveIterations > 1
+          ? { onIteration: (e: number) => task?.update(e + 1) }
+          : { progress: (done: number, total: number) => task?.update(done, total) }),
+      });
+      task?.done();
+
+      const meta = {
+        criterion: s.criterion, semantics: s.semantics, sparsity: String(sparsity), scope, seed: String(s.seed),
+        ...modelMetadata(f.model, model), ...(dataset ? { dataset } : {}), pai_version: paiVersion(),
+      };
+      saveStateDict(join(f.out, 'model.safetensors'), model, { ...meta, content: 'masked weights' });
+      saveTensors(join(f.out, 'masks.safetensors'), result.masks, { ...meta, content: 'masks (1 = keep)' });
+      saveTensors(join(f.out, 'scores.safetensors'), result.scores, {
+        ...meta, content: effectiveIterations > 1 ? 'scores of the last iteration' : 'scores',
+        temperature: String(s.resolved.temperature), probes: String(s.resolved.probes), mask_batch_size: String(s.batchSize),
+      });
+      const r = result.report;
+      const report = {
+        pai_version: paiVersion(),
+        model: { name: f.model, ...model.config, weights: f.weights ?? null, seed: f.weights === undefined ? s.seed : null },
+        dataset: dataset ?? null,
+        criterion: s.criterion,
+        options: {
+          semantics: s.semantics, sparsity, scope, seed: s.seed, temperature: s.resolved.temperature, probes: s.resolved.probes,
+          maskBatchSize: s.batchSize, perClass: data ? perClass : null, maskSamples: data ? data.x.shape[0] : 0,
+          iterations: effectiveIterations, schedule: effectiveIterations > 1 ? schedule : null,
+          warmup: f.warmup ? { batchSize, batches: warmedBatches } : null, padTo32,
+        },
+        kept: r.kept, total: r.total, density: r.total ? r.kept / r.total : 0,
+        densities: r.layers,
+        emptyLayers: r.emptyLayers,
+        connected: r.connected,
+        warnings: result.warnings,
+        timings: { warmupMs, scoreMs: result.scoreMs, totalMs: performance.now() - tStart },
+      };
+      writeFileSync(join(f.out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+      const table = formatDensityTable(r);
+      writeFileSync(join(f.out, 'report.txt'), `${f.model} pruned with ${s.criterion} (${s.semantics}) at sparsity ${sparsity}, ${scope}\n\n${table}\n`);
+      for (const w of result.warnings) process.stderr.write(`pai: warning: ${w}\n`);
+      process.stdout.write(`${table}\n\nkept ${r.kept} of ${r.total} prunable values (${(100 * report.density).toFixed(3)}%); wrote ${f.out}/{model,masks,scores}.safetensors and report.{json,txt}\n`);
+    });
+  examples(cmd, [
+    'pai prune --model lenet5 --dataset fashion-mnist-subset --criterion snip --sparsity 0.9 --out runs/lenet-snip',
+    'pai prune --model resnet18 --width 1/8 --dataset fashion-mnist-subset --image-size 32 --criterion fisher_diag --sparsity 0.98 --warmup --out runs/r18-fd',
+    'pai prune --model resnet20 --dataset cifar10 --data-dir ~/data --criterion synflow --sparsity 0.99 --out runs/r20-synflow',
+    'pai prune --model vgg19 --dataset cifar10 --criterion hts --temperature 200 --probes 10 --sparsity 0.95 --iterations 5 --schedule linear --out runs/vgg-hts',
+  ]);
+}

@@ -1,0 +1,164 @@
+// Flag parsing and validation shared by the commands. Commander hands every value over as a
+// string; the parsers here turn them into numbers and throw UserError with the flag's name, so
+// every bad value ends as one `pai: ...` line.
+//
+// The library is imported lazily (await import) here and in the commands, so that a command loads
+// only what it uses: `pai models` must not pay for the autograd engine, readers and downloaders.
+
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { UserError } from './errors.js';
+import type { Model, CreateOptions } from '../models/registry.js';
+
+export function parseInteger(flag: string, v: string, min = 0): number {
+  const s = v.trim();
+  const n = /^[+-]?\d+$/.test(s) ? Number(s) : NaN;
+  if (!Number.isSafeInteger(n) || n < min) throw new UserError(`${flag} must be an integer >= ${min}, got "${v}"`);
+  return n;
+}
+
+export function parseNumber(flag: string, v: string): number {
+  const s = v.trim();
+  const n = s === '' ? NaN : Number(s);
+  if (!Number.isFinite(n)) throw new UserError(`${flag} must be a number, got "${v}"`);
+  return n;
+}
+
+export function parsePositive(flag: string, v: string): number {
+  const n = parseNumber(flag, v);
+  if (!(n > 0)) throw new UserError(`${flag} must be positive, got "${v}"`);
+  return n;
+}
+
+/** A width multiplier: a decimal (0.0625) or a fraction (1/16), as the paper's model sizes are written. */
+export function parseWidth(v: string): number {
+  const m = /^\s*([0-9.]+)\s*\/\s*([0-9.]+)\s*$/.exec(v);
+  const n = m ? Number(m[1]) / Number(m[2]) : Number(v.trim() === '' ? NaN : v);
+  if (!Number.isFinite(n) || !(n > 0)) throw new UserError(`--width must be a positive number or fraction such as 1/16, got "${v}"`);
+  return n;
+}
+
+export function parseSparsity(v: string): number {
+  const n = parseNumber('--sparsity', v);
+  if (!(n >= 0 && n < 1)) throw new UserError(`--sparsity must be in [0, 1), got ${v}`);
+  return n;
+}
+
+export function parseChoice<T extends string>(flag: string, v: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(v)) throw new UserError(`${flag} must be one of ${choices.join(', ')}, got "${v}"`);
+  return v as T;
+}
+
+export async function checkCriterion(name: string): Promise<string> {
+  const names = (await import('../prune/index.js')).criterionNames();
+  if (!names.includes(name)) throw new UserError(`unknown criterion "${name}"; choose one of: ${names.join(', ')} (see pai criteria)`);
+  return name;
+}
+
+export async function checkModelName(name: string): Promise<string> {
+  const names = (await import('../models/registry.js')).modelNames();
+  if (!names.includes(name)) throw new UserError(`unknown model "${name}"; choose one of: ${names.join(', ')} (see pai models)`);
+  return name;
+}
+
+/** An input file that must exist; checked before any work so the message names the flag. */
+export function requireFile(flag: string, path: string): string {
+  if (!existsSync(path)) throw new UserError(`${flag} ${path}: no such file`);
+  if (!statSync(path).isFile()) throw new UserError(`${flag} ${path}: not a file`);
+  return path;
+}
+
+/** An output file whose folder must exist; checked before any work, so a typo costs nothing. */
+export function checkOutFile(flag: string, path: string): string {
+  const dir = dirname(resolve(path));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`${flag} ${path}: folder ${dir} does not exist`);
+  if (existsSync(path) && statSync(path).isDirectory()) throw new UserError(`${flag} ${path}: is a folder, expected a file name`);
+  return path;
+}
+
+// ---- model flags ----
+
+export interface ModelFlags {
+  model: string;
+  width?: string;
+  numClasses?: string;
+  inChannels?: string;
+  imageSize?: string;
+}
+
+export function addModelOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--model <name>', 'model from the zoo (see pai models)')
+    .option('--width <w>', 'width multiplier, a decimal or a fraction (1/16 = 0.0625)')
+    .option('--num-classes <c>', 'classifier outputs')
+    .option('--in-channels <i>', 'input channels (1 for Fashion-MNIST)')
+    .option('--image-size <s>', 'input side in pixels');
+}
+
+/** The model options the user gave; fields not given stay undefined so the caller can fill them. */
+export async function modelOptions(f: ModelFlags): Promise<CreateOptions> {
+  await checkModelName(f.model);
+  const o: CreateOptions = {};
+  if (f.width !== undefined) o.width = parseWidth(f.width);
+  if (f.numClasses !== undefined) o.numClasses = parseInteger('--num-classes', f.numClasses, 1);
+  if (f.inChannels !== undefined) o.inChannels = parseInteger('--in-channels', f.inChannels, 1);
+  if (f.imageSize !== undefined) o.imageSize = parseInteger('--image-size', f.imageSize, 1);
+  return o;
+}
+
+/**
+ * Fills in-channels and image size from an NCHW input the model will see, where the user did not
+ * give them; where they did and the input disagrees, that is an error now rather than a shape error
+ * deep in the forward pass.
+ */
+export function fitToInput(o: CreateOptions, shape: readonly number[], source: string): CreateOptions {
+  const [, c, h, w] = shape as [number, number, number, number];
+  const out = { ...o };
+  if (out.inChannels === undefined) out.inChannels = c;
+  else if (out.inChannels !== c) throw new UserError(`--in-channels ${out.inChannels}, but ${source} has ${c}-channel images`);
+  if (h === w) {
+    if (out.imageSize === undefined) out.imageSize = h;
+    else if (out.imageSize !== h) throw new UserError(`--image-size ${out.imageSize}, but ${source} has ${h}x${w} images`);
+  }
+  return out;
+}
+
+export async function buildModel(name: string, o: CreateOptions, weights?: string): Promise<Model> {
+  const { createModel } = await import('../models/registry.js');
+  const model = createModel(name, o);
+  if (weights !== undefined) (await import('../nn/serialize.js')).loadStateDictFile(model, weights);
+  model.eval();
+  return model;
+}
+
+/** Metadata strings describing a model, for the __metadata__ of written files. */
+export function modelMetadata(name: string, model: Model): Record<string, string> {
+  const c = model.config;
+  return {
+    model: name,
+    width: String(c.width), num_classes: String(c.numClasses), in_channels: String(c.inChannels), image_size: String(c.imageSize),
+  };
+}
+
+// ---- shared pieces of option sets and help ----
+
+export const SEMANTICS_CHOICES = ['fixed', 'reference'] as const;
+export const SCOPE_CHOICES = ['global', 'layer'] as const;
+export const SCHEDULE_CHOICES = ['exponential', 'linear'] as const;
+
+export function semanticsOption(): Option {
+  return new Option('--semantics <mode>', 'fixed (the methods as published) or reference (the paper\'s released code)').choices(SEMANTICS_CHOICES).default('fixed');
+}
+
+/** Examples under the help text; every command has some. */
+export function examples(cmd: Command, lines: string[]): Command {
+  return cmd.addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`);
+}
+
+/** Column-aligned plain text table. */
+export function table(header: string[], rows: string[][], rightAligned: ReadonlySet<number> = new Set()): string {
+  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: string[]): string => r.map((c, i) => (i === r.length - 1 && !rightAligned.has(i) ? c : rightAligned.has(i) ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join('  ');
+  return [fmt(header), fmt(w.map((n) => '-'.repeat(n))), ...rows.map(fmt)].join('\n');
+}

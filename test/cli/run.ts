@@ -1,0 +1,30 @@
+// Runs the built `pai` command as a user would, for the CLI tests.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** dist/src/cli/main.js, from dist/test/cli. */
+export const MAIN = resolve(here, '../../src/cli/main.js');
+
+export interface RunResult { code: number; stdout: string; stderr: string }
+
+export function pai(args: string[], o: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((res) => {
+    execFile(process.execPath, [MAIN, ...args], {
+      env: { ...process.env, ...o.env }, timeout: o.timeoutMs ?? 60_000, maxBuffer: 16 << 20,
+    }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+      res({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+/** A fresh temporary folder, removed when the process exits. */
+export function scratch(prefix = 'pai-cli-'): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  process.on('exit', () => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
