@@ -1,0 +1,391 @@
+// The training loop for a (pruned) network: per-epoch shuffled batches, PyTorch's optimisers and lr
+// schedules, masks enforced by MaskEnforcer alone, evaluation every N epochs, checkpoints, resume,
+// a NaN/Inf guard and progress reports.
+//
+// Model selection uses the validation split only. The paper's released code picks its reported
+// checkpoint by test accuracy; pai does not: the test set is evaluated alongside (so the test
+// accuracy of the selected epoch is known) but never decides anything. Without a validation split
+// there is no selection and "best" is the last epoch.
+//
+// Resume: the last checkpoint is written after every epoch; a run restarted with the same options
+// continues after the last complete epoch and ends with the same weights and history as a run that
+// was never interrupted (bit for bit on the reference backend; the native one's threaded
+// reductions need not be deterministic). This holds because every input of an epoch is restored or
+// recomputed exactly: weights, buffers and optimiser state from the checkpoint, the lr from the
+// schedule's closed form, and the batches from the loader, whose order and augmentation are pure
+// functions of (seed, epoch, batch). A run killed mid-epoch repeats that epoch from its start.
+
+import { join } from 'node:path';
+import type { Module } from '../nn/module.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { backward } from '../autograd/graph.js';
+import { crossEntropy } from '../autograd/ops/loss.js';
+import { createOptimizer, type Optimizer, type OptimizerSpec } from './optim.js';
+import { createScheduler, resolveSchedule, type ScheduleSpec, type SchedulerState } from './schedule.js';
+import { MaskEnforcer } from './masking.js';
+import { batchCount, batchesOf, evaluate, rankOf, summarize, type BatchSource, type MetricSummary, type Metrics } from './metrics.js';
+import { CheckpointError, latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+
+/** What picks the best epoch: a validation metric, or no selection ('last'). */
+export type BestBy = 'val_top1' | 'val_top5' | 'val_loss' | 'val_f1' | 'last';
+
+export interface EpochRecord {
+  /** 1-based: epoch 1 is the first. */
+  epoch: number;
+  /** The lr used throughout this epoch. */
+  lr: number;
+  /** Mean training objective over the epoch's samples (with label smoothing when it is on). */
+  train_loss: number;
+  /** Top-1 accuracy of the training forward passes (train mode, as they ran). */
+  train_top1: number;
+  /** Present on evaluated epochs when a validation source is given. */
+  val?: MetricSummary;
+  /** Present on evaluated epochs when a test source is given. */
+  test?: MetricSummary;
+  /** Wall time of the epoch, its evaluations included. */
+  seconds: number;
+}
+
+export interface BestRecord {
+  epoch: number;
+  by: BestBy;
+  /** The selecting metric's value (null when by = 'last'). */
+  value: number | null;
+  metrics: EpochRecord;
+}
+
+export interface TrainProgress {
+  phase: 'train' | 'val' | 'test';
+  /** 1-based epoch. */
+  epoch: number;
+  epochs: number;
+  /** Batches done in this phase of this epoch. */
+  batch: number;
+  /** Batches in this phase, when the source knows. */
+  batches?: number;
+  /** Optimiser steps taken since the start of training (resumed runs included). */
+  step: number;
+  /** Mean training loss of this epoch so far. */
+  loss: number;
+  lr: number;
+  /** Training throughput of this epoch so far. */
+  imagesPerSec: number;
+  /** Estimated seconds until training ends (train and evaluation), when the batch counts are known. */
+  etaSeconds?: number;
+}
+
+export interface TrainOptions {
+  /** Training batches: a DataLoader with shuffle on (its batches(epoch) orders each epoch). */
+  train: BatchSource;
+  /** Validation split: the only thing model selection looks at. */
+  val?: BatchSource;
+  /** Test set: evaluated and reported, never used for selection. */
+  test?: BatchSource;
+  epochs: number;
+  optimizer: OptimizerSpec;
+  /** Default: constant lr. */
+  schedule?: ScheduleSpec;
+  labelSmoothing?: number;
+  masks?: ReadonlyMap<string, Tensor> | null;
+  /** Evaluate every N epochs (and always after the last one). Default 1. */
+  evalEvery?: number;
+  /** Where `last/` and `best/` checkpoints go; none are written without it. */
+  checkpointDir?: string;
+  /** Continue from the last complete checkpoint in checkpointDir (default true). */
+  resume?: boolean;
+  /** Default 'val_top1'; with no validation source there is no selection (as 'last'). */
+  bestBy?: BestBy;
+  /** Recorded in checkpoints; the loaders own the actual random streams. */
+  seed?: number;
+  /** After each epoch, once its checkpoint is saved. */
+  onEpoch?: (record: EpochRecord) => void | Promise<void>;
+  /** After every training step and evaluation batch. */
+  progress?: (p: TrainProgress) => void;
+  /** Stops training between steps with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+export interface TrainResult {
+  history: EpochRecord[];
+  best: BestRecord;
+  last: EpochRecord;
+  /** Full metrics (per class, confusion matrix) of the final evaluation. */
+  lastMetrics: { val?: Metrics; test?: Metrics };
+  /** Sum of the epochs' wall times, over all resumed sessions. */
+  trainSeconds: number;
+  /** Optimiser steps taken in total. */
+  steps: number;
+  /** Epochs already done in the checkpoint this run resumed from; null for a fresh run. */
+  resumedFrom: number | null;
+}
+
+/** Training stopped: a non-finite loss or gradient. */
+export class TrainingError extends Error {
+  override name = 'TrainingError';
+  constructor(
+    message: string,
+    /** 1-based epoch. */
+    readonly epoch: number,
+    /** 1-based global step (the step that failed). */
+    readonly step: number,
+    /** 0-based batch index within the epoch (as LoaderError counts). */
+    readonly batch: number,
+    /** First parameter whose gradient is non-finite, in namedParameters() order. */
+    readonly parameter: string | null,
+  ) {
+    super(message);
+  }
+}
+
+/** What the `last` checkpoint's trainer.json holds. */
+export interface TrainerState {
+  format: 'pai-trainer/1';
+  epochsDone: number;
+  epochs: number;
+  step: number;
+  scheduler: SchedulerState;
+  settings: { optimizer: OptimizerSpec; schedule: ScheduleSpec; labelSmoothing: number; bestBy: BestBy; evalEvery: number };
+  history: EpochRecord[];
+  best: BestRecord | null;
+  lastMetrics: { val?: Metrics; test?: Metrics };
+  rng: { seed: number | null; note: string };
+}
+
+/** What the `best` checkpoint's trainer.json holds. */
+export interface BestState {
+  format: 'pai-best/1';
+  best: BestRecord;
+  metrics: { val?: Metrics; test?: Metrics };
+}
+
+const RNG_NOTE = 'batch order and augmentation are pure functions of (seed, epoch, batch), so a resume recomputes them; no generator state is saved';
+
+/** 'last/' and 'best/' under a checkpoint directory. */
+export function checkpointPaths(dir: string): { last: string; best: string } {
+  return { last: join(dir, 'last'), best: join(dir, 'best') };
+}
+
+/** Finite check without allocation: v - v is NaN for NaN and ±Infinity only. */
+function firstNonFinite(d: ArrayLike<number>): number {
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i]!;
+    if (v - v !== 0) return i;
+  }
+  return -1;
+}
+
+function selects(by: BestBy, r: EpochRecord): number | null {
+  if (by === 'last' || !r.val) return null;
+  switch (by) {
+    case 'val_top1': return r.val.top1;
+    case 'val_top5': return r.val.top5;
+    case 'val_f1': return r.val.f1;
+    case 'val_loss': return r.val.loss;
+  }
+}
+
+function better(by: BestBy, v: number, than: number): boolean {
+  return by === 'val_loss' ? v < than : v > than;
+}
+
+function sameMasks(a: ReadonlyMap<string, Tensor>, b: ReadonlyMap<string, Tensor>): string | null {
+  for (const k of new Set([...a.keys(), ...b.keys()])) {
+    const x = a.get(k), y = b.get(k);
+    if (!x || !y) return `${k} is masked in only one of them`;
+    if (x.size !== y.size) return `${k} has a different shape`;
+    for (let i = 0; i < x.size; i++) if ((x.data[i] === 0) !== (y.data[i] === 0)) return `${k} differs at index ${i}`;
+  }
+  return null;
+}
+
+function checkOptions(o: TrainOptions): void {
+  if (!Number.isInteger(o.epochs) || o.epochs < 1) throw new RangeError(`trainModel: epochs must be a positive integer, got ${o.epochs}`);
+  const ee = o.evalEvery ?? 1;
+  if (!Number.isInteger(ee) || ee < 1) throw new RangeError(`trainModel: evalEvery must be a positive integer, got ${ee}`);
+  const ls = o.labelSmoothing ?? 0;
+  if (!(ls >= 0 && ls <= 1)) throw new RangeError(`trainModel: labelSmoothing must lie in [0, 1], got ${ls}`);
+  const by = o.bestBy ?? 'val_top1';
+  if (!['val_top1', 'val_top5', 'val_loss', 'val_f1', 'last'].includes(by)) throw new RangeError(`trainModel: bestBy must be val_top1, val_top5, val_loss, val_f1 or last, got ${JSON.stringify(by)}`);
+}
+
+/**
+ * Trains `model` in place. It ends holding the last epoch's weights; the best epoch's weights are
+ * in `<checkpointDir>/best` when a checkpoint directory is given.
+ */
+export async function trainModel(model: Module, opts: TrainOptions): Promise<TrainResult> {
+  checkOptions(opts);
+  const epochs = opts.epochs;
+  const evalEvery = opts.evalEvery ?? 1;
+  const labelSmoothing = opts.labelSmoothing ?? 0;
+  const bestBy: BestBy = opts.val ? (opts.bestBy ?? 'val_top1') : 'last';
+  const schedule = resolveSchedule(opts.schedule ?? { name: 'constant' }, epochs);
+  const settings: TrainerState['settings'] = { optimizer: opts.optimizer, schedule, labelSmoothing, bestBy, evalEvery };
+  const paths = opts.checkpointDir ? checkpointPaths(opts.checkpointDir) : null;
+
+  const params = model.namedParameters();
+  const optimizer: Optimizer = createOptimizer(params, opts.optimizer);
+  const scheduler = createScheduler(optimizer, schedule, epochs);
+  let masks: ReadonlyMap<string, Tensor> | null = opts.masks && opts.masks.size > 0 ? opts.masks : null;
+
+  let history: EpochRecord[] = [];
+  let best: BestRecord | null = null;
+  let lastMetrics: TrainerState['lastMetrics'] = {};
+  let step = 0;
+  let start = 0;
+  let resumedFrom: number | null = null;
+
+  const found = paths && (opts.resume ?? true) ? latestCheckpoint(paths.last) : null;
+  if (found) {
+    const c = loadCheckpoint<TrainerState>(found);
+    const t = c.trainer;
+    if (t.format !== 'pai-trainer/1') throw new CheckpointError(`${found}/trainer.json: format ${JSON.stringify(t.format)}, expected pai-trainer/1`);
+    for (const k of ['schedule', 'labelSmoothing', 'bestBy'] as const) {
+      if (JSON.stringify(t.settings[k]) !== JSON.stringify(settings[k])) {
+        throw new CheckpointError(`cannot resume from ${found}: it was trained with ${k} = ${JSON.stringify(t.settings[k])}, this run asks for ${JSON.stringify(settings[k])} (use another checkpoint directory, or resume: false)`);
+      }
+    }
+    if (masks && c.masks) {
+      const diff = sameMasks(masks, c.masks);
+      if (diff) throw new CheckpointError(`cannot resume from ${found}: its masks differ from the ones given (${diff})`);
+    } else if (masks && !c.masks) {
+      throw new CheckpointError(`cannot resume from ${found}: it was trained without masks, this run has masks`);
+    }
+    masks = c.masks && c.masks.size > 0 ? c.masks : null;
+    model.loadStateDict(c.modelState, { source: join(found, 'model.safetensors') });
+    if (!c.optimizer) throw new CheckpointError(`${found}: no optimizer state; it cannot be resumed`);
+    optimizer.loadStateDict(c.optimizer);
+    scheduler.loadStateDict(t.scheduler);
+    history = t.history;
+    best = t.best;
+    lastMetrics = t.lastMetrics ?? {};
+    step = t.step;
+    start = t.epochsDone;
+    resumedFrom = t.epochsDone;
+  }
+
+  const enforcer = masks ? new MaskEnforcer(model, masks) : null;
+  enforcer?.applyToWeights();
+
+  const trainBatches = batchCount(opts.train);
+  const valBatches = opts.val ? batchCount(opts.val) : undefined;
+  const testBatches = opts.test ? batchCount(opts.test) : undefined;
+  // Running estimates for the ETA: seconds per training batch and per evaluation.
+  let secPerTrainBatch = 0, evalSeconds = 0;
+
+  const remainingEvals = (e: number): number => {
+    if (!opts.val && !opts.test) return 0;
+    let k = 0;
+    for (let x = e; x < epochs; x++) if ((x + 1) % evalEvery === 0 || x === epochs - 1) k++;
+    return k;
+  };
+
+  // One optimiser step. Its graph, logits and loss are locals of this function, so they are
+  // unreachable as soon as it returns: nothing of a step outlives it (progress callbacks and the
+  // next batch's preparation included).
+  const trainStep = (x: Tensor, y: ArrayLike<number>, epochNo: number, b: number): { loss: number; correct: number; n: number } => {
+    const where = (): string => `at epoch ${epochNo}, step ${step} (batch ${b + 1}${trainBatches ? `/${trainBatches}` : ''})`;
+    const n = x.shape[0]!;
+    const logits = model.forward(x);
+    const loss = crossEntropy(logits, y, { labelSmoothing });
+    backward(loss);
+    const lv = loss.item();
+    let bad: string | null = null, badAt = -1;
+    for (const [name, p] of params) {
+      if (p.grad === null) continue;
+      const i = firstNonFinite(p.grad.data);
+      if (i >= 0) { bad = name; badAt = i; break; }
+    }
+    if (!Number.isFinite(lv) || bad !== null) {
+      optimizer.zeroGrad();
+      const msg = Number.isFinite(lv)
+        ? `non-finite gradient in ${bad} (index ${badAt}) ${where()}; training stopped before the update (check the lr, the inputs and that layer's weights)`
+        : `loss is ${lv} ${where()}${bad !== null ? `; first non-finite gradient: ${bad} (index ${badAt})` : ''}; training stopped before the update (check the lr and the inputs)`;
+      throw new TrainingError(msg, epochNo, step, b, bad);
+    }
+    enforcer?.maskGradients();
+    optimizer.step();
+    enforcer?.afterStep();
+    optimizer.zeroGrad();
+    const c = logits.shape[1]!, d = logits.data;
+    let correct = 0;
+    for (let i = 0; i < n; i++) if (rankOf(d, c, i, y[i]!) === 0) correct++;
+    return { loss: lv, correct, n };
+  };
+
+  for (let e = start; e < epochs; e++) {
+    const epochNo = e + 1;
+    const t0 = performance.now();
+    const lr = optimizer.lr;
+    model.train();
+    let lossSum = 0, seen = 0, correct = 0, b = 0;
+
+    for await (const batch of batchesOf(opts.train, e)) {
+      if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('training aborted');
+      step++;
+      const r = trainStep(batch.x, batch.y, epochNo, b);
+      lossSum += r.loss * r.n;
+      seen += r.n;
+      correct += r.correct;
+      b++;
+
+      if (opts.progress) {
+        const elapsed = (performance.now() - t0) / 1000;
+        secPerTrainBatch = elapsed / b;
+        const p: TrainProgress = { phase: 'train', epoch: epochNo, epochs, batch: b, step, loss: lossSum / seen, lr, imagesPerSec: elapsed > 0 ? seen / elapsed : 0 };
+        if (trainBatches !== undefined) {
+          p.batches = trainBatches;
+          p.etaSeconds = secPerTrainBatch * ((trainBatches - b) + trainBatches * (epochs - epochNo)) + evalSeconds * remainingEvals(e);
+        }
+        opts.progress(p);
+      }
+    }
+    if (seen === 0) throw new RangeError(`trainModel: the training source yielded no batches in epoch ${epochNo}`);
+    enforcer?.check();
+
+    const record: EpochRecord = { epoch: epochNo, lr, train_loss: lossSum / seen, train_top1: correct / seen, seconds: 0 };
+    if ((e + 1) % evalEvery === 0 || e === epochs - 1) {
+      const te = performance.now();
+      lastMetrics = {};
+      const run = async (phase: 'val' | 'test', src: BatchSource, total: number | undefined): Promise<Metrics> =>
+        evaluate(model, src, {
+          epoch: e,
+          ...(opts.progress ? {
+            onBatch: (done: number) => opts.progress!({ phase, epoch: epochNo, epochs, batch: done, ...(total === undefined ? {} : { batches: total }), step, loss: record.train_loss, lr, imagesPerSec: 0 }),
+          } : {}),
+        });
+      if (opts.val) { lastMetrics.val = await run('val', opts.val, valBatches); record.val = summarize(lastMetrics.val); }
+      if (opts.test) { lastMetrics.test = await run('test', opts.test, testBatches); record.test = summarize(lastMetrics.test); }
+      evalSeconds = (performance.now() - te) / 1000;
+    }
+    record.seconds = (performance.now() - t0) / 1000;
+    history.push(record);
+
+    const v = selects(bestBy, record);
+    const improved = v !== null && (best === null || best.value === null || better(bestBy, v, best.value));
+    if (improved) {
+      best = { epoch: epochNo, by: bestBy, value: v, metrics: record };
+      if (paths) saveCheckpoint<BestState>(paths.best, { model, masks, trainer: { format: 'pai-best/1', best, metrics: lastMetrics } });
+    } else if (bestBy === 'last' && e === epochs - 1) {
+      best = { epoch: epochNo, by: bestBy, value: null, metrics: record };
+      if (paths) saveCheckpoint<BestState>(paths.best, { model, masks, trainer: { format: 'pai-best/1', best, metrics: lastMetrics } });
+    }
+
+    scheduler.step();
+    if (paths) {
+      const state: TrainerState = {
+        format: 'pai-trainer/1', epochsDone: epochNo, epochs, step, scheduler: scheduler.stateDict(), settings,
+        history, best, lastMetrics, rng: { seed: opts.seed ?? null, note: RNG_NOTE },
+      };
+      saveCheckpoint<TrainerState>(paths.last, { model, masks, optimizer, trainer: state });
+    }
+    await opts.onEpoch?.(record);
+  }
+
+  const last = history[history.length - 1]!;
+  // A validation source that was never evaluated leaves nothing to select on.
+  best ??= { epoch: last.epoch, by: bestBy, value: null, metrics: last };
+  return {
+    history, best, last, lastMetrics, steps: step, resumedFrom,
+    trainSeconds: history.reduce((s, r) => s + r.seconds, 0),
+  };
+}
