@@ -116,15 +116,24 @@ export abstract class Module {
     const missing = [...own.keys()].filter((k) => !sd.has(k));
     const unexpected = [...sd.keys()].filter((k) => !own.has(k));
     const mismatched: string[] = [];
+    // Counters (num_batches_tracked) are int64 and saved as such; a fraction, NaN or Inf loaded
+    // into one would only surface later, when the model is saved or the momentum-free BN divides by it.
+    const ints = this.int64Keys();
+    const notIntegers: string[] = [];
     for (const [k, t] of sd) {
       const mine = own.get(k);
       if (mine && !sameShape(mine.shape, t.shape)) mismatched.push(`${k}: file has ${shapeStr(t.shape)}, model has ${shapeStr(mine.shape)}`);
+      else if (mine && ints.has(k)) {
+        const i = t.data.findIndex((v) => !Number.isSafeInteger(v));
+        if (i >= 0) notIntegers.push(`${k} holds ${t.data[i]} at index ${i}`);
+      }
     }
-    if (mismatched.length > 0 || (strict && (missing.length > 0 || unexpected.length > 0))) {
+    if (mismatched.length > 0 || notIntegers.length > 0 || (strict && (missing.length > 0 || unexpected.length > 0))) {
       const parts: string[] = [];
       if (missing.length) parts.push(`missing keys: ${missing.join(', ')}`);
       if (unexpected.length) parts.push(`unexpected keys: ${unexpected.join(', ')}`);
       if (mismatched.length) parts.push(`shape mismatches: ${mismatched.join('; ')}`);
+      if (notIntegers.length) parts.push(`int64 entries that are not integers: ${notIntegers.join('; ')}`);
       throw new StateDictError(`cannot load state dict${o.source ? ` from ${o.source}` : ''} into ${this.constructor.name}: ${parts.join('. ')}`, missing, unexpected, mismatched);
     }
     for (const [k, t] of sd) {

@@ -34,9 +34,15 @@ export function topKMask(v: Float32Array | Float64Array, k: number): Uint8Array 
   return keep;
 }
 
+// An infinite score ties with every other infinite one, so the ranking among them would be decided
+// by position alone: as meaningless as NaN, and a sign of overflow (SynFlow in float32 on a deep net).
 function checkFinite(name: string, t: Tensor): void {
   for (let i = 0; i < t.size; i++) {
-    if (Number.isNaN(t.data[i]!)) throw new PruneError(`scores for ${name} ${shapeStr(t.shape)} contain NaN at flat index ${i}; refusing to build a mask from them`);
+    const v = t.data[i]!;
+    if (v - v !== 0) {
+      const why = Number.isNaN(v) ? '' : ' (an overflow?)';
+      throw new PruneError(`scores for ${name} ${shapeStr(t.shape)} contain ${v} at flat index ${i}${why}; refusing to build a mask from them`);
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 // scoreParameters: one criterion, one model, one mask set -> a score for every parameter.
 
 import { Generator } from '../tensor/random.js';
+import { shapeStr } from '../tensor/shape.js';
 import type { Module } from '../nn/module.js';
 import { makeContext, type MaskData } from './context.js';
 import { getCriterion, type CriterionOptions } from './criteria/index.js';
@@ -28,9 +29,29 @@ export function resolveCriterionOptions(name: string, o: ScoreOptions): Criterio
   return r;
 }
 
+/**
+ * A NaN or Inf anywhere in the model makes every ranking meaningless, yet not every criterion
+ * shows it: random and magnitude rank such a model without complaint, SynFlow turns one Inf into
+ * thousands of infinite scores, and the gradient criteria report NaN in some other tensor than the
+ * one at fault. So the model itself is checked first, naming the tensor that is broken.
+ */
+export function checkModelFinite(model: Module): void {
+  const params = new Set(model.namedParameters().map(([n]) => n));
+  for (const [name, t] of model.stateDict()) {
+    const d = t.data;
+    for (let i = 0; i < d.length; i++) {
+      const v = d[i]!;
+      if (v - v !== 0) {
+        throw new PruneError(`model ${params.has(name) ? 'parameter' : 'buffer'} ${name} ${shapeStr(t.shape)} holds ${v} at flat index ${i}; refusing to score a model with non-finite values (diverged or corrupt weights?)`);
+      }
+    }
+  }
+}
+
 export function scoreParameters(model: Module, criterion: string, data: MaskData | null, o: ScoreOptions = {}): Scores {
   const c = getCriterion(criterion);
   const opts = resolveCriterionOptions(criterion, o);
+  checkModelFinite(model);
   const inputShape = o.inputShape ?? (data ? data.x.shape.slice(1) : null);
   if (!inputShape) throw new PruneError(`criterion ${criterion}: give mask data or the input shape`);
   if (c.needsData && !data) throw new PruneError(`criterion ${criterion} needs mask data (images and labels)`);

@@ -81,6 +81,12 @@ function describe(v: unknown): string {
   return `${typeof v} ${String(v)}`;
 }
 
+// JSON.parse quotes the offending text, which in a corrupt header can hold newlines or terminal
+// escapes; an error message must stay on one line and print safely.
+function oneLine(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -128,7 +134,7 @@ export function parseSafetensors(buf: Uint8Array, source = '<buffer>'): StFile {
   try {
     header = JSON.parse(text);
   } catch (e) {
-    fail(`header is not valid JSON (${(e as Error).message})`);
+    fail(`header is not valid JSON (${oneLine((e as Error).message)})`);
   }
   if (!isPlainObject(header)) fail('header is not a JSON object');
   const hdr = header as Record<string, unknown>;

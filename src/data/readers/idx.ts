@@ -90,6 +90,8 @@ export function loadIdxPair(imagesFile: string, labelsFile: string, o: IdxPairOp
   const labels = parseIdx(lblBytes, labelsFile, IDX_LABELS_MAGIC);
   if (labels.dims.length !== 1) throw new DataError(`${labelsFile}: ${labels.dims.length} dimensions, expected 1`, { file: labelsFile });
   const [n, rows, cols] = images.dims as [number, number, number];
+  // Zero-sized images pass the length check (no bytes needed) but are not images.
+  if (rows === 0 || cols === 0) throw new DataError(`${imagesFile}: images of ${rows}x${cols} pixels`, { file: imagesFile });
   if (labels.dims[0] !== n) {
     throw new DataError(`${labelsFile}: ${labels.dims[0]} labels for the ${n} images of ${imagesFile}`, { file: labelsFile });
   }

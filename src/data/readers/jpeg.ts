@@ -13,11 +13,17 @@ export function decodeJpeg(bytes: Uint8Array, file: string): DecodedImage {
     throw new DataError(`${file}: not a JPEG file (no start-of-image marker)`, { file });
   }
   let img: { width: number; height: number; data: Uint8Array };
+  // Huffman coding spends at least one bit on every 8x8 luma block, so a file of L bytes holds at
+  // most 8L blocks, 512L pixels. A corrupt frame header claiming more would otherwise make the
+  // decoder allocate and fill the whole claimed frame (seconds and hundreds of MB for a 1 kB file).
+  const maxPixels = Math.min(512 * bytes.length, 100e6);
   try {
     // Strict about missing blocks: a truncated file is an error, as it is for PIL by default.
-    img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false, maxMemoryUsageInMB: 1024 });
+    img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false, maxMemoryUsageInMB: 1024, maxResolutionInMP: maxPixels / 1e6 });
   } catch (e) {
-    throw new DataError(`${file}: JPEG does not decode (${(e as Error).message})`, { file, cause: e });
+    const msg = (e as Error).message;
+    const why = /^maxResolutionInMP/.test(msg) ? `its frame header declares more pixels than ${bytes.length} bytes can encode; corrupt header` : msg;
+    throw new DataError(`${file}: JPEG does not decode (${why})`, { file, cause: e });
   }
   const { width, height, data } = img;
   const plane = width * height;
