@@ -4,10 +4,9 @@
 // anything the spec does not allow (or a file could only mean by guessing) is refused with a
 // SafetensorsError that names the file and the problem.
 
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Tensor } from './tensor.js';
+import { writeFileAtomic } from './atomic-file.js';
 
 export type StDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -315,27 +314,11 @@ export function serializeSafetensors(tensors: Map<string, StEntry> | Record<stri
  */
 export function writeSafetensors(path: string, tensors: Map<string, StEntry> | Record<string, StEntry>, metadata?: Record<string, string>): void {
   const bytes = serializeSafetensors(tensors, metadata);
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let fd = -1;
   try {
-    fd = openSync(tmp, 'wx');
-    let done = 0;
-    while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = -1;
-    renameSync(tmp, path);
+    writeFileAtomic(path, bytes);
   } catch (e) {
-    if (fd >= 0) { try { closeSync(fd); } catch { /* already failing */ } }
-    try { unlinkSync(tmp); } catch { /* may not exist */ }
     throw new SafetensorsError(`safetensors ${path}: write failed (${(e as Error).message})`, { cause: e });
   }
-  // Persist the rename itself; directories cannot be fsynced on every platform, so best effort.
-  try {
-    const dfd = openSync(dir, 'r');
-    try { fsyncSync(dfd); } finally { closeSync(dfd); }
-  } catch { /* not supported here */ }
 }
 
 function halfToFloat(h: number): number {

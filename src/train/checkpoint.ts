@@ -12,9 +12,9 @@
 // `latestCheckpoint` finds whichever survived; `loadCheckpoint` refuses a directory without a
 // marker, or whose files do not have the sizes the marker lists.
 
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { writeFileAtomic as writeBytesAtomic, fsyncDir } from '../tensor/atomic-file.js';
 import type { Module } from '../nn/module.js';
 import { saveStateDict } from '../nn/serialize.js';
 import { readSafetensors, saveTensors, toTensor } from '../tensor/safetensors.js';
@@ -47,30 +47,11 @@ export interface LoadedCheckpoint<T> {
 
 /** Writes bytes to `path` through a temporary file, fsync and rename. */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  let fd = -1;
   try {
-    fd = openSync(tmp, 'wx');
-    let done = 0;
-    while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = -1;
-    renameSync(tmp, path);
+    writeBytesAtomic(path, data);
   } catch (e) {
-    if (fd >= 0) { try { closeSync(fd); } catch { /* already failing */ } }
-    rmSync(tmp, { force: true });
     throw new CheckpointError(`cannot write ${path}: ${(e as Error).message}`, { cause: e });
   }
-}
-
-function fsyncDir(dir: string): void {
-  // Persists renames; not every platform can open a directory, so best effort.
-  try {
-    const fd = openSync(dir, 'r');
-    try { fsyncSync(fd); } finally { closeSync(fd); }
-  } catch { /* not supported here */ }
 }
 
 /**
