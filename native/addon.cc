@@ -558,6 +558,101 @@ napi_value AdaptiveAvgPool2dBackward(napi_env env, napi_callback_info info) {
   });
 }
 
+// ---------------------------------------------------------------- per-channel (normalisation)
+
+struct ChanDims { int64_t n, c, inner, total; };
+ChanDims chanDims(Args& a, size_t i, const char* fn) {
+  ChanDims d{a.integer(i), a.integer(i + 1), a.integer(i + 2), 0};
+  need(d.n <= (int64_t)1 << 40 && d.c <= (int64_t)1 << 40 && d.inner <= (int64_t)1 << 40, std::string(fn) + ": dims too large");
+  d.total = d.n * d.c * d.inner;
+  return d;
+}
+// A per-channel vector must hold c values; a full operand n * c * inner.
+void needLen(int64_t len, int64_t want, const char* fn, const char* what) {
+  need(len >= want, std::string(fn) + ": " + what + " is shorter than its shape");
+}
+
+napi_value ChannelMoments(napi_env env, napi_callback_info info) {
+  return guard(env, [&] {
+    Args a(env, info, "channelMoments", 6);
+    int64_t nx, nm, nv;
+    const float* x = a.f32(0, &nx);
+    ChanDims d = chanDims(a, 1, a.fn);
+    float* mean = a.f32(4, &nm);
+    float* var = a.f32(5, &nv);
+    needLen(nx, d.total, a.fn, "x");
+    needLen(nm, d.c, a.fn, "mean");
+    needLen(nv, d.c, a.fn, "variance");
+    need(d.c == 0 || d.n * d.inner > 0, "channelMoments: no values per channel");
+    ew->channelMoments(x, d.n, d.c, d.inner, mean, var);
+    return undef(env);
+  });
+}
+
+napi_value ChannelAffine(napi_env env, napi_callback_info info) {
+  return guard(env, [&] {
+    Args a(env, info, "channelAffine", 8);
+    int64_t nx, nm, na, nd, no;
+    const float* x = a.f32(0, &nx);
+    const float* m = a.f32(1, &nm, true);
+    const float* sc = a.f32(2, &na);
+    const float* sh = a.f32(3, &nd, true);
+    float* out = a.f32(4, &no);
+    ChanDims d = chanDims(a, 5, a.fn);
+    needLen(nx, d.total, a.fn, "x");
+    needLen(no, d.total, a.fn, "out");
+    needLen(na, d.c, a.fn, "a");
+    if (m) needLen(nm, d.c, a.fn, "m");
+    if (sh) needLen(nd, d.c, a.fn, "d");
+    ew->channelAffine(x, m, sc, sh, out, d.n, d.c, d.inner);
+    return undef(env);
+  });
+}
+
+napi_value ChannelGradSums(napi_env env, napi_callback_info info) {
+  return guard(env, [&] {
+    Args a(env, info, "channelGradSums", 8);
+    int64_t ng, nx, nm, n1, n2;
+    const float* g = a.f32(0, &ng);
+    const float* x = a.f32(1, &nx);
+    const float* m = a.f32(2, &nm);
+    ChanDims d = chanDims(a, 3, a.fn);
+    float* sg = a.f32(6, &n1);
+    float* sgx = a.f32(7, &n2);
+    needLen(ng, d.total, a.fn, "g");
+    needLen(nx, d.total, a.fn, "x");
+    needLen(nm, d.c, a.fn, "m");
+    needLen(n1, d.c, a.fn, "sg");
+    needLen(n2, d.c, a.fn, "sgx");
+    ew->channelGradSums(g, x, m, d.n, d.c, d.inner, sg, sgx);
+    return undef(env);
+  });
+}
+
+napi_value ChannelAffineGrad(napi_env env, napi_callback_info info) {
+  return guard(env, [&] {
+    Args a(env, info, "channelAffineGrad", 10);
+    int64_t ng, nx, nm, na, nb, nd, no;
+    const float* g = a.f32(0, &ng);
+    const float* x = a.f32(1, &nx);
+    const float* m = a.f32(2, &nm);
+    const float* va = a.f32(3, &na);
+    const float* vb = a.f32(4, &nb);
+    const float* vd = a.f32(5, &nd);
+    float* out = a.f32(6, &no);
+    ChanDims d = chanDims(a, 7, a.fn);
+    needLen(ng, d.total, a.fn, "g");
+    needLen(nx, d.total, a.fn, "x");
+    needLen(no, d.total, a.fn, "out");
+    needLen(nm, d.c, a.fn, "m");
+    needLen(na, d.c, a.fn, "a");
+    needLen(nb, d.c, a.fn, "b");
+    needLen(nd, d.c, a.fn, "d");
+    ew->channelAffineGrad(g, x, m, va, vb, vd, out, d.n, d.c, d.inner);
+    return undef(env);
+  });
+}
+
 // ---------------------------------------------------------------- threads and info
 
 napi_value SetNumThreads(napi_env env, napi_callback_info info) {
@@ -606,7 +701,9 @@ napi_value Init(napi_env env, napi_value exports) {
     {"matmul", Matmul}, {"conv2d", Conv2d}, {"conv2dBackwardData", Conv2dBackwardData},
     {"conv2dBackwardWeight", Conv2dBackwardWeight}, {"maxPool2d", MaxPool2d}, {"avgPool2d", AvgPool2d},
     {"avgPool2dBackward", AvgPool2dBackward}, {"adaptiveAvgPool2d", AdaptiveAvgPool2d},
-    {"adaptiveAvgPool2dBackward", AdaptiveAvgPool2dBackward}, {"setNumThreads", SetNumThreads},
+    {"adaptiveAvgPool2dBackward", AdaptiveAvgPool2dBackward}, {"channelMoments", ChannelMoments},
+    {"channelAffine", ChannelAffine}, {"channelGradSums", ChannelGradSums},
+    {"channelAffineGrad", ChannelAffineGrad}, {"setNumThreads", SetNumThreads},
     {"numThreads", NumThreads}, {"info", Info},
   };
   for (auto& f : fns) {

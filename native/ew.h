@@ -54,6 +54,14 @@ struct EwTable {
   void (*avgPoolBackward)(const float* gy, float* gx, const Pool* p);
   void (*adaptiveAvgPool)(const float* x, float* out, const Pool* p);
   void (*adaptiveAvgPoolBackward)(const float* gy, float* gx, const Pool* p);
+  // Per-channel kernels over [n, c, inner] (see src/kernels/interface.ts); m and d may be null.
+  void (*channelMoments)(const float* x, int64_t n, int64_t c, int64_t inner, float* mean, float* var);
+  void (*channelAffine)(const float* x, const float* m, const float* a, const float* d, float* out,
+                        int64_t n, int64_t c, int64_t inner);
+  void (*channelGradSums)(const float* g, const float* x, const float* m, int64_t n, int64_t c, int64_t inner,
+                          float* sg, float* sgx);
+  void (*channelAffineGrad)(const float* g, const float* x, const float* m, const float* a, const float* b,
+                            const float* d, float* out, int64_t n, int64_t c, int64_t inner);
 };
 
 namespace ew_base { const EwTable* table(); }

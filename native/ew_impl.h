@@ -224,6 +224,12 @@ void where(const float* c, const float* a, const float* b, float* out, const Bca
     float* po = out + off[3];
     if (sc && sa && sb) {
       for (int64_t i = 0; i < len; ++i) po[i] = pc[i] != 0.f ? pa[i] : pb[i];
+    } else if (sc && sa && !sb) {
+      const float vb = pb[0];
+      for (int64_t i = 0; i < len; ++i) po[i] = pc[i] != 0.f ? pa[i] : vb;
+    } else if (sc && !sa && sb) {
+      const float va = pa[0];
+      for (int64_t i = 0; i < len; ++i) po[i] = pc[i] != 0.f ? va : pb[i];
     } else {
       for (int64_t i = 0; i < len; ++i) po[i] = pc[i * sc] != 0.f ? pa[i * sa] : pb[i * sb];
     }
@@ -580,9 +586,86 @@ void adaptiveAvgPoolBackward(const float* gy, float* gx, const Pool* p) {
   }
 }
 
+// ---------------------------------------------------------------- per-channel (normalisation)
+
+// Channels are independent, so they are split between threads; within a channel the n planes of
+// `inner` contiguous values are summed in double.
+void channelMoments(const float* x, int64_t n, int64_t c, int64_t inner, float* mean, float* var) {
+  const double count = (double)(n * inner);
+#pragma omp parallel for schedule(static) if (n * c * inner >= kParGrain && c > 1)
+  for (int64_t ch = 0; ch < c; ++ch) {
+    // Shifted by one of the channel's own values, so the one-pass variance does not cancel.
+    const float k = count > 0 ? x[ch * inner] : 0.f;
+    double s = 0.0, q = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      const float* p = x + (i * c + ch) * inner;
+#pragma omp simd reduction(+ : s, q)
+      for (int64_t j = 0; j < inner; ++j) {
+        const double d = (double)(p[j] - k);
+        s += d;
+        q += d * d;
+      }
+    }
+    const double m = s / count;
+    double v = q / count - m * m;
+    mean[ch] = (float)(m + (double)k);
+    var[ch] = (float)(v < 0.0 ? 0.0 : v);
+  }
+}
+
+void channelAffine(const float* x, const float* m, const float* a, const float* d, float* out,
+                   int64_t n, int64_t c, int64_t inner) {
+  const int64_t rows = n * c;
+#pragma omp parallel for schedule(static) if (rows * inner >= kParGrain && rows > 1)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t ch = r % c;
+    const float mc = m ? m[ch] : 0.f, ac = a[ch], dc = d ? d[ch] : 0.f;
+    const float* px = x + r * inner;
+    float* po = out + r * inner;
+#pragma omp simd
+    for (int64_t j = 0; j < inner; ++j) po[j] = (px[j] - mc) * ac + dc;
+  }
+}
+
+void channelGradSums(const float* g, const float* x, const float* m, int64_t n, int64_t c, int64_t inner,
+                     float* sg, float* sgx) {
+#pragma omp parallel for schedule(static) if (n * c * inner >= kParGrain && c > 1)
+  for (int64_t ch = 0; ch < c; ++ch) {
+    const float mc = m[ch];
+    double s1 = 0.0, s2 = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      const float* pg = g + (i * c + ch) * inner;
+      const float* px = x + (i * c + ch) * inner;
+#pragma omp simd reduction(+ : s1, s2)
+      for (int64_t j = 0; j < inner; ++j) {
+        s1 += pg[j];
+        s2 += (double)pg[j] * (double)(px[j] - mc);
+      }
+    }
+    sg[ch] = (float)s1;
+    sgx[ch] = (float)s2;
+  }
+}
+
+void channelAffineGrad(const float* g, const float* x, const float* m, const float* a, const float* b,
+                       const float* d, float* out, int64_t n, int64_t c, int64_t inner) {
+  const int64_t rows = n * c;
+#pragma omp parallel for schedule(static) if (rows * inner >= kParGrain && rows > 1)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t ch = r % c;
+    const float mc = m[ch], ac = a[ch], bc = b[ch], dc = d[ch];
+    const float* pg = g + r * inner;
+    const float* px = x + r * inner;
+    float* po = out + r * inner;
+#pragma omp simd
+    for (int64_t j = 0; j < inner; ++j) po[j] = pg[j] * ac + (px[j] - mc) * bc + dc;
+  }
+}
+
 const EwTable kTable = {
   PAI_EW_ISA, unary, affine, powScalar, binary, where, reduce, copyStrided, gather, scatterAdd,
   maxPool, avgPool, avgPoolBackward, adaptiveAvgPool, adaptiveAvgPoolBackward,
+  channelMoments, channelAffine, channelGradSums, channelAffineGrad,
 };
 
 }  // namespace

@@ -107,6 +107,22 @@ export interface Backend {
 
   matmul(a: FloatArray, b: FloatArray, out: FloatArray, p: MatmulParams): void;
 
+  // Per-channel kernels for normalisation layers. Each views its operands as [n, c, inner] (NCHW
+  // with inner = H W, or [N, C] with inner = 1) and its per-channel vectors as [c]. They replace the
+  // chains of broadcasting element-wise passes that batch norm otherwise costs; sums accumulate in
+  // float64 as `reduce` does.
+  /** mean[c] and the biased variance variance[c] of x over the n and inner axes. */
+  channelMoments(x: FloatArray, n: number, c: number, inner: number, mean: FloatArray, variance: FloatArray): void;
+  /** out = (x - m[c]) a[c] + d[c]; a null m or d counts as zeros. */
+  channelAffine(x: FloatArray, m: FloatArray | null, a: FloatArray, d: FloatArray | null, out: FloatArray,
+    n: number, c: number, inner: number): void;
+  /** sg[c] = Σ g and sgx[c] = Σ g (x - m[c]) over the n and inner axes. */
+  channelGradSums(g: FloatArray, x: FloatArray, m: FloatArray, n: number, c: number, inner: number,
+    sg: FloatArray, sgx: FloatArray): void;
+  /** out = g a[c] + (x - m[c]) b[c] + d[c]. */
+  channelAffineGrad(g: FloatArray, x: FloatArray, m: FloatArray, a: FloatArray, b: FloatArray, d: FloatArray,
+    out: FloatArray, n: number, c: number, inner: number): void;
+
   /** out = conv2d(x, w) (+ bias[oc] when given). */
   conv2d(x: FloatArray, w: FloatArray, bias: FloatArray | null, out: FloatArray, p: Conv2dParams): void;
   /** gx = the gradient of conv2d with respect to its input for output gradient gy (a transposed convolution). Overwrites gx. */

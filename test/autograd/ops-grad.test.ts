@@ -488,6 +488,31 @@ test('batchNorm train mode: gradients and Hessian-vector products w.r.t. input, 
   check('batchNorm2d train with running stats', (x, w, b) => F.batchNorm(x, { training: true, weight: w, bias: b, runningMean: rm, runningVar: rv }), [r(2, 2, 3, 2), r(2), r(2)]);
 });
 
+test('batchNorm train mode: weight-only and bias-only affine, 3-d input', () => {
+  check('batchNorm2d train weight only', (x, w) => F.batchNorm(x, { training: true, weight: w }), [r(3, 2, 2, 2), r(2)]);
+  check('batchNorm2d train bias only', (x, b) => F.batchNorm(x, { training: true, bias: b }), [r(3, 2, 2, 2), r(2)]);
+  check('batchNorm1d train [N, C, L]', (x, w, b) => F.batchNorm(x, { training: true, weight: w, bias: b }), [r(3, 2, 4), r(2), r(2)]);
+});
+
+test('batchNorm train mode: the fused first-order backward equals the recorded (createGraph) one', () => {
+  // grad without createGraph runs the fused kernels; with createGraph the composite formula.
+  const x = r(4, 3, 2, 3), w = r(3), b = r(3), gy = r(4, 3, 2, 3);
+  for (const [name, ins] of [['affine', [x, w, b]], ['weight', [x, w]], ['bias', [x, b]], ['none', [x]]] as const) {
+    const f = (): Tensor => F.sum(F.mul(F.batchNorm(x, { training: true, weight: ins.includes(w) ? w : null, bias: ins.includes(b) ? b : null }), gy));
+    const fast = grad(F.enableGrad(f), [...ins]);
+    const slow = grad(F.enableGrad(f), [...ins], { createGraph: true });
+    fast.forEach((g, i) => close(g.data, slow[i]!.data, 1e-12, `${name} input ${i}`));
+  }
+});
+
+test('channelScaleShift: x s[c] + t[c], gradients and Hessian-vector products', () => {
+  check('channelScaleShift NCHW', (x, s, t) => F.channelScaleShift(x, s, t), [r(2, 3, 2, 2), r(3), r(3)]);
+  check('channelScaleShift [N, C] no shift', (x, s) => F.channelScaleShift(x, s, null), [r(4, 3), r(3)]);
+  const x = r(2, 2, 3), s = r(2), t = r(2);
+  const y = F.channelScaleShift(x, s, t);
+  close(y.data, Array.from(x.data, (v, i) => v * s.data[Math.floor(i / 3) % 2]! + t.data[Math.floor(i / 3) % 2]!), 1e-15, 'channelScaleShift values');
+});
+
 test('batchNorm train mode: output formula and running statistics as PyTorch (unbiased var)', () => {
   const [n, c, h, w] = [3, 2, 2, 3];
   const x = r(n, c, h, w), wt = r(c), bs = r(c);
@@ -542,6 +567,17 @@ test('batchNorm eval mode: running statistics, formula, derivatives', () => {
   check('batchNorm eval weight only', (xx, w) => F.batchNorm(xx, { training: false, runningMean: rm.detach(), runningVar: rv.detach(), weight: w }), [r(2, c), r(c)]);
   close(rm.data, before[0]!, 0, 'eval leaves running_mean');
   close(rv.data, before[1]!, 0, 'eval leaves running_var');
+});
+
+test('layerNorm: the fused first-order backward equals the recorded (createGraph) one', () => {
+  const x = r(3, 4, 5), gy = r(3, 4, 5);
+  for (const shape of [[5], [4, 5]]) {
+    const w = r(...shape), b = r(...shape);
+    const f = (): Tensor => F.sum(F.mul(F.layerNorm(x, shape, w, b), gy));
+    const fast = grad(F.enableGrad(f), [x, w, b]);
+    const slow = grad(F.enableGrad(f), [x, w, b], { createGraph: true });
+    fast.forEach((g, i) => close(g.data, slow[i]!.data, 1e-12, `layerNorm [${shape}] input ${i}`));
+  }
 });
 
 test('layerNorm: with and without affine; output has mean 0 and variance 1', () => {

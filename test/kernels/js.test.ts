@@ -736,3 +736,37 @@ test('adaptiveAvgPool2d: hand case, brute force and adjoint', () => {
     closeNum(dot(xv, gx), dot(o, gy), 1e-13, `adaptive adjoint trial ${trial}`);
   }
 });
+
+test('per-channel kernels match a naive computation over [n, c, inner]', () => {
+  const r = rng(77);
+  for (const [n, c, inner] of [[3, 2, 5], [4, 3, 1], [1, 1, 6], [2, 5, 7]] as [number, number, number][]) {
+    const total = n * c * inner;
+    const x = randArr(r, total), g = randArr(r, total);
+    const m = randArr(r, c), a = randArr(r, c), b = randArr(r, c), d = randArr(r, c);
+    const chan = (i: number): number => Math.floor(i / inner) % c;
+    const mean = new Float64Array(c), v = new Float64Array(c);
+    B.channelMoments(x, n, c, inner, mean, v);
+    for (let ch = 0; ch < c; ch++) {
+      const vals = Array.from(x).filter((_, i) => chan(i) === ch);
+      const mu = vals.reduce((s, t) => s + t, 0) / vals.length;
+      closeNum(mean[ch]!, mu, 1e-14, `mean[${ch}]`);
+      closeNum(v[ch]!, vals.reduce((s, t) => s + (t - mu) ** 2, 0) / vals.length, 1e-14, `var[${ch}]`);
+    }
+    const out = new Float64Array(total);
+    B.channelAffine(x, m, a, d, out, n, c, inner);
+    close(out, Array.from(x, (t, i) => (t - m[chan(i)]!) * a[chan(i)]! + d[chan(i)]!), 1e-15, 'channelAffine');
+    B.channelAffine(x, null, a, null, out, n, c, inner);
+    close(out, Array.from(x, (t, i) => t * a[chan(i)]!), 1e-15, 'channelAffine without m, d');
+    const sg = new Float64Array(c), sgx = new Float64Array(c);
+    B.channelGradSums(g, x, m, n, c, inner, sg, sgx);
+    for (let ch = 0; ch < c; ch++) {
+      let s1 = 0, s2 = 0;
+      for (let i = 0; i < total; i++) if (chan(i) === ch) { s1 += g[i]!; s2 += g[i]! * (x[i]! - m[ch]!); }
+      closeNum(sg[ch]!, s1, 1e-13, `sg[${ch}]`);
+      closeNum(sgx[ch]!, s2, 1e-13, `sgx[${ch}]`);
+    }
+    B.channelAffineGrad(g, x, m, a, b, d, out, n, c, inner);
+    close(out, Array.from(x, (t, i) => g[i]! * a[chan(i)]! + (t - m[chan(i)]!) * b[chan(i)]! + d[chan(i)]!), 1e-15, 'channelAffineGrad');
+  }
+  assert.throws(() => B.channelAffine(new Float64Array(10), null, new Float64Array(2), null, new Float64Array(9), 1, 2, 5), /elements/);
+});

@@ -218,6 +218,8 @@ test('native: where with broadcasting', { skip }, () => {
   const cases: [number[], number[], number[]][] = [
     [[5], [5], [5]], [[4, 1], [1, 3], [4, 3]], [[], [2, 3], [3]], [[64, 1, 33], [64, 70, 33], [1]],
     [[2, 3, 1], [1], [3, 4]], [[100, 400], [100, 400], [100, 400]],
+    // relu's backward (where(out, g, 0)) and its mirror: full condition, one scalar branch.
+    [[64, 70, 33], [64, 70, 33], []], [[300], [], [300]], [[7, 9], [7, 9], [1]],
   ];
   for (const [cs, as, bs] of cases) {
     const os = outShapeOf(cs, as, bs);
@@ -229,6 +231,44 @@ test('native: where with broadcasting', { skip }, () => {
     J.where(c, cs, a, as, b, bs, want, os);
     exact(got, want, `where [${cs}] [${as}] [${bs}]`);
   }
+});
+
+// ------------------------------------------------------------------ per-channel kernels
+
+test('native: per-channel moments, affine maps and gradient sums match the reference', { skip }, () => {
+  const r = rng(21);
+  // [n, c, inner]: NCHW-like, BN1d ([N, C], inner 1), one channel, odd sizes, large (parallel paths).
+  const cases: [number, number, number][] = [[3, 2, 5], [5, 3, 1], [1, 1, 7], [2, 7, 13], [64, 16, 1024], [64, 64, 64], [200, 33, 1]];
+  for (const [n, c, inner] of cases) {
+    const total = n * c * inner;
+    const what = `[${n}, ${c}, ${inner}]`;
+    // An offset mean makes a naive one-pass variance cancel; the kernels must not.
+    const x = rand(r, total, 2.5, 4.5), g = rand(r, total);
+    const m = rand(r, c), a = rand(r, c), b = rand(r, c), d = rand(r, c);
+    const mean = [new Float32Array(c), new Float32Array(c)], v = [new Float32Array(c), new Float32Array(c)];
+    N.channelMoments(x, n, c, inner, mean[0]!, v[0]!);
+    J.channelMoments(x, n, c, inner, mean[1]!, v[1]!);
+    close(mean[0]!, mean[1]!, `channelMoments mean ${what}`, 1e-6);
+    close(v[0]!, v[1]!, `channelMoments variance ${what}`, 1e-4);
+    for (const [mm, dd] of [[m, d], [null, d], [m, null], [null, null]] as const) {
+      const got = new Float32Array(total), want = new Float32Array(total);
+      N.channelAffine(x, mm, a, dd, got, n, c, inner);
+      J.channelAffine(x, mm, a, dd, want, n, c, inner);
+      close(got, want, `channelAffine ${what} m ${mm !== null} d ${dd !== null}`, 1e-6);
+    }
+    const sg = [new Float32Array(c), new Float32Array(c)], sgx = [new Float32Array(c), new Float32Array(c)];
+    N.channelGradSums(g, x, mean[1]!, n, c, inner, sg[0]!, sgx[0]!);
+    J.channelGradSums(g, x, mean[1]!, n, c, inner, sg[1]!, sgx[1]!);
+    close(sg[0]!, sg[1]!, `channelGradSums sg ${what}`, 1e-5);
+    close(sgx[0]!, sgx[1]!, `channelGradSums sgx ${what}`, 1e-5);
+    const got = new Float32Array(total), want = new Float32Array(total);
+    N.channelAffineGrad(g, x, m, a, b, d, got, n, c, inner);
+    J.channelAffineGrad(g, x, m, a, b, d, want, n, c, inner);
+    close(got, want, `channelAffineGrad ${what}`, 1e-6);
+  }
+  // Sizes are checked: a short buffer throws instead of writing out of bounds.
+  assert.throws(() => N.channelAffine(new Float32Array(10), null, new Float32Array(2), null, new Float32Array(9), 1, 2, 5), /shorter/);
+  assert.throws(() => N.channelMoments(new Float32Array(10), 1, 2, 5, new Float32Array(1), new Float32Array(2)), /shorter/);
 });
 
 // ------------------------------------------------------------------ reductions

@@ -6,7 +6,7 @@ import type { Conv2dParams } from '../../kernels/interface.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { shapeStr, ShapeError } from '../../tensor/shape.js';
 import { record } from '../graph.js';
-import { be, checkSameDtype, empty, pair } from './util.js';
+import { be, checkSameDtype, pair, uninit } from './util.js';
 import { sum } from './reduce.js';
 
 export interface Conv2dOptions {
@@ -57,7 +57,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, o: Conv
 }
 
 function conv2dFromParams(x: Tensor, w: Tensor, bias: Tensor | null, p: Conv2dParams): Tensor {
-  const out = empty(x, [p.n, p.oc, p.oh, p.ow]);
+  const out = uninit(x, [p.n, p.oc, p.oh, p.ow]);
   be(x).conv2d(x.data, w.data, bias ? bias.data : null, out.data, p);
   const inputs = bias ? [x, w, bias] : [x, w];
   return record('conv2d', out, inputs, (g, need) => [
@@ -69,7 +69,7 @@ function conv2dFromParams(x: Tensor, w: Tensor, bias: Tensor | null, p: Conv2dPa
 
 /** The gradient of conv2d with respect to its input, for output gradient gy: a transposed convolution. */
 export function conv2dInputGrad(gy: Tensor, w: Tensor, p: Conv2dParams): Tensor {
-  const gx = empty(gy, [p.n, p.c, p.h, p.w]);
+  const gx = uninit(gy, [p.n, p.c, p.h, p.w]);
   be(gy).conv2dBackwardData(gy.data, w.data, gx.data, p);
   return record('conv2dInputGrad', gx, [gy, w], (g, need) => [
     need[0] ? conv2dFromParams(g, w, null, p) : null,
@@ -79,7 +79,7 @@ export function conv2dInputGrad(gy: Tensor, w: Tensor, p: Conv2dParams): Tensor 
 
 /** The gradient of conv2d with respect to its weight. */
 export function conv2dWeightGrad(x: Tensor, gy: Tensor, p: Conv2dParams): Tensor {
-  const gw = empty(x, wShapeOf(p));
+  const gw = uninit(x, wShapeOf(p));
   be(x).conv2dBackwardWeight(x.data, gy.data, gw.data, p);
   return record('conv2dWeightGrad', gw, [x, gy], (g, need) => [
     need[0] ? conv2dInputGrad(gy, g, p) : null,

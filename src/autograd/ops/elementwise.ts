@@ -6,11 +6,11 @@ import { Tensor } from '../../tensor/tensor.js';
 import { cast } from '../../tensor/create.js';
 import { broadcastShapes, sameShape } from '../../tensor/shape.js';
 import { record } from '../graph.js';
-import { be, checkSameDtype, empty, lift, type TensorLike } from './util.js';
+import { be, checkSameDtype, lift, uninit, type TensorLike } from './util.js';
 import { sumTo } from './reduce.js';
 
 function unaryRaw(op: UnaryOp, x: Tensor): Tensor {
-  const out = empty(x, x.shape);
+  const out = uninit(x, x.shape);
   be(x).unary(op, x.data, out.data);
   return out;
 }
@@ -18,13 +18,13 @@ function unaryRaw(op: UnaryOp, x: Tensor): Tensor {
 function binaryRaw(name: string, op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   checkSameDtype(name, a, b);
   const shape = sameShape(a.shape, b.shape) ? a.shape : broadcastShapes(name, a.shape, b.shape);
-  const out = empty(a, shape);
+  const out = uninit(a, shape);
   be(a).binary(op, a.data, a.shape, b.data, b.shape, out.data, shape);
   return out;
 }
 
 function affineRaw(x: Tensor, scale: number, shift: number): Tensor {
-  const out = empty(x, x.shape);
+  const out = uninit(x, x.shape);
   be(x).affine(x.data, scale, shift, out.data);
   return out;
 }
@@ -127,7 +127,7 @@ export function rsubScalar(a: Tensor, c: number): Tensor {
 
 export function powScalar(a: Tensor, p: number): Tensor {
   if (p === 1) return a;
-  const out = empty(a, a.shape);
+  const out = uninit(a, a.shape);
   be(a).powScalar(a.data, p, out.data);
   return record('powScalar', out, [a], (g) => [p === 2 ? mul(g, mulScalar(a, 2)) : mul(g, mulScalar(powScalar(a, p - 1), p))]);
 }
@@ -183,7 +183,11 @@ export function step(x: Tensor): Tensor {
 }
 
 export function relu(x: Tensor): Tensor {
-  return record('relu', unaryRaw('relu', x), [x], (g) => [mul(g, step(x))]);
+  const out = unaryRaw('relu', x);
+  // PyTorch's threshold_backward on the result: g where relu(x) != 0 (x > 0, or NaN), else exactly
+  // 0 even where g is not finite. One pass, where g * step(x) took two. The mask is piecewise
+  // constant, so nothing flows to x through it.
+  return record('relu', out, [x], (g) => [where(out, g, 0)]);
 }
 
 export function tanh(x: Tensor): Tensor {
@@ -207,7 +211,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const A = lift(a, like), B = lift(b, like);
   checkSameDtype('where', A, B);
   const shape = broadcastShapes('where', broadcastShapes('where', cond.shape, A.shape), B.shape);
-  const out = empty(A, shape);
+  const out = uninit(A, shape);
   const C = cond.dtype === A.dtype ? cond : cast(cond, A.dtype);
   be(A).where(C.data, C.shape, A.data, A.shape, B.data, B.shape, out.data, shape);
   return record('where', out, [A, B], (g, n) => {

@@ -4,7 +4,7 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { shapeStr, broadcastShapes, ShapeError } from '../../tensor/shape.js';
 import { record } from '../graph.js';
-import { be, checkSameDtype, empty } from './util.js';
+import { be, checkSameDtype, uninit } from './util.js';
 import { expand, reshape, squeeze, unsqueeze } from './shape.js';
 import { add } from './elementwise.js';
 import { sum } from './reduce.js';
@@ -25,7 +25,7 @@ export function mm(a: Tensor, b: Tensor, transA = false, transB = false): Tensor
   }
   if (ba !== bb && ba !== 1 && bb !== 1) throw new ShapeError(`matmul: batch sizes ${ba} and ${bb} differ`);
   const batch = Math.max(ba, bb);
-  const out = empty(a, [batch, m, n]);
+  const out = uninit(a, [batch, m, n]);
   be(a).matmul(a.data, b.data, out.data, {
     batch, m, k, n, transA, transB,
     aBatchStride: ba === 1 ? 0 : ar * ac, bBatchStride: bb === 1 ? 0 : br * bc, accumulate: false,

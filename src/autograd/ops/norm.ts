@@ -1,13 +1,106 @@
 // Normalisation layers, composed from differentiable ops so that their second derivatives are
 // exact without hand-written double-backward formulas.
 
-import { Tensor } from '../../tensor/tensor.js';
+import { Tensor, allocate } from '../../tensor/tensor.js';
 import { shapeStr, ShapeError } from '../../tensor/shape.js';
-import { noGrad } from '../graph.js';
+import { isGradEnabled, noGrad, record } from '../graph.js';
 
 import { add, addScalar, mul, mulScalar, rsqrt, square, sub } from './elementwise.js';
-import { mean } from './reduce.js';
+import { mean, sum } from './reduce.js';
 import { reshape } from './shape.js';
+import { be, checkSameDtype, empty, uninit } from './util.js';
+
+/** [n, c, inner] of an [N, C, *] tensor, the view the per-channel kernels work on. */
+function channelView(x: Tensor): [number, number, number] {
+  const n = x.shape[0]!, c = x.shape[1]!;
+  return [n, c, n * c === 0 ? 0 : x.size / (n * c)];
+}
+
+/**
+ * y = x s[c] + t[c] over axis 1 of [N, C, *] (t optional): one pass instead of a broadcast multiply
+ * and a broadcast add. Linear in x and in s, so its vjp is itself plus two channel sums.
+ */
+export function channelScaleShift(x: Tensor, s: Tensor, t: Tensor | null): Tensor {
+  checkSameDtype('channelScaleShift', x, s, ...(t ? [t] : []));
+  const [n, c, inner] = channelView(x);
+  if (s.size !== c || (t && t.size !== c)) throw new ShapeError(`channelScaleShift: scale/shift must have ${c} values for input ${shapeStr(x.shape)}`);
+  const out = uninit(x, x.shape);
+  be(x).channelAffine(x.data, null, s.data, t ? t.data : null, out.data, n, c, inner);
+  const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
+  return record('channelScaleShift', out, t ? [x, s, t] : [x, s], (g, need) => [
+    need[0] ? channelScaleShift(g, s, null) : null,
+    need[1] ? reshape(sum(mul(g, x), axes), s.shape) : null,
+    t && need[2] ? reshape(sum(g, axes), t.shape) : null,
+  ]);
+}
+
+/**
+ * Training-mode batch norm as one recorded op: y = (x - mean) rstd w + b with the batch's mean and
+ * biased variance, in two passes over x (statistics, then one per-channel affine map). Its vjp has
+ * two forms with the same value. When the backward pass is itself recorded (createGraph, for
+ * Hessian-vector products) it is the textbook formula written with differentiable ops, the
+ * statistics recomputed from x so that their dependence on x is differentiated too. Otherwise
+ * nothing it computes is ever differentiated, so it runs as two fused passes (the channel sums of g
+ * and g (x - mean), then dx as one per-channel affine map of g and x).
+ */
+function batchNormTrain(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number): { y: Tensor; mean: Tensor; variance: Tensor } {
+  checkSameDtype('batch_norm', x, ...(weight ? [weight] : []), ...(bias ? [bias] : []));
+  const [n, c, inner] = channelView(x);
+  const k = be(x);
+  const mu = empty(x, [c]), variance = empty(x, [c]);
+  k.channelMoments(x.data, n, c, inner, mu.data, variance.data);
+  const rstd = allocate(x.dtype, c), scale = allocate(x.dtype, c);
+  for (let i = 0; i < c; i++) {
+    rstd[i] = 1 / Math.sqrt(variance.data[i]! + eps);
+    scale[i] = weight ? rstd[i]! * weight.data[i]! : rstd[i]!;
+  }
+  const y = uninit(x, x.shape);
+  k.channelAffine(x.data, mu.data, scale, bias ? bias.data : null, y.data, n, c, inner);
+  const inputs = [x];
+  if (weight) inputs.push(weight);
+  if (bias) inputs.push(bias);
+  const wi = weight ? 1 : -1, bi = bias ? (weight ? 2 : 1) : -1;
+  record('batchNorm', y, inputs, (g, need) => {
+    const out: (Tensor | null)[] = inputs.map(() => null);
+    if (isGradEnabled()) {
+      const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
+      const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
+      const d = sub(x, mean(x, axes, true));
+      const r = rsqrt(addScalar(mean(square(d), axes, true), eps));
+      const xhat = mul(d, r);
+      if (need[0]) {
+        const gh = weight ? mul(g, reshape(weight, bshape)) : g;
+        out[0] = mul(r, sub(sub(gh, mean(gh, axes, true)), mul(xhat, mean(mul(gh, xhat), axes, true))));
+      }
+      if (weight && need[wi]) out[wi] = sum(mul(g, xhat), axes);
+      if (bias && need[bi]) out[bi] = sum(g, axes);
+      return out;
+    }
+    const sg = empty(x, [c]), sgx = empty(x, [c]);
+    k.channelGradSums(g.data, x.data, mu.data, n, c, inner, sg.data, sgx.data);
+    if (need[0]) {
+      const count = n * inner;
+      const a = allocate(x.dtype, c), b = allocate(x.dtype, c), dd = allocate(x.dtype, c);
+      for (let i = 0; i < c; i++) {
+        const ws = (weight ? weight.data[i]! : 1) * rstd[i]!;
+        a[i] = ws;
+        b[i] = -ws * rstd[i]! * rstd[i]! * sgx.data[i]! / count;
+        dd[i] = -ws * sg.data[i]! / count;
+      }
+      const gx = uninit(x, x.shape);
+      k.channelAffineGrad(g.data, x.data, mu.data, a, b, dd, gx.data, n, c, inner);
+      out[0] = gx;
+    }
+    if (weight && need[wi]) {
+      const gw = empty(x, [c]);
+      for (let i = 0; i < c; i++) gw.data[i] = sgx.data[i]! * rstd[i]!;
+      out[wi] = gw;
+    }
+    if (bias && need[bi]) out[bi] = sg;
+    return out;
+  });
+  return { y, mean: mu, variance };
+}
 
 export interface BatchNormOptions {
   runningMean?: Tensor | null;
@@ -29,19 +122,13 @@ export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
   if (x.ndim < 2) throw new ShapeError(`batch_norm: input must be [N, C, ...], got ${shapeStr(x.shape)}`);
   const c = x.shape[1]!;
   const eps = o.eps ?? 1e-5, momentum = o.momentum ?? 0.1;
-  const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
   for (const [name, t] of [['weight', o.weight], ['bias', o.bias], ['running_mean', o.runningMean], ['running_var', o.runningVar]] as const) {
     if (t && (t.ndim !== 1 || t.shape[0] !== c)) throw new ShapeError(`batch_norm: ${name} ${shapeStr(t.shape)} does not match ${c} channels of input ${shapeStr(x.shape)}`);
   }
-  const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
   const count = x.size / c;
-  let y: Tensor;
   if (o.training) {
     if (count <= 1) throw new ShapeError(`batch_norm: expected more than 1 value per channel when training, got input ${shapeStr(x.shape)}`);
-    const mu = mean(x, axes, true);
-    const d = sub(x, mu);
-    const v = mean(square(d), axes, true);
-    y = mul(d, rsqrt(addScalar(v, eps)));
+    const { y: out, mean: mu, variance: v } = batchNormTrain(x, o.weight ?? null, o.bias ?? null, eps);
     if (o.runningMean && o.runningVar) {
       const rm = o.runningMean, rv = o.runningVar;
       noGrad(() => {
@@ -52,18 +139,16 @@ export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
         }
       });
     }
+    return out;
   } else {
     if (!o.runningMean || !o.runningVar) throw new Error('batch_norm: eval mode needs running_mean and running_var');
-    // Fold the statistics into one scale and shift: two passes over x instead of four.
+    // Fold the statistics into one scale and shift: one pass over x instead of four.
     let scale = rsqrt(addScalar(o.runningVar, eps));
     if (o.weight) scale = mul(scale, o.weight);
     let shift = mul(o.runningMean, scale);
     shift = o.bias ? sub(o.bias, shift) : mulScalar(shift, -1);
-    return add(mul(x, reshape(scale, bshape)), reshape(shift, bshape));
+    return channelScaleShift(x, scale, shift);
   }
-  if (o.weight) y = mul(y, reshape(o.weight, bshape));
-  if (o.bias) y = add(y, reshape(o.bias, bshape));
-  return y;
 }
 
 /** PyTorch's F.layer_norm over the trailing `normalizedShape` axes (biased variance). */
@@ -74,11 +159,55 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight:
     throw new ShapeError(`layer_norm: input ${shapeStr(x.shape)} does not end in normalized shape ${shapeStr(normalizedShape)}`);
   }
   const axes = Array.from({ length: k }, (_, i) => x.ndim - k + i);
-  const d = sub(x, mean(x, axes, true));
-  let y = mul(d, rsqrt(addScalar(mean(square(d), axes, true), eps)));
+  let dim = 1;
+  for (const a of axes) dim *= x.shape[a]!;
+  if (x.size === 0 || dim === 0) {
+    const d = sub(x, mean(x, axes, true));
+    let y = mul(d, rsqrt(addScalar(mean(square(d), axes, true), eps)));
+    if (weight) y = mul(y, weight);
+    if (bias) y = add(y, bias);
+    return y;
+  }
+  let y = normalizeRows(x, axes, dim, eps);
   if (weight) y = mul(y, weight);
   if (bias) y = add(y, bias);
   return y;
+}
+
+/**
+ * (x - mean) / sqrt(var + eps) over the trailing axes, each row of `dim` values on its own: the
+ * per-channel kernels with the rows as channels ([1, rows, dim]). Same two-form vjp as batch norm:
+ * the textbook formula in differentiable ops when the backward pass is recorded, two fused passes
+ * otherwise.
+ */
+function normalizeRows(x: Tensor, axes: readonly number[], dim: number, eps: number): Tensor {
+  const rows = x.size / dim;
+  const k = be(x);
+  const mu = empty(x, [rows]), variance = empty(x, [rows]);
+  k.channelMoments(x.data, 1, rows, dim, mu.data, variance.data);
+  const rstd = allocate(x.dtype, rows);
+  for (let i = 0; i < rows; i++) rstd[i] = 1 / Math.sqrt(variance.data[i]! + eps);
+  const y = uninit(x, x.shape);
+  k.channelAffine(x.data, mu.data, rstd, null, y.data, 1, rows, dim);
+  return record('layerNorm', y, [x], (g) => {
+    if (isGradEnabled()) {
+      const d = sub(x, mean(x, axes, true));
+      const r = rsqrt(addScalar(mean(square(d), axes, true), eps));
+      const xhat = mul(d, r);
+      return [mul(r, sub(sub(g, mean(g, axes, true)), mul(xhat, mean(mul(g, xhat), axes, true))))];
+    }
+    const sg = empty(x, [rows]), sgx = empty(x, [rows]);
+    k.channelGradSums(g.data, x.data, mu.data, 1, rows, dim, sg.data, sgx.data);
+    const b = allocate(x.dtype, rows), dd = allocate(x.dtype, rows);
+    for (let i = 0; i < rows; i++) {
+      const rs = rstd[i]!;
+      b[i] = -rs * rs * rs * sgx.data[i]! / dim;
+      dd[i] = -rs * sg.data[i]! / dim;
+    }
+    const gx = uninit(x, x.shape);
+    k.channelAffineGrad(g.data, x.data, mu.data, rstd, b, dd, gx.data, 1, rows, dim);
+    return [gx];
+  });
 }
 
 

@@ -6,7 +6,7 @@ import type { AdaptivePool2dParams, Pool2dParams } from '../../kernels/interface
 import { Tensor } from '../../tensor/tensor.js';
 import { shapeStr, ShapeError, type Shape } from '../../tensor/shape.js';
 import { record } from '../graph.js';
-import { be, empty, pair } from './util.js';
+import { be, empty, pair, uninit } from './util.js';
 
 export interface Pool2dOptions {
   stride?: number | readonly [number, number];
@@ -45,7 +45,7 @@ export function pool2dParams(op: string, xShape: Shape, kernel: number | readonl
 
 /** out[i] = x.flat[idx[i]]: recorded, with the scatter-add as its adjoint. */
 export function gatherFlat(x: Tensor, idx: Int32Array, outShape: Shape): Tensor {
-  const out = empty(x, outShape);
+  const out = uninit(x, outShape);
   be(x).gather(x.data, idx, out.data);
   return record('gather', out, [x], (g) => [scatterAddFlat(g, idx, x.shape)]);
 }
@@ -61,7 +61,7 @@ export function scatterAddFlat(g: Tensor, idx: Int32Array, outShape: Shape): Ten
 export function maxPool2d(x: Tensor, kernel: number | readonly [number, number], o: Omit<Pool2dOptions, 'countIncludePad' | 'divisorOverride'> = {}): Tensor {
   const p = pool2dParams('max_pool2d', x.shape, kernel, o);
   const shape = [p.n, p.c, p.oh, p.ow];
-  const out = empty(x, shape);
+  const out = uninit(x, shape);
   const idx = new Int32Array(out.size);
   be(x).maxPool2d(x.data, out.data, idx, p);
   return record('maxPool2d', out, [x], (g) => [scatterAddFlat(g, idx, x.shape)]);
@@ -73,13 +73,13 @@ export function avgPool2d(x: Tensor, kernel: number | readonly [number, number],
 }
 
 function avgPoolFromParams(x: Tensor, p: Pool2dParams): Tensor {
-  const out = empty(x, [p.n, p.c, p.oh, p.ow]);
+  const out = uninit(x, [p.n, p.c, p.oh, p.ow]);
   be(x).avgPool2d(x.data, out.data, p);
   return record('avgPool2d', out, [x], (g) => [avgPool2dBackward(g, p)]);
 }
 
 export function avgPool2dBackward(gy: Tensor, p: Pool2dParams): Tensor {
-  const gx = empty(gy, [p.n, p.c, p.h, p.w]);
+  const gx = uninit(gy, [p.n, p.c, p.h, p.w]);
   be(gy).avgPool2dBackward(gy.data, gx.data, p);
   return record('avgPool2dBackward', gx, [gy], (g) => [avgPoolFromParams(g, p)]);
 }
@@ -94,13 +94,13 @@ export function adaptiveAvgPool2d(x: Tensor, size: number | readonly [number, nu
 }
 
 function adaptiveFromParams(x: Tensor, p: AdaptivePool2dParams): Tensor {
-  const out = empty(x, [p.n, p.c, p.oh, p.ow]);
+  const out = uninit(x, [p.n, p.c, p.oh, p.ow]);
   be(x).adaptiveAvgPool2d(x.data, out.data, p);
   return record('adaptiveAvgPool2d', out, [x], (g) => [adaptiveAvgPool2dBackward(g, p)]);
 }
 
 export function adaptiveAvgPool2dBackward(gy: Tensor, p: AdaptivePool2dParams): Tensor {
-  const gx = empty(gy, [p.n, p.c, p.h, p.w]);
+  const gx = uninit(gy, [p.n, p.c, p.h, p.w]);
   be(gy).adaptiveAvgPool2dBackward(gy.data, gx.data, p);
   return record('adaptiveAvgPool2dBackward', gx, [gy], (g) => [adaptiveFromParams(g, p)]);
 }

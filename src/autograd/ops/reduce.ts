@@ -4,7 +4,7 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { normAxes, sameShape, shapeStr, numel, type Shape } from '../../tensor/shape.js';
 import { record } from '../graph.js';
-import { be, empty } from './util.js';
+import { be, uninit } from './util.js';
 import { expand, reshape } from './shape.js';
 import { div, eq, mul, mulScalar, square, sub } from './elementwise.js';
 
@@ -18,7 +18,7 @@ function keptShape(shape: Shape, axes: readonly number[], keepdim: boolean): num
 }
 
 function reduceRaw(op: 'sum' | 'max' | 'min', x: Tensor, axes: readonly number[], keepdim: boolean): Tensor {
-  const out = empty(x, keptShape(x.shape, axes, keepdim));
+  const out = uninit(x, keptShape(x.shape, axes, keepdim));
   be(x).reduce(op, x.data, x.shape, axes, out.data);
   return out;
 }

@@ -5,7 +5,7 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { normAxis, numel, sameShape, shapeStr, stridesOf, ShapeError, type Shape } from '../../tensor/shape.js';
 import { record } from '../graph.js';
-import { be, checkSameDtype, empty } from './util.js';
+import { be, checkSameDtype, empty, uninit } from './util.js';
 import { sumTo } from './reduce.js';
 
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
@@ -64,7 +64,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
     if (xd === 1) return 0;
     throw new ShapeError(`expand: cannot expand ${shapeStr(x.shape)} to ${shapeStr(shape)}`);
   });
-  const out = empty(x, shape);
+  const out = uninit(x, shape);
   be(x).copyStrided(x.data, 0, src, shape, out.data, 0, stridesOf(shape));
   return record('expand', out, [x], (g) => [sumTo(g, x.shape)]);
 }
@@ -77,7 +77,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   if (p.every((a, i) => a === i)) return x;
   const xs = stridesOf(x.shape);
   const shape = p.map((a) => x.shape[a]!);
-  const out = empty(x, shape);
+  const out = uninit(x, shape);
   be(x).copyStrided(x.data, 0, p.map((a) => xs[a]!), shape, out.data, 0, stridesOf(shape));
   const inv = new Array<number>(p.length);
   p.forEach((a, i) => { inv[a] = i; });
@@ -109,7 +109,7 @@ export function sliceAxes(x: Tensor, ranges: readonly ([number, number] | null)[
   const xs = stridesOf(x.shape);
   let off = 0;
   r.forEach(([s], i) => { off += s * xs[i]!; });
-  const out = empty(x, shape);
+  const out = uninit(x, shape);
   be(x).copyStrided(x.data, off, xs, shape, out.data, 0, stridesOf(shape));
   return record('slice', out, [x], (g) => [padAxes(g, r.map(([s, e], i) => [s, x.shape[i]! - e]))]);
 }
@@ -155,7 +155,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   }
   const shape = [...first.shape];
   shape[a] = xs.reduce((s, t) => s + t.shape[a]!, 0);
-  const out = empty(first, shape);
+  const out = uninit(first, shape);
   const os = stridesOf(shape);
   let at = 0;
   const starts: number[] = [];

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { backendFor, type Backend } from '../../kernels/index.js';
 import { Tensor, allocate } from '../../tensor/tensor.js';
 import { numel, shapeStr, type Shape } from '../../tensor/shape.js';
@@ -8,9 +9,23 @@ export function be(t: Tensor): Backend {
   return backendFor(t.dtype);
 }
 
-/** A fresh output tensor of the given shape with the dtype of `like`. */
+/** A fresh, zero-filled output tensor of the given shape with the dtype of `like`. */
 export function empty(like: Tensor, shape: Shape): Tensor {
   return new Tensor(allocate(like.dtype, numel(shape)), shape);
+}
+
+// Below this many values a zero fill costs less than a separate allocation path.
+const UNINIT_MIN = 1024;
+
+/**
+ * A fresh output tensor for a kernel that writes every element: float32 buffers come uninitialised,
+ * because a zero fill of every activation-sized output is a full extra pass over memory per op.
+ * Never for kernels that accumulate into their output.
+ */
+export function uninit(like: Tensor, shape: Shape): Tensor {
+  const n = numel(shape);
+  if (like.dtype !== 'float32' || n < UNINIT_MIN) return new Tensor(allocate(like.dtype, n), shape);
+  return new Tensor(new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n), shape);
 }
 
 export function checkSameDtype(op: string, ...ts: Tensor[]): void {

@@ -7,6 +7,7 @@ import { affine, binary, powScalar, unary, where } from './elementwise.js';
 import { reduce } from './reduce.js';
 import { copyStrided, gather, scatterAdd } from './copy.js';
 import { matmul } from './matmul.js';
+import { channelAffine, channelAffineGrad, channelGradSums, channelMoments } from './channel.js';
 import { conv2d, conv2dBackwardData, conv2dBackwardWeight } from './conv.js';
 import {
   adaptiveAvgPool2d, adaptiveAvgPool2dBackward, avgPool2d, avgPool2dBackward, maxPool2d,
@@ -31,6 +32,10 @@ export const jsBackend: Backend = {
   gather,
   scatterAdd,
   matmul,
+  channelMoments,
+  channelAffine,
+  channelGradSums,
+  channelAffineGrad,
   conv2d,
   conv2dBackwardData,
   conv2dBackwardWeight,

@@ -1,0 +1,150 @@
+// Training-step benchmark: milliseconds per SGD step (forward, backward, update) on random CIFAR-size
+// data for the models whose speed matters in practice. `--profile` adds a breakdown of kernel time
+// by kernel (and op code), so a slow step can be traced to what it spends its time on.
+//
+//   node dist/bench/train-step.js [--json] [--profile] [--models resnet20,resnet18] [--batches 64,128]
+//                                 [--reps 5] [--threads N] [--backend native|js]
+
+import { pathToFileURL } from 'node:url';
+import { jsBackend, nativeBackend, useBackend, type Backend } from '../src/kernels/index.js';
+import { Generator } from '../src/tensor/random.js';
+import { randn } from '../src/tensor/create.js';
+import { backward, noGrad } from '../src/autograd/graph.js';
+import { crossEntropy } from '../src/autograd/ops/index.js';
+import { createModel } from '../src/models/registry.js';
+
+const DEFAULT_MODELS = ['resnet20', 'resnet18', 'vgg19', 'vit_tiny_patch4_32'];
+
+interface Args { json: boolean; profile: boolean; models: string[]; batches: number[]; reps: number; threads?: number; backend: 'native' | 'js' }
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { json: false, profile: false, models: DEFAULT_MODELS, batches: [64, 128], reps: 5, backend: 'native' };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i]!;
+    const v = (): string => {
+      const s = argv[++i];
+      if (s === undefined) throw new Error(`${k} needs a value`);
+      return s;
+    };
+    if (k === '--json') a.json = true;
+    else if (k === '--profile') a.profile = true;
+    else if (k === '--models') a.models = v().split(',').filter(Boolean);
+    else if (k === '--batches') a.batches = v().split(',').map(Number);
+    else if (k === '--reps') a.reps = Number(v());
+    else if (k === '--threads') a.threads = Number(v());
+    else if (k === '--backend') a.backend = v() as 'native' | 'js';
+    else throw new Error(`unknown option ${k}`);
+  }
+  return a;
+}
+
+const UNARY = ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'abs', 'sign', 'relu', 'step', 'tanh', 'sigmoid', 'erf', 'square', 'reciprocal'];
+
+/** A backend that forwards every call and adds its wall time to a per-kernel tally. */
+function profiled(b: Backend, tally: Map<string, { ms: number; calls: number }>): Backend {
+  const wrapped: Record<string, unknown> = {};
+  const proto = b as unknown as Record<string, unknown>;
+  for (const key of Object.keys(proto)) {
+    const f = proto[key];
+    if (typeof f !== 'function' || ['supports', 'setNumThreads', 'numThreads'].includes(key)) {
+      wrapped[key] = typeof f === 'function' ? (f as (...x: unknown[]) => unknown).bind(b) : f;
+      continue;
+    }
+    wrapped[key] = (...args: unknown[]): unknown => {
+      let name = key;
+      if ((key === 'unary' || key === 'binary' || key === 'reduce') && typeof args[0] === 'string') name += `:${args[0]}`;
+      if (key === 'unary' && typeof args[0] === 'number') name += `:${UNARY[args[0]]}`;
+      if (key.startsWith('conv2d')) {
+        const p = args[args.length - 1] as { c: number; oc: number; h: number; kh: number };
+        name += ` ${p.c}->${p.oc}@${p.h} k${p.kh}`;
+      }
+      const t0 = performance.now();
+      const r = (f as (...x: unknown[]) => unknown).apply(b, args);
+      const dt = performance.now() - t0;
+      const e = tally.get(name) ?? { ms: 0, calls: 0 };
+      e.ms += dt; e.calls++;
+      tally.set(name, e);
+      return r;
+    };
+  }
+  return wrapped as unknown as Backend;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** One training step (forward, backward, SGD update) of a fresh model on fixed random data. */
+export function makeStep(model: string, batch: number): () => void {
+  const gen = new Generator(0, 'bench');
+  const m = createModel(model, { numClasses: 10, seed: 0 });
+  m.train();
+  const params = m.parameters();
+  const x = randn([batch, 3, 32, 32], gen);
+  const y = Array.from({ length: batch }, (_, i) => i % 10);
+  const lr = 1e-3;
+  return () => {
+    m.zeroGrad();
+    const loss = crossEntropy(m.forward(x), y);
+    backward(loss);
+    noGrad(() => {
+      for (const q of params) {
+        const g = q.grad!.data, d = q.data;
+        for (let i = 0; i < d.length; i++) d[i] = d[i]! - lr * g[i]!;
+      }
+    });
+  };
+}
+
+function main(): void {
+  const a = parseArgs(process.argv.slice(2));
+  const base = a.backend === 'native' ? nativeBackend() : jsBackend;
+  if (!base) throw new Error('native backend not built; run `node scripts/build-native.mjs` or pass --backend js');
+  if (a.threads !== undefined) base.setNumThreads(a.threads);
+  for (const model of a.models) {
+    for (const batch of a.batches) {
+      useBackend(base);
+      const step = makeStep(model, batch);
+      step();
+      const ts: number[] = [], cpu: number[] = [];
+      for (let r = 0; r < a.reps; r++) {
+        const c0 = process.cpuUsage();
+        const t0 = performance.now();
+        step();
+        ts.push(performance.now() - t0);
+        const cu = process.cpuUsage(c0);
+        cpu.push((cu.user + cu.system) / 1000);
+      }
+      const ms = median(ts);
+      // CPU time (all threads of the process) next to wall time: on a shared machine the wall time
+      // also counts the time other processes held the cores.
+      const row = {
+        workload: `train-${model}-b${batch}`, ms: +ms.toFixed(1), images_per_s: +(batch / ms * 1000).toFixed(1),
+        cpu_ms: +median(cpu).toFixed(1), threads: base.numThreads(), backend: base.name,
+      };
+      if (a.json) process.stdout.write(JSON.stringify(row) + '\n');
+      else process.stdout.write(`${row.workload.padEnd(34)} ${ms.toFixed(1).padStart(9)} ms  ${row.images_per_s.toFixed(1).padStart(8)} img/s  cpu ${row.cpu_ms.toFixed(1).padStart(9)} ms  (min ${Math.min(...ts).toFixed(1)}, threads ${row.threads})\n`);
+      if (a.profile) {
+        const tally = new Map<string, { ms: number; calls: number }>();
+        useBackend(profiled(base, tally));
+        const t0 = performance.now();
+        step();
+        const total = performance.now() - t0;
+        let kernels = 0;
+        for (const e of tally.values()) kernels += e.ms;
+        const rows = [...tally.entries()].sort((p, q) => q[1].ms - p[1].ms);
+        process.stdout.write(`  profile: step ${total.toFixed(1)} ms, kernels ${kernels.toFixed(1)} ms, outside kernels ${(total - kernels).toFixed(1)} ms\n`);
+        for (const [name, e] of rows.slice(0, 40)) {
+          if (e.ms < total * 0.002) break;
+          process.stdout.write(`    ${name.padEnd(40)} ${e.ms.toFixed(1).padStart(8)} ms ${(100 * e.ms / total).toFixed(1).padStart(5)}%  ${String(e.calls).padStart(5)} calls\n`);
+        }
+      }
+      useBackend(null);
+    }
+  }
+}
+
+// Importable (makeStep) by profiling scripts; runs only as the entry point.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();
