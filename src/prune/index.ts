@@ -8,3 +8,7 @@ export { iterativePrune, scheduleSparsity, type Schedule, type IterativeOptions 
 export { collapseReport, layerDensities, pathSurvives, formatDensityTable, type CollapseReport, type LayerDensity } from './collapse.js';
 export { pruneAtInit, prunableSet, type PruneOptions, type PruneResult } from './prune.js';
 export { criteria, criterionNames, getCriterion, hutchinsonDiagonal, ggnDiagonal, gradientSum, gradientMoments, type Criterion, type CriterionOptions } from './criteria/index.js';
+export {
+  ScoreCache, cachedScores, scoreCacheKey, hashWeights, hashMaskData, DEFAULT_SCORE_CACHE_DIR, DEFAULT_SCORE_CACHE_MAX_BYTES,
+  type ScoreCacheKey, type ScoreCacheKeyInput, type ScoreCacheOptions, type ScoreCacheUsage, type ScoreCacheEntry,
+} from './cache.js';

@@ -5,7 +5,7 @@
 // pooling) this is exactly the Hessian diagonal the Hutchinson estimator targets, without its noise.
 
 import { grad, noGrad } from '../../autograd/graph.js';
-import { softmax } from '../../autograd/ops/index.js';
+import { mulScalar, softmax } from '../../autograd/ops/index.js';
 import { Tensor, allocate } from '../../tensor/tensor.js';
 import { shapeStr } from '../../tensor/shape.js';
 import { mapScores, maskBatches, requireData, toScores, zeroScores, type ScoreContext } from '../context.js';
@@ -27,7 +27,8 @@ export function ggnDiagonal(ctx: ScoreContext, o: CriterionOptions, criterion = 
       const out = ctx.model.forward(xs);
       if (out.ndim !== 2) throw new PruneError(`${criterion}: model output must be [N, classes], got ${shapeStr(out.shape)}`);
       const C = out.shape[1]!;
-      const p = noGrad(() => softmax(out.detach(), 1)).data;
+      // The softmax of the tempered logits z = f(x) / T, whose Hessian the factor a_c splits.
+      const p = noGrad(() => softmax(T === 1 ? out.detach() : mulScalar(out.detach(), 1 / T), 1)).data;
       for (let c = 0; c < C; c++) {
         const sc = Math.sqrt(p[c]!);
         if (sc === 0) continue;
