@@ -1,0 +1,505 @@
+// Runs a study: for every run not yet in the store, prune at initialisation and train, then write
+// the run's row. A run is complete exactly when its row exists, so a killed process loses at most
+// the run it was in, and even that resumes: the pruned weights and masks are kept under
+// runs/<id>/pruned (written whole, then renamed into place), and the trainer checkpoints every
+// epoch under runs/<id>/ckpt.
+//
+// Per run:
+// 1. data: the training split (optionally the first k images per class), a seeded stratified
+//    validation split held out of it (model selection looks at this only), the test split;
+// 2. the model, initialised from the run's seed;
+// 3. pruning (unless the criterion is "none"): optional BN warm-up over one pass of the training
+//    loader, scoring on `maskPerClass` images per class of the training part (eval transform, in
+//    class order) at mask batch `maskBatchSize`, masks, layer-collapse check;
+// 4. training with the masks enforced, evaluating validation and test every `evalEvery` epochs.
+
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { canonicalJson, loadConfig, ConfigError, DENSE, type Environment, type Run, type RunSettings, type Study } from './config.js';
+import { readRow, runDir, signRow, writeAtomic, writeRow, renameAtomic, type ResultRow } from './store.js';
+import { selectShard, type Shard } from './shard.js';
+import { createModel, prunableParameters, type Model } from '../models/registry.js';
+import { datasetInfo, loadDataset } from '../data/registry.js';
+import { SubsetDataset, type Dataset } from '../data/dataset.js';
+import { DataLoader } from '../data/loader.js';
+import { maskSubset, stratifiedSplit } from '../data/subset.js';
+import { standardTransform, type TransformSpec } from '../data/transforms.js';
+import { Generator } from '../tensor/random.js';
+import { loadTensors, saveTensors } from '../tensor/safetensors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { loadStateDictFile, saveStateDict } from '../nn/serialize.js';
+import { applyMasks, bnWarmup, collapseReport, makeMasks, prunableSet, pruneAtInit, type LayerDensity, type MaskData } from '../prune/index.js';
+import { trainModel, type TrainProgress, type TrainResult } from '../train/index.js';
+import { backendInfo } from '../kernels/index.js';
+
+export interface RunnerEvents {
+  /** A run starts (`position` counts the runs this process will do, from 1). */
+  runStart?(run: Run, position: number, total: number): void;
+  /** A phase of the current run starts: 'warm-up', 'score', 'train'; `total` in its own units. */
+  phase?(run: Run, phase: 'warm-up' | 'score' | 'train', total: number, unit: string): void;
+  /** Progress within the phase. */
+  tick?(done: number, total?: number): void;
+  /** The phase ended. */
+  phaseEnd?(): void;
+  trainProgress?(p: TrainProgress): void;
+  epochEnd?(run: Run, epoch: number, summary: string): void;
+  runEnd?(run: Run, row: ResultRow): void;
+  skip?(run: Run, reason: string): void;
+  warn?(message: string): void;
+}
+
+export interface RunnerOptions {
+  store: string;
+  shard?: Shard | null;
+  /** Overrides the config's data.dataDir. */
+  dataDir?: string;
+  workers?: number;
+  /** Keep runs/<id>/ (pruned weights, masks, checkpoints) after the row is written. */
+  keepCheckpoints?: boolean;
+  /** Go on with the next run when one fails (default: stop at the first failure). */
+  keepGoing?: boolean;
+  events?: RunnerEvents;
+  signal?: AbortSignal;
+}
+
+export interface StudyResult {
+  /** Runs of this shard, in order. */
+  planned: Run[];
+  done: ResultRow[];
+  skipped: Run[];
+  failed: { run: Run; error: Error }[];
+}
+
+// ---- reading configs ----
+
+/** One config file, or every *.json in a folder (sorted by name), as one list of studies. */
+export function loadStudies(path: string): Study[] {
+  if (!existsSync(path)) throw new ConfigError(`${path}: no such file or folder`);
+  if (!statSync(path).isDirectory()) return [loadConfig(path)];
+  const files = readdirSync(path).filter((f) => f.toLowerCase().endsWith('.json') && !f.startsWith('.')).sort();
+  const studies = files.map((f) => join(path, f)).filter((f) => statSync(f).isFile()).map(loadConfig);
+  if (studies.length === 0) throw new ConfigError(`${path}: no *.json config in this folder`);
+  return studies;
+}
+
+/** Every run of the studies in order, each id once (the first study that lists it owns it). */
+export function planRuns(studies: readonly Study[]): { run: Run; study: Study }[] {
+  const seen = new Set<string>();
+  const out: { run: Run; study: Study }[] = [];
+  for (const study of studies) {
+    for (const run of study.runs) {
+      if (seen.has(run.id)) continue;
+      seen.add(run.id);
+      out.push({ run, study });
+    }
+  }
+  return out;
+}
+
+// ---- provenance ----
+
+let version: string | null = null;
+
+/** pai's version from the package.json above this module (src/ or dist/src/). */
+export function paiVersion(): string {
+  if (version !== null) return version;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const p = join(dir, 'package.json');
+    if (existsSync(p)) {
+      try {
+        const pkg = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string };
+        if (pkg.name === 'pai' && typeof pkg.version === 'string') return (version = pkg.version);
+      } catch { /* not ours */ }
+    }
+    const up = dirname(dir);
+    if (up === dir) return (version = 'unknown');
+    dir = up;
+  }
+}
+
+// ---- data ----
+
+interface RunData {
+  train: Dataset;
+  val: Dataset;
+  test: Dataset;
+}
+
+/** The first `k` items of every class, in file order: a deterministic, seed-free reduction. */
+function firstPerClass(ds: Dataset, k: number): Dataset {
+  const labels = ds.labels();
+  const taken = new Map<number, number>();
+  const idx: number[] = [];
+  for (let i = 0; i < labels.length; i++) {
+    const c = labels[i]!;
+    const n = taken.get(c) ?? 0;
+    if (n < k) { idx.push(i); taken.set(c, n + 1); }
+  }
+  return new SubsetDataset(ds, Int32Array.from(idx), `${ds.name}[${k}/class]`);
+}
+
+/** Loaded splits, shared by the runs of one process. */
+export class DataCache {
+  private readonly splits = new Map<string, Dataset>();
+  constructor(private readonly dataDir: string | undefined) {}
+
+  split(name: RunSettings['dataset'], split: 'train' | 'test'): Dataset {
+    const key = `${name}/${split}`;
+    let ds = this.splits.get(key);
+    if (!ds) {
+      ds = loadDataset(name, split, this.dataDir === undefined ? {} : { dataDir: this.dataDir });
+      this.splits.set(key, ds);
+    }
+    return ds;
+  }
+
+  forRun(s: RunSettings): RunData {
+    let train = this.split(s.dataset, 'train');
+    let test = this.split(s.dataset, 'test');
+    if (s.trainPerClass !== null) train = firstPerClass(train, s.trainPerClass);
+    if (s.testPerClass !== null) test = firstPerClass(test, s.testPerClass);
+    const { train: ti, val: vi } = stratifiedSplit(train.labels(), s.valFraction, new Generator(s.seed));
+    return {
+      train: new SubsetDataset(train, ti, `${train.name} train part`),
+      val: new SubsetDataset(train, vi, `${train.name} validation part`),
+      test,
+    };
+  }
+}
+
+function transforms(s: RunSettings): { train: TransformSpec; eval: TransformSpec } {
+  // The registry's constants, so that a reduced set is normalised like the full one it stands for.
+  const { mean, std } = datasetInfo(s.dataset);
+  const o = { padTo32: s.padTo32, mean, std };
+  const ev = standardTransform(s.dataset, 'eval', o);
+  return { train: s.augment ? standardTransform(s.dataset, 'train', o) : ev, eval: ev };
+}
+
+// ---- pruning, persisted ----
+
+interface PruneRecord {
+  layers: LayerDensity[];
+  kept: number;
+  total: number;
+  emptyLayers: string[];
+  connected: boolean | null;
+  warnings: string[];
+  warmupSeconds: number;
+  maskSeconds: number;
+}
+
+function denseRecord(model: Model, s: RunSettings): PruneRecord {
+  const params = new Map(model.namedParameters());
+  const layers = prunableParameters(model, s.semantics).map((name) => {
+    const n = params.get(name)!.size;
+    return { name, kept: n, total: n, density: 1 };
+  });
+  const total = layers.reduce((a, l) => a + l.total, 0);
+  return { layers, kept: total, total, emptyLayers: [], connected: true, warnings: [], warmupSeconds: 0, maskSeconds: 0 };
+}
+
+/** Loads a finished pruning of this run into `model`, or null when there is none. */
+function loadPruned(dir: string, model: Model): { masks: Map<string, Tensor>; record: PruneRecord } | null {
+  const p = join(dir, 'pruned');
+  if (!existsSync(join(p, 'prune.json'))) return null;
+  loadStateDictFile(model, join(p, 'model.safetensors'));
+  const masks = loadTensors(join(p, 'masks.safetensors'));
+  const record = JSON.parse(readFileSync(join(p, 'prune.json'), 'utf8')) as PruneRecord;
+  return { masks, record };
+}
+
+function savePruned(dir: string, model: Model, masks: Map<string, Tensor>, record: PruneRecord): void {
+  const final = join(dir, 'pruned');
+  const tmp = join(dir, `.pruned-${process.pid}-${randomBytes(4).toString('hex')}`);
+  mkdirSync(tmp, { recursive: true });
+  saveStateDict(join(tmp, 'model.safetensors'), model, { content: 'pruned model before training' });
+  saveTensors(join(tmp, 'masks.safetensors'), masks, { content: 'masks (1 = keep)' });
+  // prune.json last: its presence marks the folder complete.
+  writeFileSync(join(tmp, 'prune.json'), JSON.stringify(record, null, 1));
+  rmSync(final, { recursive: true, force: true });
+  renameAtomic(tmp, final);
+}
+
+function maskData(train: Dataset, s: RunSettings, evalTransform: TransformSpec): MaskData {
+  const idx = maskSubset(train, { perClass: s.maskPerClass, gen: new Generator(s.seed) });
+  const loader = new DataLoader(new SubsetDataset(train, idx, `${train.name} mask subset`), { batchSize: idx.length, transform: evalTransform });
+  const b = loader.batchesSync(0).next();
+  if (b.done) throw new ConfigError(`${train.name}: the mask subset is empty`);
+  return { x: b.value.x, y: b.value.y };
+}
+
+/**
+ * Scores of one-shot criteria do not depend on the sparsity, so runs that differ only in it (and in
+ * training settings) share one scoring: the model state after the warm-up and the scores are kept
+ * in memory and the masks are cut again. Iterative criteria (SynFlow) re-score at every sparsity.
+ * The grid's order (sparsity outside warm-up and seed) needs warm-ups x seeds entries to hit.
+ */
+interface Scored { state: Map<string, Tensor>; scores: Map<string, Tensor>; warmupMs: number; scoreMs: number; bytes: number }
+
+export class ScoreMemo {
+  private readonly entries = new Map<string, Scored>();
+  private bytes = 0;
+  constructor(private readonly maxBytes = 512 * 2 ** 20) {}
+
+  static key(s: RunSettings): string {
+    // Everything that reaches the scores: data, model, seed, warm-up and scoring settings.
+    return canonicalJson({
+      dataset: s.dataset, trainPerClass: s.trainPerClass, valFraction: s.valFraction, augment: s.augment, padTo32: s.padTo32,
+      model: s.model, width: s.width, numClasses: s.numClasses, inChannels: s.inChannels, imageSize: s.imageSize,
+      criterion: s.criterion, seed: s.seed, warmup: s.warmup, warmupBatches: s.warmup ? s.warmupBatches : null, batchSize: s.warmup ? s.batchSize : null,
+      semantics: s.semantics, maskPerClass: s.maskPerClass, maskBatchSize: s.maskBatchSize, temperature: s.temperature, probes: s.probes,
+    });
+  }
+
+  get(key: string): Scored | undefined {
+    const e = this.entries.get(key);
+    if (e) { this.entries.delete(key); this.entries.set(key, e); }
+    return e;
+  }
+
+  set(key: string, e: Scored): void {
+    if (e.bytes > this.maxBytes) return;
+    this.entries.set(key, e);
+    this.bytes += e.bytes;
+    for (const [k, old] of this.entries) {
+      if (this.bytes <= this.maxBytes) break;
+      this.entries.delete(k);
+      this.bytes -= old.bytes;
+    }
+  }
+}
+
+function cloneState(model: Model): Map<string, Tensor> {
+  return new Map([...model.stateDict()].map(([k, t]) => [k, t.clone()]));
+}
+
+function prune(model: Model, run: Run, data: RunData, loader: DataLoader, evalTransform: TransformSpec, ev: RunnerEvents, memo: ScoreMemo): { masks: Map<string, Tensor>; record: PruneRecord } {
+  const s = run.settings;
+  const iterations = s.iterations ?? (s.criterion === 'synflow' ? 100 : 1);
+  const key = iterations === 1 ? ScoreMemo.key(s) : null;
+  const hit = key ? memo.get(key) : undefined;
+  if (hit) {
+    // The same steps as pruneAtInit after scoring: masks, collapse check, masks applied.
+    model.loadStateDict(hit.state);
+    const prunable = prunableSet(model, s.semantics);
+    const masks = makeMasks(hit.scores, prunable, s.sparsity, s.scope);
+    const rep = collapseReport(model, masks, prunable, [model.config.inChannels, model.config.imageSize, model.config.imageSize]);
+    const warnings: string[] = [];
+    if (rep.emptyLayers.length) warnings.push(`${rep.emptyLayers.length} prunable tensor(s) fully pruned: ${rep.emptyLayers.join(', ')}`);
+    if (rep.connected === false) warnings.push(`layer collapse: at sparsity ${s.sparsity} the ${s.criterion} mask leaves no path from input to output`);
+    applyMasks(model, masks);
+    return {
+      masks,
+      record: { layers: rep.layers, kept: rep.kept, total: rep.total, emptyLayers: rep.emptyLayers, connected: rep.connected, warnings, warmupSeconds: hit.warmupMs / 1000, maskSeconds: hit.scoreMs / 1000 },
+    };
+  }
+
+  const md = maskData(data.train, s, evalTransform);
+  const warmTotal = Math.min(loader.length, s.warmupBatches ?? Infinity);
+  let warmupMs = 0;
+  if (s.warmup) {
+    ev.phase?.(run, 'warm-up', warmTotal, 'batches');
+    const t0 = performance.now();
+    let done = 0;
+    const xs = (function* () {
+      for (const b of loader.batchesSync(0)) {
+        if (done >= warmTotal) return;
+        yield b.x;
+        ev.tick?.(++done, warmTotal);
+      }
+    })();
+    // The warm-up runs here rather than inside pruneAtInit so that its progress can be shown.
+    bnWarmup(model, xs, { maxBatches: warmTotal });
+    warmupMs = performance.now() - t0;
+    ev.phaseEnd?.();
+  }
+  const state = key ? cloneState(model) : null;
+  const scoreTotal = iterations > 1 ? iterations : Math.ceil(md.x.shape[0]! / s.maskBatchSize);
+  ev.phase?.(run, 'score', scoreTotal, iterations > 1 ? 'iterations' : 'mask batches');
+  const r = pruneAtInit(model, {
+    criterion: s.criterion, sparsity: s.sparsity, scope: s.scope, data: md, semantics: s.semantics,
+    batchSize: s.maskBatchSize, seed: s.seed, iterations,
+    ...(s.temperature !== null ? { temperature: s.temperature } : {}),
+    ...(s.probes !== null ? { probes: s.probes } : {}),
+    ...(iterations > 1
+      ? { onIteration: (e: number) => ev.tick?.(e + 1, scoreTotal) }
+      : { progress: (done: number, total: number) => ev.tick?.(done, total) }),
+  });
+  ev.phaseEnd?.();
+  if (key && state) {
+    let bytes = 0;
+    for (const t of [...state.values(), ...r.scores.values()]) bytes += t.data.byteLength;
+    memo.set(key, { state, scores: r.scores, warmupMs, scoreMs: r.scoreMs, bytes });
+  }
+  const rep = r.report;
+  return {
+    masks: r.masks,
+    record: {
+      layers: rep.layers, kept: rep.kept, total: rep.total, emptyLayers: rep.emptyLayers, connected: rep.connected,
+      warnings: r.warnings, warmupSeconds: warmupMs / 1000, maskSeconds: r.scoreMs / 1000,
+    },
+  };
+}
+
+// ---- one run ----
+
+export interface RunContext {
+  store: string;
+  study: Study;
+  env: Environment;
+  cache: DataCache;
+  keepCheckpoints: boolean;
+  events: RunnerEvents;
+  memo: ScoreMemo;
+  signal?: AbortSignal;
+}
+
+function fmtPct(v: number | null | undefined): string {
+  return v === null || v === undefined ? '-' : `${(100 * v).toFixed(2)}%`;
+}
+
+export async function executeRun(run: Run, ctx: RunContext): Promise<ResultRow> {
+  const t0 = performance.now();
+  const s = run.settings;
+  const ev = ctx.events;
+  const dir = runDir(ctx.store, run.id);
+  mkdirSync(dir, { recursive: true });
+  // What the folder holds, for a person who finds it.
+  writeAtomic(join(dir, 'settings.json'), `${JSON.stringify({ id: run.id, study: ctx.study.name, settings: s }, null, 1)}\n`);
+
+  const data = ctx.cache.forRun(s);
+  const tf = transforms(s);
+  const workers = ctx.env.workers;
+  const trainLoader = new DataLoader(data.train, { batchSize: s.batchSize, shuffle: true, transform: tf.train, seed: s.seed, workers });
+  const evalLoader = (ds: Dataset): DataLoader => new DataLoader(ds, { batchSize: Math.max(s.batchSize, 256), transform: tf.eval, seed: s.seed, workers });
+  const model = createModel(s.model, { numClasses: s.numClasses, inChannels: s.inChannels, width: s.width, imageSize: s.imageSize, seed: s.seed });
+
+  let masks: Map<string, Tensor> | null = null;
+  let record: PruneRecord;
+  if (s.criterion === DENSE) {
+    record = denseRecord(model, s);
+  } else {
+    const saved = loadPruned(dir, model);
+    if (saved) {
+      ({ masks, record } = saved);
+      ev.warn?.(`run ${run.id}: resuming with the masks pruned earlier`);
+    } else {
+      ({ masks, record } = prune(model, run, data, trainLoader, tf.eval, ev, ctx.memo));
+      savePruned(dir, model, masks, record);
+    }
+    for (const w of record.warnings) ev.warn?.(`run ${run.id}: ${w}`);
+  }
+
+  ev.phase?.(run, 'train', s.epochs * trainLoader.length, 'steps');
+  let result: TrainResult;
+  try {
+    result = await trainModel(model, {
+      train: trainLoader,
+      ...(data.val.length > 0 ? { val: evalLoader(data.val) } : {}),
+      test: evalLoader(data.test),
+      epochs: s.epochs,
+      optimizer: s.optimizer,
+      schedule: s.schedule,
+      labelSmoothing: s.labelSmoothing,
+      masks,
+      evalEvery: s.evalEvery,
+      checkpointDir: join(dir, 'ckpt'),
+      resume: true,
+      bestBy: s.bestBy,
+      seed: s.seed,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      progress: (p) => {
+        if (p.phase === 'train') ev.tick?.((p.epoch - 1) * trainLoader.length + p.batch);
+        ev.trainProgress?.(p);
+      },
+      onEpoch: (r) => ev.epochEnd?.(run, r.epoch, `epoch ${r.epoch}/${s.epochs}: loss ${r.train_loss.toFixed(4)}, train ${fmtPct(r.train_top1)}, val ${fmtPct(r.val?.top1)}, test ${fmtPct(r.test?.top1)}`),
+    });
+  } finally {
+    ev.phaseEnd?.();
+    await trainLoader.close();
+  }
+
+  const best = result.best, last = result.last;
+  const backend = backendInfo();
+  const row = signRow({
+    format: 'pai-result/1',
+    id: run.id,
+    configHash: ctx.study.hash,
+    study: ctx.study.name,
+    settings: s,
+    history: result.history,
+    final: { epoch: last.epoch, val: last.val ?? null, test: last.test ?? null },
+    best: { epoch: best.epoch, by: best.by, val: best.metrics.val ?? null, test: best.metrics.test ?? null },
+    finalTestTop1: last.test?.top1 ?? null,
+    bestValTop1: best.metrics.val?.top1 ?? null,
+    bestTestTop1: best.metrics.test?.top1 ?? null,
+    density: record.total ? record.kept / record.total : 0,
+    kept: record.kept,
+    total: record.total,
+    layers: record.layers,
+    emptyLayers: record.emptyLayers,
+    collapsed: record.connected === false,
+    warnings: record.warnings,
+    timing: {
+      warmupSeconds: record.warmupSeconds, maskSeconds: record.maskSeconds, trainSeconds: result.trainSeconds,
+      totalSeconds: (performance.now() - t0) / 1000,
+    },
+    pai: { version: paiVersion(), backend: backend.name, threads: backend.threads, node: process.version },
+    finishedAt: new Date().toISOString(),
+  });
+  writeRow(ctx.store, row);
+  if (!ctx.keepCheckpoints) rmSync(dir, { recursive: true, force: true });
+  ev.runEnd?.(run, row);
+  return row;
+}
+
+/** Runs the studies' runs of this shard that the store does not hold yet, in order. */
+export async function runStudies(studies: readonly Study[], o: RunnerOptions): Promise<StudyResult> {
+  const plan = selectShard(planRuns(studies), o.shard ?? null);
+  const ev = o.events ?? {};
+  const result: StudyResult = { planned: plan.map((p) => p.run), done: [], skipped: [], failed: [] };
+  const todo: typeof plan = [];
+  for (const p of plan) {
+    const existing = readRow(o.store, p.run.id);
+    if (existing !== null && typeof existing !== 'string') {
+      result.skipped.push(p.run);
+      ev.skip?.(p.run, 'already in the store');
+      continue;
+    }
+    if (typeof existing === 'string') ev.warn?.(`run ${p.run.id}: its row is unusable (${existing}); running it again`);
+    todo.push(p);
+  }
+  const caches = new Map<string, DataCache>();
+  const memo = new ScoreMemo();
+  let position = 0;
+  for (const { run, study } of todo) {
+    if (o.signal?.aborted) break;
+    position++;
+    const dataDir = o.dataDir ?? study.env.dataDir ?? undefined;
+    let cache = caches.get(dataDir ?? '');
+    if (!cache) { cache = new DataCache(dataDir); caches.set(dataDir ?? '', cache); }
+    ev.runStart?.(run, position, todo.length);
+    try {
+      const row = await executeRun(run, {
+        store: o.store, study, env: { dataDir: dataDir ?? null, workers: o.workers ?? study.env.workers }, cache,
+        keepCheckpoints: o.keepCheckpoints ?? false, events: ev, memo, ...(o.signal ? { signal: o.signal } : {}),
+      });
+      result.done.push(row);
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      result.failed.push({ run, error });
+      if (!o.keepGoing) throw error;
+      ev.warn?.(`run ${run.id} failed: ${error.message}`);
+    }
+  }
+  return result;
+}
+
+/** A short label of a run for logs and tables. */
+export function runLabel(s: RunSettings): string {
+  const dense = s.criterion === DENSE;
+  return `${s.dataset}/${s.model}${s.width !== 1 ? `@${+s.width.toFixed(4)}` : ''} ${s.criterion}${dense ? '' : ` s=${s.sparsity}${s.warmup ? ' +warm-up' : ''}`} seed ${s.seed}`;
+}
