@@ -4,7 +4,10 @@
 // global masks at 90 % sparsity. The time is scoring plus the mask (for SynFlow its 100
 // prune-rescore iterations). With --measure-samples N < --samples the data-driven criteria are
 // timed on the first N samples and scaled linearly to --samples (each sample costs the same passes);
-// such rows carry "extrapolatedFrom": N.
+// such rows carry "extrapolatedFrom": N. Only scoring is scaled; the mask is timed once.
+// --compute-batch B sets the internal batch of the batched per-sample criteria (1 forces the
+// per-sample loops); --compare times every data-driven criterion both ways and prints the ratio,
+// with wall and CPU time (process.cpuUsage, all threads).
 import { Command, InvalidArgumentError } from 'commander';
 import { createModel } from '../src/models/registry.js';
 import { Generator } from '../src/tensor/random.js';
@@ -27,10 +30,12 @@ const program = new Command('pai-bench-prune')
   .option('--synflow-iterations <n>', 'SynFlow prune-rescore iterations', positiveInt, 100)
   .option('--measure-iterations <n>', 'time SynFlow on this many iterations of the schedule and scale to --synflow-iterations', positiveInt)
   .option('--sparsity <s>', 'mask sparsity', Number, 0.9)
+  .option('--compute-batch <n>', 'internal batch of the batched per-sample criteria (1: the per-sample loops)', positiveInt)
+  .option('--compare', 'time data-driven criteria with the per-sample loop and batched, and their ratio')
   .option('--json', 'one JSON object per line: {"workload":"mask-<criterion>","ms":...}')
   .showHelpAfterError();
 program.parse();
-const o = program.opts<{ criteria?: string; samples: number; measureSamples?: number; synflowIterations: number; measureIterations?: number; sparsity: number; json?: boolean }>();
+const o = program.opts<{ criteria?: string; samples: number; measureSamples?: number; synflowIterations: number; measureIterations?: number; sparsity: number; computeBatch?: number; compare?: boolean; json?: boolean }>();
 
 const names = o.criteria ? o.criteria.split(',') : criteria().map((c) => c.name);
 for (const n of names) getCriterion(n);
@@ -50,8 +55,40 @@ if (!o.json) {
 
 class StopEarly extends Error {}
 
+function cpuMs(u: NodeJS.CpuUsage): number {
+  return (u.user + u.system) / 1000;
+}
+
+/** Scores one criterion; returns scoring and mask times (wall and CPU, ms), scoring unscaled. */
+function timeCriterion(name: string, computeBatch: number | undefined): { score: number; scoreCpu: number; mask: number } {
+  const c = getCriterion(name);
+  const t0 = performance.now(), u0 = process.cpuUsage();
+  const scores = scoreParameters(model, name, c.needsData ? data : null, { inputShape: [3, 32, 32], computeBatch });
+  const score = performance.now() - t0, scoreCpu = cpuMs(process.cpuUsage(u0));
+  const t1 = performance.now();
+  makeMasks(scores, prunable, o.sparsity, 'global');
+  return { score, scoreCpu, mask: performance.now() - t1 };
+}
+
 for (const name of names) {
   const c = getCriterion(name);
+  if (name !== 'synflow' && (o.compare && c.needsData)) {
+    const factor = o.samples / measured;
+    const loop = timeCriterion(name, 1);
+    const batched = timeCriterion(name, o.computeBatch);
+    const row: Record<string, unknown> = {
+      workload: `mask-${name}`, samples: o.samples, measuredSamples: measured,
+      loopMs: loop.score * factor + loop.mask, loopCpuMs: loop.scoreCpu * factor,
+      batchedMs: batched.score * factor + batched.mask, batchedCpuMs: batched.scoreCpu * factor,
+      scoreSpeedup: loop.score / batched.score, scoreCpuSpeedup: loop.scoreCpu / batched.scoreCpu, maskMs: batched.mask,
+      computeBatch: o.computeBatch ?? null, backend: info.name, threads: info.threads,
+    };
+    if (o.json) process.stdout.write(`${JSON.stringify(row)}\n`);
+    else {
+      process.stdout.write(`${name.padEnd(14)} scoring: loop ${(loop.score * factor / 1000).toFixed(1)} s (cpu ${(loop.scoreCpu * factor / 1000).toFixed(1)} s), batched ${(batched.score * factor / 1000).toFixed(1)} s (cpu ${(batched.scoreCpu * factor / 1000).toFixed(1)} s): ${(loop.score / batched.score).toFixed(2)}x wall, ${(loop.scoreCpu / batched.scoreCpu).toFixed(2)}x cpu; mask ${(batched.mask / 1000).toFixed(1)} s${factor !== 1 ? ` (scoring measured on ${measured} samples, scaled)` : ''}\n`);
+    }
+    continue;
+  }
   const t0 = performance.now();
   if (name === 'synflow') {
     // The first measureIterations iterations of the full schedule: every iteration costs one
@@ -65,15 +102,14 @@ for (const name of names) {
     } catch (e) {
       if (!(e instanceof StopEarly)) throw e;
     }
-  } else {
-    const scores = scoreParameters(model, name, c.needsData ? data : null, { inputShape: [3, 32, 32] });
-    makeMasks(scores, prunable, o.sparsity, 'global');
   }
-  const raw = performance.now() - t0;
+  let maskMs = 0;
+  if (name !== 'synflow') maskMs = timeCriterion(name, o.computeBatch).mask;
+  const raw = performance.now() - t0 - maskMs;
   const iters = Math.min(o.measureIterations ?? o.synflowIterations, o.synflowIterations);
   const factor = name === 'synflow' ? o.synflowIterations / iters : c.needsData ? o.samples / measured : 1;
   const scaled = factor !== 1;
-  const ms = raw * factor;
+  const ms = raw * factor + maskMs;
   const row: Record<string, unknown> = { workload: `mask-${name}`, ms, samples: o.samples };
   if (scaled) { row['extrapolatedFrom'] = name === 'synflow' ? iters : measured; row['measuredMs'] = raw; }
   if (name === 'synflow') row['iterations'] = o.synflowIterations;

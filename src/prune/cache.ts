@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import type { Tensor } from '../tensor/tensor.js';
 import { readSafetensors, saveTensors, toTensor } from '../tensor/safetensors.js';
 import type { Module } from '../nn/module.js';
-import type { MaskData } from './context.js';
+import { DEFAULT_COMPUTE_BATCH, type MaskData } from './context.js';
 import { getCriterion } from './criteria/index.js';
 import { resolveCriterionOptions, type ScoreOptions } from './score.js';
 import type { Scores } from './types.js';
@@ -85,6 +85,9 @@ export function scoreCacheKey(k: ScoreCacheKeyInput): ScoreCacheKey {
   const resolved = resolveCriterionOptions(k.criterion, o);
   const options: Record<string, unknown> = { semantics: o.semantics ?? 'fixed' };
   for (const u of c.uses) options[u] = resolved[u];
+  // A different estimator (same expectation), so different scores; absent when off, so that keys
+  // written before the option existed stay valid.
+  if (resolved.sharedProbes && c.uses.includes('probes')) { options['sharedProbes'] = true; options['computeBatch'] = o.computeBatch ?? DEFAULT_COMPUTE_BATCH; }
   if (c.needsData) options['batchSize'] = o.batchSize ?? 1;
   else options['inputShape'] = [...(o.inputShape ?? k.data?.x.shape.slice(1) ?? [])];
   if (drawsRandom(k.criterion)) options['seed'] = o.seed ?? 0;

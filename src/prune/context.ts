@@ -26,6 +26,26 @@ export interface ScoreContext {
   inputShape: readonly number[];
   /** Called after each mask batch (or iteration) with done and total counts. */
   progress?: (done: number, total: number) => void;
+  /**
+   * Samples per internal forward/backward pass where a criterion can compute its per-mask-batch
+   * quantities for many mask batches at once (per-sample gradients as a backward-pass extension).
+   * It changes the speed and the float rounding, never the estimator. 1 forces the per-batch loops.
+   */
+  computeBatch?: number;
+  /** Where one-time notes go (a batched path refusing and falling back); default stderr. */
+  note?: (message: string) => void;
+}
+
+export const DEFAULT_COMPUTE_BATCH = 32;
+
+const noted = new Set<string>();
+
+/** Says `message` once per process (per distinct text) through ctx.note or stderr. */
+export function noteOnce(ctx: ScoreContext, message: string): void {
+  if (ctx.note) return ctx.note(message);
+  if (noted.has(message)) return;
+  noted.add(message);
+  process.stderr.write(`pai: ${message}\n`);
 }
 
 export function makeContext(model: Module, o: Omit<ScoreContext, 'model' | 'names' | 'params'>): ScoreContext {
@@ -36,6 +56,7 @@ export function makeContext(model: Module, o: Omit<ScoreContext, 'model' | 'name
     if (n === 0) throw new PruneError('mask data is empty');
   }
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new PruneError(`mask batch size must be a positive integer, got ${o.batchSize}`);
+  if (o.computeBatch !== undefined && (!Number.isInteger(o.computeBatch) || o.computeBatch < 1)) throw new PruneError(`compute batch must be a positive integer, got ${o.computeBatch}`);
   return { model, names: np.map(([n]) => n), params: np.map(([, t]) => t), ...o };
 }
 

@@ -18,12 +18,18 @@ export interface ScoreOptions {
   /** [C, H, W] of one input, for data-free criteria when no data is given. */
   inputShape?: readonly number[];
   progress?: (done: number, total: number) => void;
+  /** Samples per internal pass of the batched criteria (see ScoreContext.computeBatch); 1 forces the loops. */
+  computeBatch?: number;
+  /** Hutchinson only: share each probe across a compute batch (cheaper, same expectation, more variance). */
+  sharedProbes?: boolean;
+  note?: (message: string) => void;
 }
 
 export function resolveCriterionOptions(name: string, o: ScoreOptions): CriterionOptions {
   const c = getCriterion(name);
   const d = c.defaults(o.semantics ?? 'fixed');
   const r: CriterionOptions = { temperature: o.temperature ?? d.temperature, probes: o.probes ?? d.probes };
+  if (o.sharedProbes) r.sharedProbes = true;
   if (!(r.temperature > 0) || !Number.isFinite(r.temperature)) throw new PruneError(`temperature must be a positive number, got ${r.temperature}`);
   if (!Number.isInteger(r.probes) || r.probes < 1) throw new PruneError(`probes must be a positive integer, got ${r.probes}`);
   return r;
@@ -60,6 +66,7 @@ export function scoreParameters(model: Module, criterion: string, data: MaskData
     const ctx = makeContext(model, {
       data, batchSize: o.batchSize ?? 1, semantics: o.semantics ?? 'fixed',
       gen: new Generator(o.seed ?? 0, 'prune'), inputShape, progress: o.progress,
+      computeBatch: o.computeBatch, note: o.note,
     });
     return c.score(ctx, opts);
   } finally {

@@ -6,8 +6,12 @@ import type { Conv2dParams } from '../../kernels/interface.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { shapeStr, ShapeError } from '../../tensor/shape.js';
 import { record } from '../graph.js';
+import { traceOp } from '../trace.js';
 import { be, checkSameDtype, pair, uninit } from './util.js';
 import { sum } from './reduce.js';
+import { mul } from './elementwise.js';
+import { reshape } from './shape.js';
+import { addProbeTerm, perSampleBatch, perSampleMode, perSampleProbe, perSampleUnsupported, perSampleWanted, reportPerSample } from '../per-sample.js';
 
 export interface Conv2dOptions {
   stride?: number | readonly [number, number];
@@ -53,28 +57,84 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, o: Conv
     checkSameDtype('conv2d', x, bias);
     if (bias.ndim !== 1 || bias.shape[0] !== p.oc) throw new ShapeError(`conv2d: bias ${shapeStr(bias.shape)} does not match ${p.oc} output channels`);
   }
-  return conv2dFromParams(x, w, bias, p);
+  return traceOp('conv2d', [x, w, bias], { p }, conv2dFromParams(x, w, bias, p));
 }
 
 function conv2dFromParams(x: Tensor, w: Tensor, bias: Tensor | null, p: Conv2dParams): Tensor {
   const out = uninit(x, [p.n, p.oc, p.oh, p.ow]);
   be(x).conv2d(x.data, w.data, bias ? bias.data : null, out.data, p);
   const inputs = bias ? [x, w, bias] : [x, w];
-  return record('conv2d', out, inputs, (g, need) => [
-    need[0] ? conv2dInputGrad(g, w, p) : null,
-    need[1] ? conv2dWeightGrad(x, g, p) : null,
-    bias && need[2] ? sum(g, [0, 2, 3]) : null,
-  ]);
+  return record('conv2d', out, inputs, (g, need) => {
+    const ps = perSampleMode() !== 'off' && (perSampleWanted(w) || perSampleWanted(bias));
+    if (ps) perSampleConv2d(x, w, bias, g, p);
+    return [
+      need[0] ? conv2dInputGrad(g, w, p) : null,
+      need[1] && !(ps && perSampleWanted(w)) ? conv2dWeightGrad(x, g, p) : null,
+      bias && need[2] && !(ps && perSampleWanted(bias)) ? sum(g, [0, 2, 3]) : null,
+    ];
+  });
+}
+
+// The per-sample rules of conv2d (see ../per-sample.ts). A registered parameter's summed gradient
+// is left out: its per-sample terms (report mode) or its probe term (probe mode) replace it.
+function perSampleConv2d(x: Tensor, w: Tensor, bias: Tensor | null, g: Tensor, p: Conv2dParams): void {
+  if (p.n !== perSampleBatch()) return perSampleUnsupported(`conv2d over a batch of ${p.n}, not the ${perSampleBatch()} registered samples`);
+  if (perSampleMode() === 'report') {
+    reportPerSample(w, (s, c) => conv2dWeightGradPerSample(x, g, p, s, c));
+    if (bias) {
+      reportPerSample(bias, (s, c) => {
+        const inner = p.oh * p.ow;
+        return sum(new Tensor(g.data.subarray(s * p.oc * inner, (s + c) * p.oc * inner), [c, p.oc, inner]), 2);
+      });
+    }
+    return;
+  }
+  // Σ_n <W-gradient of sample n, z_n> = Σ_n <g_n, conv2d(x_n, z_n)>: one grouped convolution with
+  // the samples as groups, recorded so that it can be differentiated again.
+  const z = perSampleProbe(w);
+  if (z) {
+    const q: Conv2dParams = { ...p, n: 1, c: p.n * p.c, oc: p.n * p.oc, groups: p.n * p.groups };
+    const xz = conv2dFromParams(reshape(x, [1, q.c, p.h, p.w]), reshape(z, wShapeOf(q)), null, q);
+    addProbeTerm(sum(mul(g, reshape(xz, g.shape))));
+  }
+  const zb = bias ? perSampleProbe(bias) : null;
+  if (zb) addProbeTerm(sum(mul(g, reshape(zb, [p.n, p.oc, 1, 1]))));
+}
+
+/**
+ * The weight gradients of samples start .. start + count - 1 on their own, [count, oc, c/groups,
+ * kh, kw]: one weight-gradient kernel call per sample (the batch-1 call the per-sample loop makes).
+ */
+export function conv2dWeightGradPerSample(x: Tensor, gy: Tensor, p: Conv2dParams, start: number, count: number): Tensor {
+  const q: Conv2dParams = { ...p, n: 1 };
+  const xs = p.c * p.h * p.w, gs = p.oc * p.oh * p.ow, ws = p.oc * (p.c / p.groups) * p.kh * p.kw;
+  const out = uninit(x, [count, ...wShapeOf(p)]);
+  const k = be(x);
+  for (let i = 0; i < count; i++) {
+    const n = start + i;
+    k.conv2dBackwardWeight(x.data.subarray(n * xs, (n + 1) * xs), gy.data.subarray(n * gs, (n + 1) * gs), out.data.subarray(i * ws, (i + 1) * ws), q);
+  }
+  return out;
 }
 
 /** The gradient of conv2d with respect to its input, for output gradient gy: a transposed convolution. */
 export function conv2dInputGrad(gy: Tensor, w: Tensor, p: Conv2dParams): Tensor {
   const gx = uninit(gy, [p.n, p.c, p.h, p.w]);
   be(gy).conv2dBackwardData(gy.data, w.data, gx.data, p);
-  return record('conv2dInputGrad', gx, [gy, w], (g, need) => [
-    need[0] ? conv2dFromParams(g, w, null, p) : null,
-    need[1] ? conv2dWeightGrad(g, gy, p) : null,
-  ]);
+  return record('conv2dInputGrad', gx, [gy, w], (g, need) => {
+    // In a Hessian-vector product's second pass, the weight's per-sample term through the first
+    // pass's input gradient (the probe mode never reaches here: this op is not in a forward graph).
+    const ps = perSampleMode() !== 'off' && perSampleWanted(w);
+    if (ps) {
+      if (perSampleMode() !== 'report') perSampleUnsupported('conv2dInputGrad in a probe pass');
+      else if (p.n !== perSampleBatch()) perSampleUnsupported(`conv2dInputGrad over a batch of ${p.n}, not ${perSampleBatch()}`);
+      else reportPerSample(w, (s, c) => conv2dWeightGradPerSample(g, gy, p, s, c));
+    }
+    return [
+      need[0] ? conv2dFromParams(g, w, null, p) : null,
+      need[1] && !ps ? conv2dWeightGrad(g, gy, p) : null,
+    ];
+  });
 }
 
 /** The gradient of conv2d with respect to its weight. */

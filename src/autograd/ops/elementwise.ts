@@ -6,6 +6,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { cast } from '../../tensor/create.js';
 import { broadcastShapes, sameShape } from '../../tensor/shape.js';
 import { record } from '../graph.js';
+import { traceOp } from '../trace.js';
 import { be, checkSameDtype, lift, uninit, type TensorLike } from './util.js';
 import { sumTo } from './reduce.js';
 
@@ -35,6 +36,7 @@ export function add(a: TensorLike, b: TensorLike): Tensor {
   if (typeof b === 'number') return addScalar(a as Tensor, b);
   if (typeof a === 'number') return addScalar(b, a);
   const out = binaryRaw('add', 'add', a, b);
+  traceOp('add', [a, b], {}, out);
   return record('add', out, [a, b], (g, n) => [n[0] ? sumTo(g, a.shape) : null, n[1] ? sumTo(g, b.shape) : null]);
 }
 
@@ -42,6 +44,7 @@ export function sub(a: TensorLike, b: TensorLike): Tensor {
   if (typeof b === 'number') return addScalar(a as Tensor, -b);
   if (typeof a === 'number') return addScalar(neg(b), a);
   const out = binaryRaw('sub', 'sub', a, b);
+  traceOp('sub', [a, b], {}, out);
   return record('sub', out, [a, b], (g, n) => [n[0] ? sumTo(g, a.shape) : null, n[1] ? sumTo(neg(g), b.shape) : null]);
 }
 
@@ -49,6 +52,7 @@ export function mul(a: TensorLike, b: TensorLike): Tensor {
   if (typeof b === 'number') return mulScalar(a as Tensor, b);
   if (typeof a === 'number') return mulScalar(b, a);
   const out = binaryRaw('mul', 'mul', a, b);
+  traceOp('mul', [a, b], {}, out);
   return record('mul', out, [a, b], (g, n) => [
     n[0] ? sumTo(mul(g, b), a.shape) : null,
     n[1] ? sumTo(mul(g, a), b.shape) : null,
@@ -59,6 +63,7 @@ export function div(a: TensorLike, b: TensorLike): Tensor {
   if (typeof b === 'number') return mulScalar(a as Tensor, 1 / b);
   const A = lift(a, b);
   const out = binaryRaw('div', 'div', A, b);
+  traceOp('div', [A, b], {}, out);
   return record('div', out, [A, b], (g, n) => [
     n[0] ? sumTo(div(g, b), A.shape) : null,
     // d(a/b)/db = -a/b^2, written without reusing `out` so the second derivative sees b.
@@ -71,6 +76,7 @@ export function pow(a: TensorLike, b: TensorLike): Tensor {
   if (typeof b === 'number') return powScalar(a as Tensor, b);
   const A = lift(a, b);
   const out = binaryRaw('pow', 'pow', A, b);
+  traceOp('pow', [A, b], {}, out);
   return record('pow', out, [A, b], (g, n) => [
     n[0] ? sumTo(mul(g, mul(b, pow(A, sub(b, 1)))), A.shape) : null,
     n[1] ? sumTo(mul(g, mul(pow(A, b), log(A))), b.shape) : null,
@@ -80,6 +86,7 @@ export function pow(a: TensorLike, b: TensorLike): Tensor {
 export function maximum(a: Tensor, b: Tensor): Tensor {
   // Ties send the gradient half to each side, as PyTorch does.
   const out = binaryRaw('maximum', 'maximum', a, b);
+  traceOp('maximum', [a, b], {}, out);
   return record('maximum', out, [a, b], (g, n) => {
     const gtm = gt(a, b), eqm = eq(a, b);
     const wa = add(gtm, mulScalar(eqm, 0.5));
@@ -89,6 +96,7 @@ export function maximum(a: Tensor, b: Tensor): Tensor {
 
 export function minimum(a: Tensor, b: Tensor): Tensor {
   const out = binaryRaw('minimum', 'minimum', a, b);
+  traceOp('minimum', [a, b], {}, out);
   return record('minimum', out, [a, b], (g, n) => {
     const ltm = lt(a, b), eqm = eq(a, b);
     const wa = add(ltm, mulScalar(eqm, 0.5));
@@ -113,63 +121,68 @@ function cmp(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
 
 export function addScalar(a: Tensor, c: number): Tensor {
   if (c === 0) return a;
-  return record('addScalar', affineRaw(a, 1, c), [a], (g) => [g]);
+  return traceOp('addScalar', [a], { c }, record('addScalar', affineRaw(a, 1, c), [a], (g) => [g]));
 }
 
 export function mulScalar(a: Tensor, c: number): Tensor {
-  return record('mulScalar', affineRaw(a, c, 0), [a], (g) => [mulScalar(g, c)]);
+  return traceOp('mulScalar', [a], { c }, record('mulScalar', affineRaw(a, c, 0), [a], (g) => [mulScalar(g, c)]));
 }
 
 /** c - a */
 export function rsubScalar(a: Tensor, c: number): Tensor {
-  return record('rsubScalar', affineRaw(a, -1, c), [a], (g) => [neg(g)]);
+  return traceOp('rsubScalar', [a], { c }, record('rsubScalar', affineRaw(a, -1, c), [a], (g) => [neg(g)]));
 }
 
 export function powScalar(a: Tensor, p: number): Tensor {
   if (p === 1) return a;
   const out = uninit(a, a.shape);
   be(a).powScalar(a.data, p, out.data);
+  traceOp('powScalar', [a], { p }, out);
   return record('powScalar', out, [a], (g) => [p === 2 ? mul(g, mulScalar(a, 2)) : mul(g, mulScalar(powScalar(a, p - 1), p))]);
 }
 
 // ---- unary ----
 
 export function neg(x: Tensor): Tensor {
-  return record('neg', unaryRaw('neg', x), [x], (g) => [neg(g)]);
+  return traceOp('neg', [x], {}, record('neg', unaryRaw('neg', x), [x], (g) => [neg(g)]));
 }
 
 export function exp(x: Tensor): Tensor {
   const out = unaryRaw('exp', x);
+  traceOp('exp', [x], {}, out);
   // exp' = exp: reuse the output, which is itself recorded, so the second derivative is right.
   return record('exp', out, [x], (g) => [mul(g, out)]);
 }
 
 export function log(x: Tensor): Tensor {
-  return record('log', unaryRaw('log', x), [x], (g) => [div(g, x)]);
+  return traceOp('log', [x], {}, record('log', unaryRaw('log', x), [x], (g) => [div(g, x)]));
 }
 
 export function sqrt(x: Tensor): Tensor {
   const out = unaryRaw('sqrt', x);
+  traceOp('sqrt', [x], {}, out);
   return record('sqrt', out, [x], (g) => [div(g, mulScalar(out, 2))]);
 }
 
 export function rsqrt(x: Tensor): Tensor {
   const out = unaryRaw('rsqrt', x);
+  traceOp('rsqrt', [x], {}, out);
   // d x^(-1/2) = -1/2 x^(-3/2) = -1/2 out^3
   return record('rsqrt', out, [x], (g) => [mul(g, mulScalar(powScalar(out, 3), -0.5))]);
 }
 
 export function square(x: Tensor): Tensor {
-  return record('square', unaryRaw('square', x), [x], (g) => [mul(g, mulScalar(x, 2))]);
+  return traceOp('square', [x], {}, record('square', unaryRaw('square', x), [x], (g) => [mul(g, mulScalar(x, 2))]));
 }
 
 export function reciprocal(x: Tensor): Tensor {
   const out = unaryRaw('reciprocal', x);
+  traceOp('reciprocal', [x], {}, out);
   return record('reciprocal', out, [x], (g) => [neg(mul(g, square(out)))]);
 }
 
 export function abs(x: Tensor): Tensor {
-  return record('abs', unaryRaw('abs', x), [x], (g) => [mul(g, sign(x))]);
+  return traceOp('abs', [x], {}, record('abs', unaryRaw('abs', x), [x], (g) => [mul(g, sign(x))]));
 }
 
 /** sign(x) in {-1, 0, 1}; piecewise constant, so its gradient is zero. */
@@ -184,6 +197,7 @@ export function step(x: Tensor): Tensor {
 
 export function relu(x: Tensor): Tensor {
   const out = unaryRaw('relu', x);
+  traceOp('relu', [x], {}, out);
   // PyTorch's threshold_backward on the result: g where relu(x) != 0 (x > 0, or NaN), else exactly
   // 0 even where g is not finite. One pass, where g * step(x) took two. The mask is piecewise
   // constant, so nothing flows to x through it.
@@ -192,17 +206,19 @@ export function relu(x: Tensor): Tensor {
 
 export function tanh(x: Tensor): Tensor {
   const out = unaryRaw('tanh', x);
+  traceOp('tanh', [x], {}, out);
   return record('tanh', out, [x], (g) => [mul(g, rsubScalar(square(out), 1))]);
 }
 
 export function sigmoid(x: Tensor): Tensor {
   const out = unaryRaw('sigmoid', x);
+  traceOp('sigmoid', [x], {}, out);
   return record('sigmoid', out, [x], (g) => [mul(g, mul(out, rsubScalar(out, 1)))]);
 }
 
 export function erf(x: Tensor): Tensor {
   const c = 2 / Math.sqrt(Math.PI);
-  return record('erf', unaryRaw('erf', x), [x], (g) => [mul(g, mulScalar(exp(neg(square(x))), c))]);
+  return traceOp('erf', [x], {}, record('erf', unaryRaw('erf', x), [x], (g) => [mul(g, mulScalar(exp(neg(square(x))), c))]));
 }
 
 /** cond != 0 ? a : b, broadcasting all three; cond gets no gradient. */

@@ -4,10 +4,14 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { shapeStr, broadcastShapes, ShapeError } from '../../tensor/shape.js';
 import { record } from '../graph.js';
+import { traceOp } from '../trace.js';
 import { be, checkSameDtype, uninit } from './util.js';
 import { expand, reshape, squeeze, unsqueeze } from './shape.js';
 import { add } from './elementwise.js';
 import { sum } from './reduce.js';
+import { mul } from './elementwise.js';
+import { channelScaleShift } from './norm.js';
+import { addProbeTerm, perSampleAlias, perSampleBatch, perSampleMode, perSampleProbe, perSampleUnsupported, perSampleWanted, reportPerSample } from '../per-sample.js';
 
 /**
  * out[i] = op(a[i]) @ op(b[i]) for 3-d a, b (op = transpose of the last two axes when the flag is
@@ -36,12 +40,35 @@ export function mm(a: Tensor, b: Tensor, transA = false, transB = false): Tensor
       ga = transA ? mm(b, g, transB, true) : mm(g, b, false, !transB);
       if (ba === 1 && batch > 1) ga = sum(ga, 0, true);
     }
-    if (need[1]) {
+    const ps = need[1] && perSampleMode() !== 'off' && perSampleWanted(b);
+    if (ps) perSampleMm(a, b, g, transA, transB);
+    if (need[1] && !ps) {
       gb = transB ? mm(g, a, true, transA) : mm(a, g, !transA, false);
       if (bb === 1 && batch > 1) gb = sum(gb, 0, true);
     }
     return [ga, gb];
   });
+}
+
+// The per-sample rule of mm for a registered right operand (the linear layer's weight, and in a
+// second backward pass the same weight in the first pass's input gradient): a's rows are the
+// samples' rows in order, so the weight gradient splits into one small product per sample.
+function perSampleMm(a: Tensor, b: Tensor, g: Tensor, transA: boolean, transB: boolean): void {
+  const N = perSampleBatch();
+  const [ba, rows, k] = a.shape as [number, number, number];
+  if (ba !== 1 || b.shape[0] !== 1 || transA || rows % N !== 0) return perSampleUnsupported(`matmul of ${shapeStr(a.shape)}${transA ? 'ᵀ' : ''} by a parameter: no per-sample rule for this layout`);
+  const T = rows / N, n = g.shape[2]!;
+  if (perSampleMode() === 'report') {
+    reportPerSample(b, (s, c) => {
+      const as = new Tensor(a.data.subarray(s * T * k, (s + c) * T * k), [c, T, k]);
+      const gs = new Tensor(g.data.subarray(s * T * n, (s + c) * T * n), [c, T, n]);
+      return transB ? mm(gs, as, true, false) : mm(as, gs, true, false);
+    });
+    return;
+  }
+  // Σ_n <gradient of sample n, z_n> = Σ_n <g_n, a_n op(z_n)>, recorded.
+  const z = perSampleProbe(b);
+  if (z) addProbeTerm(sum(mul(reshape(g, [N, T, n]), mm(reshape(a, [N, T, k]), reshape(z, [N, ...b.shape.slice(1)]), false, transB))));
 }
 
 /** torch.matmul: 1-d operands are promoted and squeezed back; batch axes broadcast. */
@@ -71,7 +98,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   out = reshape(out, [...batch, m, n]);
   if (a.ndim === 1) out = squeeze(out, -2);
   if (b.ndim === 1) out = squeeze(out, -1);
-  return out;
+  return traceOp('matmul', [a, b], {}, out);
 }
 
 /** x @ wᵀ + b, with x [..., in], w [out, in], b [out]. */
@@ -83,7 +110,18 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
   }
   if (b && (b.ndim !== 1 || b.shape[0] !== outF)) throw new ShapeError(`linear: bias ${shapeStr(b.shape)} does not match ${outF} outputs`);
   const rows = x.size / inF;
+  if (perSampleWanted(w) || perSampleWanted(b)) {
+    // Per-sample gradients: the weight enters mm as a registered alias, and the bias of a [N, in]
+    // input enters the per-channel affine map, both of which have per-sample rules.
+    const w3 = reshape(w, [1, outF, inF]);
+    perSampleAlias(w3, w);
+    const y = mm(reshape(x, [1, rows, inF]), w3, false, true);
+    if (!b) return reshape(y, [...x.shape.slice(0, -1), outF]);
+    if (x.ndim !== 2) return reshape(add(y, b), [...x.shape.slice(0, -1), outF]);
+    const ones = new Tensor(b.data.slice().fill(1), b.shape);
+    return channelScaleShift(reshape(y, [rows, outF]), ones, b);
+  }
   let y = mm(reshape(x, [1, rows, inF]), reshape(w, [1, outF, inF]), false, true);
   if (b) y = add(y, b);
-  return reshape(y, [...x.shape.slice(0, -1), outF]);
+  return traceOp('linear', [x, w, b], {}, reshape(y, [...x.shape.slice(0, -1), outF]));
 }

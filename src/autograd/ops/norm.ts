@@ -4,11 +4,13 @@
 import { Tensor, allocate } from '../../tensor/tensor.js';
 import { shapeStr, ShapeError } from '../../tensor/shape.js';
 import { isGradEnabled, noGrad, record } from '../graph.js';
+import { traceOp } from '../trace.js';
 
 import { add, addScalar, mul, mulScalar, rsqrt, square, sub } from './elementwise.js';
 import { mean, sum } from './reduce.js';
 import { reshape } from './shape.js';
 import { be, checkSameDtype, empty, uninit } from './util.js';
+import { addProbeTerm, perSampleBatch, perSampleMode, perSampleProbe, perSampleUnsupported, perSampleWanted, reportPerSample } from '../per-sample.js';
 
 /** [n, c, inner] of an [N, C, *] tensor, the view the per-channel kernels work on. */
 function channelView(x: Tensor): [number, number, number] {
@@ -27,11 +29,38 @@ export function channelScaleShift(x: Tensor, s: Tensor, t: Tensor | null): Tenso
   const out = uninit(x, x.shape);
   be(x).channelAffine(x.data, null, s.data, t ? t.data : null, out.data, n, c, inner);
   const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
-  return record('channelScaleShift', out, t ? [x, s, t] : [x, s], (g, need) => [
-    need[0] ? channelScaleShift(g, s, null) : null,
-    need[1] ? reshape(sum(mul(g, x), axes), s.shape) : null,
-    t && need[2] ? reshape(sum(g, axes), t.shape) : null,
-  ]);
+  traceOp('channelScaleShift', [x, s, t], {}, out);
+  return record('channelScaleShift', out, t ? [x, s, t] : [x, s], (g, need) => {
+    const ps = perSampleMode() !== 'off' && (perSampleWanted(s) || perSampleWanted(t));
+    if (ps) perSampleScaleShift(x, s, t, g);
+    return [
+      need[0] ? channelScaleShift(g, s, null) : null,
+      need[1] && !(ps && perSampleWanted(s)) ? reshape(sum(mul(g, x), axes), s.shape) : null,
+      t && need[2] && !(ps && perSampleWanted(t)) ? reshape(sum(g, axes), t.shape) : null,
+    ];
+  });
+}
+
+// The per-sample rules of channelScaleShift (see ../per-sample.ts): the channel sums of g x and g
+// taken per sample, or their probe terms.
+function perSampleScaleShift(x: Tensor, s: Tensor, t: Tensor | null, g: Tensor): void {
+  const [n, c, inner] = channelView(x);
+  if (n !== perSampleBatch()) return perSampleUnsupported(`channelScaleShift over a batch of ${n}, not ${perSampleBatch()}`);
+  if (perSampleMode() === 'report') {
+    const sums = (start: number, count: number): [Tensor, Tensor] => {
+      const sg = empty(x, [count, c]), sgx = empty(x, [count, c]);
+      const a = start * c * inner, b = (start + count) * c * inner;
+      be(x).channelGradSums(g.data.subarray(a, b), x.data.subarray(a, b), empty(x, [count * c]).data, 1, count * c, inner, sg.data, sgx.data);
+      return [sg, sgx];
+    };
+    reportPerSample(s, (start, count) => sums(start, count)[1]);
+    if (t) reportPerSample(t, (start, count) => sums(start, count)[0]);
+    return;
+  }
+  const bshape = x.shape.map((d, i) => (i < 2 ? d : 1));
+  const zs = perSampleProbe(s), zt = t ? perSampleProbe(t) : null;
+  if (zs) addProbeTerm(sum(mul(mul(g, x), reshape(zs, bshape))));
+  if (zt) addProbeTerm(sum(mul(g, reshape(zt, bshape))));
 }
 
 /**
@@ -142,12 +171,20 @@ export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
     return out;
   } else {
     if (!o.runningMean || !o.runningVar) throw new Error('batch_norm: eval mode needs running_mean and running_var');
+    if (perSampleWanted(o.weight ?? null) || perSampleWanted(o.bias ?? null)) {
+      // Per-sample gradients need weight and bias as direct inputs of the affine map, so the
+      // statistics are applied first, as constants: one more pass over x, only in that mode.
+      const rstd = noGrad(() => rsqrt(addScalar(o.runningVar!, eps)));
+      const xhat = channelScaleShift(x, rstd, noGrad(() => mulScalar(mul(o.runningMean!, rstd), -1)));
+      const ones = o.weight ? null : noGrad(() => addScalar(mulScalar(rstd, 0), 1));
+      return channelScaleShift(xhat, o.weight ?? ones!, o.bias ?? null);
+    }
     // Fold the statistics into one scale and shift: one pass over x instead of four.
     let scale = rsqrt(addScalar(o.runningVar, eps));
     if (o.weight) scale = mul(scale, o.weight);
     let shift = mul(o.runningMean, scale);
     shift = o.bias ? sub(o.bias, shift) : mulScalar(shift, -1);
-    return channelScaleShift(x, scale, shift);
+    return traceOp('batchNorm', [x, o.weight ?? null, o.bias ?? null, o.runningMean, o.runningVar], { eps }, channelScaleShift(x, scale, shift));
   }
 }
 
@@ -171,7 +208,7 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight:
   let y = normalizeRows(x, axes, dim, eps);
   if (weight) y = mul(y, weight);
   if (bias) y = add(y, bias);
-  return y;
+  return traceOp('layerNorm', [x, weight, bias], { axes: k, eps }, y);
 }
 
 /**

@@ -6,6 +6,7 @@ import type { AdaptivePool2dParams, Pool2dParams } from '../../kernels/interface
 import { Tensor } from '../../tensor/tensor.js';
 import { shapeStr, ShapeError, type Shape } from '../../tensor/shape.js';
 import { record } from '../graph.js';
+import { traceOp } from '../trace.js';
 import { be, empty, pair, uninit } from './util.js';
 
 export interface Pool2dOptions {
@@ -64,12 +65,14 @@ export function maxPool2d(x: Tensor, kernel: number | readonly [number, number],
   const out = uninit(x, shape);
   const idx = new Int32Array(out.size);
   be(x).maxPool2d(x.data, out.data, idx, p);
+  traceOp('maxPool2d', [x], { p }, out);
   return record('maxPool2d', out, [x], (g) => [scatterAddFlat(g, idx, x.shape)]);
 }
 
 /** PyTorch's F.avg_pool2d (count_include_pad true by default). */
 export function avgPool2d(x: Tensor, kernel: number | readonly [number, number], o: Omit<Pool2dOptions, 'dilation'> = {}): Tensor {
-  return avgPoolFromParams(x, pool2dParams('avg_pool2d', x.shape, kernel, o));
+  const p = pool2dParams('avg_pool2d', x.shape, kernel, o);
+  return traceOp('avgPool2d', [x], { p }, avgPoolFromParams(x, p));
 }
 
 function avgPoolFromParams(x: Tensor, p: Pool2dParams): Tensor {
@@ -90,7 +93,7 @@ export function adaptiveAvgPool2d(x: Tensor, size: number | readonly [number, nu
   const [oh, ow] = pair('adaptive_avg_pool2d', 'output_size', size);
   if (oh < 1 || ow < 1) throw new ShapeError(`adaptive_avg_pool2d: output size must be positive, got ${oh}x${ow}`);
   const [n, c, h, w] = x.shape as [number, number, number, number];
-  return adaptiveFromParams(x, { n, c, h, w, oh, ow });
+  return traceOp('adaptiveAvgPool2d', [x], { p: { n, c, h, w, oh, ow } }, adaptiveFromParams(x, { n, c, h, w, oh, ow }));
 }
 
 function adaptiveFromParams(x: Tensor, p: AdaptivePool2dParams): Tensor {

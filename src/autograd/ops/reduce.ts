@@ -4,6 +4,7 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { normAxes, sameShape, shapeStr, numel, type Shape } from '../../tensor/shape.js';
 import { record } from '../graph.js';
+import { traceOp } from '../trace.js';
 import { be, uninit } from './util.js';
 import { expand, reshape } from './shape.js';
 import { div, eq, mul, mulScalar, square, sub } from './elementwise.js';
@@ -26,6 +27,7 @@ function reduceRaw(op: 'sum' | 'max' | 'min', x: Tensor, axes: readonly number[]
 export function sum(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
   const ax = normAxes('sum', axes, x.ndim);
   const out = reduceRaw('sum', x, ax, keepdim);
+  traceOp('sum', [x], { axes: ax, keepdim }, out);
   return record('sum', out, [x], (g) => [expand(reshape(g, keptShape(x.shape, ax, true)), x.shape)]);
 }
 
@@ -44,6 +46,7 @@ function extreme(op: 'max' | 'min', x: Tensor, axes: number | readonly number[] 
   const ax = normAxes(op, axes, x.ndim);
   for (const a of ax) if (x.shape[a] === 0) throw new RangeError(`${op}: cannot reduce an empty axis ${a} of shape ${shapeStr(x.shape)}`);
   const out = reduceRaw(op, x, ax, keepdim);
+  traceOp(op, [x], { axes: ax, keepdim }, out);
   return record(op, out, [x], (g) => {
     const ks = keptShape(x.shape, ax, true);
     const hit = eq(x, expand(reshape(out.detach(), ks), x.shape));

@@ -5,13 +5,14 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { normAxis, numel, sameShape, shapeStr, stridesOf, ShapeError, type Shape } from '../../tensor/shape.js';
 import { record } from '../graph.js';
+import { traceOp } from '../trace.js';
 import { be, checkSameDtype, empty, uninit } from './util.js';
 import { sumTo } from './reduce.js';
 
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const s = inferShape(x, shape);
   if (sameShape(s, x.shape)) return x;
-  const out = new Tensor(x.data, s);
+  const out = traceOp('reshape', [x], { shape: s }, new Tensor(x.data, s));
   return record('reshape', out, [x], (g) => [reshape(g, x.shape)]);
 }
 
@@ -66,6 +67,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   });
   const out = uninit(x, shape);
   be(x).copyStrided(x.data, 0, src, shape, out.data, 0, stridesOf(shape));
+  traceOp('expand', [x], { shape: [...shape] }, out);
   return record('expand', out, [x], (g) => [sumTo(g, x.shape)]);
 }
 
@@ -79,6 +81,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   const shape = p.map((a) => x.shape[a]!);
   const out = uninit(x, shape);
   be(x).copyStrided(x.data, 0, p.map((a) => xs[a]!), shape, out.data, 0, stridesOf(shape));
+  traceOp('permute', [x], { perm: p }, out);
   const inv = new Array<number>(p.length);
   p.forEach((a, i) => { inv[a] = i; });
   return record('permute', out, [x], (g) => [permute(g, inv)]);
@@ -111,6 +114,7 @@ export function sliceAxes(x: Tensor, ranges: readonly ([number, number] | null)[
   r.forEach(([s], i) => { off += s * xs[i]!; });
   const out = uninit(x, shape);
   be(x).copyStrided(x.data, off, xs, shape, out.data, 0, stridesOf(shape));
+  traceOp('slice', [x], { ranges: r }, out);
   return record('slice', out, [x], (g) => [padAxes(g, r.map(([s, e], i) => [s, x.shape[i]! - e]))]);
 }
 
@@ -132,6 +136,7 @@ export function padAxes(x: Tensor, pads: readonly (readonly [number, number])[],
   let off = 0;
   pads.forEach(([a], i) => { off += a * os[i]!; });
   be(x).copyStrided(x.data, 0, stridesOf(x.shape), x.shape, out.data, off, os);
+  traceOp('pad', [x], { pads, value }, out);
   return record('pad', out, [x], (g) => [sliceAxes(g, pads.map(([a], i) => [a, a + x.shape[i]!]))]);
 }
 
@@ -164,6 +169,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
     be(t).copyStrided(t.data, 0, stridesOf(t.shape), t.shape, out.data, at * os[a]!, os);
     at += t.shape[a]!;
   }
+  traceOp('concat', xs, { axis: a }, out);
   return record('concat', out, xs, (g, n) => xs.map((t, i) => (n[i] ? slice(g, a, starts[i]!, starts[i]! + t.shape[a]!) : null)));
 }
 

@@ -11,9 +11,21 @@ import { shapeStr } from '../../tensor/shape.js';
 import { mapScores, maskBatches, requireData, toScores, zeroScores, type ScoreContext } from '../context.js';
 import { PruneError } from '../types.js';
 import { gradientSum } from './passes.js';
+import { batchedApplies, batchedGgnSum } from './batched.js';
 import { BASE_DEFAULTS, type Criterion, type CriterionOptions } from './types.js';
 
 export function ggnDiagonal(ctx: ScoreContext, o: CriterionOptions, criterion = 'ggn_diag'): Tensor[] {
+  // At mask batch 1 the mean over samples: one backward per class column over a whole batch.
+  const r = batchedApplies(ctx) ? batchedGgnSum(ctx, criterion, o.temperature) : null;
+  if (r) {
+    for (const t of r.squares) for (let j = 0; j < t.size; j++) t.data[j] = t.data[j]! / r.samples;
+    return r.squares;
+  }
+  return ggnDiagonalLoop(ctx, o, criterion);
+}
+
+/** ggnDiagonal by the loop: C reverse passes per sample. */
+export function ggnDiagonalLoop(ctx: ScoreContext, o: CriterionOptions, criterion = 'ggn_diag'): Tensor[] {
   const data = requireData(ctx, criterion);
   const T = o.temperature;
   const acc = zeroScores(ctx);

@@ -8,18 +8,33 @@ import { rademacher } from '../../tensor/create.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { mapScores, maskBatches, requireData, temperedLoss, toScores, zeroScores, type ScoreContext } from '../context.js';
 import { gradientSum } from './passes.js';
+import { batchedApplies, batchedHutchinsonSum, computeBatchOf } from './batched.js';
 import { BASE_DEFAULTS, type Criterion, type CriterionOptions } from './types.js';
 
 export function hutchinsonDiagonal(ctx: ScoreContext, o: CriterionOptions, criterion = 'hutch_diag'): Tensor[] {
   const K = o.probes;
   if (!Number.isInteger(K) || K < 1) throw new RangeError(`${criterion}: probes must be a positive integer, got ${K}`);
+  if (o.sharedProbes) return hutchinsonLoop({ ...ctx, batchSize: Math.max(ctx.batchSize, computeBatchOf(ctx)) }, K, o.temperature, criterion);
+  if (batchedApplies(ctx)) {
+    const acc = batchedHutchinsonSum(ctx, criterion, K, o.temperature, ctx.gen.stream('probes'));
+    if (acc) {
+      const n = requireData(ctx, criterion).x.shape[0]!;
+      for (const t of acc) for (let j = 0; j < t.size; j++) t.data[j] = t.data[j]! / (K * n);
+      return acc;
+    }
+  }
+  return hutchinsonLoop(ctx, K, o.temperature, criterion);
+}
+
+/** The paper's loop: per mask batch one recorded backward pass, then K Hessian-vector products. */
+export function hutchinsonLoop(ctx: ScoreContext, K: number, temperature: number, criterion = 'hutch_diag'): Tensor[] {
   const data = requireData(ctx, criterion);
   const probes = ctx.gen.stream('probes');
   const acc = zeroScores(ctx);
   let batches = 0;
   ctx.model.eval();
   for (const { x, y, index, count } of maskBatches(data, ctx.batchSize)) {
-    const g = grad(temperedLoss(ctx.model, x, y, o.temperature), ctx.params, { createGraph: true, allowUnused: true });
+    const g = grad(temperedLoss(ctx.model, x, y, temperature), ctx.params, { createGraph: true, allowUnused: true });
     for (let k = 0; k < K; k++) {
       const zs = ctx.params.map((p) => rademacher(p.shape, probes, { dtype: p.dtype }));
       let gz: Tensor | null = null;

@@ -1,9 +1,11 @@
 // The gradient passes the data-driven criteria share: one reverse pass per mask batch of the
-// mean cross-entropy of logits / T, in eval mode, exactly as the paper's loops do.
+// mean cross-entropy of logits / T, in eval mode, exactly as the paper's loops do. At mask batch 1
+// the same quantities come from batched passes (./batched.ts) unless the model refuses them.
 
 import type { Tensor } from '../../tensor/tensor.js';
 import { grad, noGrad } from '../../autograd/graph.js';
 import { maskBatches, requireData, temperedLoss, zeroScores, accumulate, type ScoreContext } from '../context.js';
+import { batchedApplies, batchedGradientMoments, batchedGradientSum } from './batched.js';
 
 /** Calls onBatch with each mask batch's gradient (one tensor per parameter). */
 export function forEachBatchGradient(ctx: ScoreContext, criterion: string, T: number, onBatch: (g: Tensor[], b: number) => void): number {
@@ -22,6 +24,14 @@ export function forEachBatchGradient(ctx: ScoreContext, criterion: string, T: nu
 
 /** Sum over mask batches of the batch gradients, and the number of batches. */
 export function gradientSum(ctx: ScoreContext, criterion: string, T: number): { sum: Tensor[]; batches: number } {
+  if (batchedApplies(ctx)) {
+    const r = batchedGradientSum(ctx, criterion, T);
+    return { sum: r.sum, batches: r.samples };
+  }
+  return gradientSumLoop(ctx, criterion, T);
+}
+
+export function gradientSumLoop(ctx: ScoreContext, criterion: string, T: number): { sum: Tensor[]; batches: number } {
   const sum = zeroScores(ctx);
   const batches = forEachBatchGradient(ctx, criterion, T, (g) => g.forEach((gi, i) => accumulate(sum[i]!, gi)));
   return { sum, batches };
@@ -29,6 +39,16 @@ export function gradientSum(ctx: ScoreContext, criterion: string, T: number): { 
 
 /** Mean gradient ḡ and mean squared gradient F (the empirical Fisher diagonal) in one pass. */
 export function gradientMoments(ctx: ScoreContext, criterion: string, T: number): { mean: Tensor[]; fisher: Tensor[] } {
+  const r = batchedApplies(ctx) ? batchedGradientMoments(ctx, criterion, T) : null;
+  if (r) {
+    for (const t of [...r.sum, ...r.squares]) for (let j = 0; j < t.size; j++) t.data[j] = t.data[j]! / r.samples;
+    return { mean: r.sum, fisher: r.squares };
+  }
+  return gradientMomentsLoop(ctx, criterion, T);
+}
+
+/** gradientMoments by the paper's loop: one reverse pass per mask batch. */
+export function gradientMomentsLoop(ctx: ScoreContext, criterion: string, T: number): { mean: Tensor[]; fisher: Tensor[] } {
   const mean = zeroScores(ctx), fisher = zeroScores(ctx);
   const batches = forEachBatchGradient(ctx, criterion, T, (g) => {
     g.forEach((gi, i) => {

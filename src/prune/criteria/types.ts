@@ -6,6 +6,11 @@ export interface CriterionOptions {
   temperature: number;
   /** Rademacher probes per mask batch (Hutchinson). */
   probes: number;
+  /**
+   * Hutchinson only, opt-in: draw each probe once per compute batch and apply it to the batch's
+   * mean Hessian instead of once per mask batch (see hutchinson.ts for its variance).
+   */
+  sharedProbes?: boolean;
 }
 
 export interface Criterion {

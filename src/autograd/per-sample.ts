@@ -1,0 +1,190 @@
+// Per-sample gradients as an extension of the backward pass (BackPACK's idea). A reverse pass over
+// a batch sums its samples' gradients inside the weight-gradient ops; the per-sample terms exist
+// there and nowhere else. So the few ops through which parameters enter a network (conv2d and its
+// input gradient, the linear layer's matrix product, the per-channel affine map of batch norm) look
+// up, in their vector-Jacobian functions, whether a parameter is registered here and, if so, hand
+// its per-sample gradient [n, ...shape] to a sink. Criteria only register and read.
+//
+// Two modes. 'report': each supported vjp reports the per-sample contribution of its parameter
+// inputs. 'probe' (used for the first, recorded backward pass of a Hessian-vector product): the vjp
+// instead adds the recorded scalar Σ_n <g_n, z_n> for per-sample probes z_n, so that a second
+// backward pass in 'report' mode yields z_n-directional second derivatives of every sample at once.
+//
+// Anything the ops cannot vouch for (a parameter consumed by an op without per-sample support, a
+// parameter used twice where the consumer squares, a layout the rule does not cover) is found by
+// checkPerSampleGraph before the backward pass or flagged from inside a vjp; callers must then
+// discard the results and fall back to a per-sample loop. Wrong numbers are never returned silently.
+
+import type { Tensor } from '../tensor/tensor.js';
+import type { Node } from './graph.js';
+
+export interface PerSampleSink {
+  /** The contribution of one op to the gradients of samples start .. start + g.shape[0] - 1 of parameter `index`; g is [count, ...param.shape]. */
+  add(index: number, start: number, g: Tensor): void;
+}
+
+export type PerSampleMode = 'report' | 'probe' | 'off';
+
+interface Tracker {
+  readonly index: Map<Tensor, number>;
+  readonly shapes: readonly (readonly number[])[];
+  readonly batch: number;
+  mode: PerSampleMode;
+  sink: PerSampleSink | null;
+  /** Stacked per-sample probes [batch, ...shape] per registered parameter (probe mode). */
+  probes: readonly Tensor[] | null;
+  terms: Tensor[];
+  unsupported: string | null;
+}
+
+let active: Tracker | null = null;
+
+export interface PerSampleSession {
+  readonly batch: number;
+  setMode(mode: PerSampleMode): void;
+  setSink(sink: PerSampleSink | null): void;
+  setProbes(probes: readonly Tensor[] | null): void;
+  /** The recorded probe terms added in 'probe' mode since the last call (then cleared). */
+  takeTerms(): Tensor[];
+  /** Why per-sample results of this session cannot be trusted, or null. */
+  unsupported(): string | null;
+  markUnsupported(reason: string): void;
+}
+
+/**
+ * Runs fn with `params` registered for per-sample gradients over a batch of `batch` samples (axis 0
+ * of every activation). The forward pass must run inside fn too: registered parameters make batch
+ * norm and linear layers take forms whose parameters enter supported ops directly.
+ */
+export function withPerSampleGradients<T>(params: readonly Tensor[], batch: number, fn: (s: PerSampleSession) => T): T {
+  if (active) throw new Error('withPerSampleGradients: sessions do not nest');
+  const t: Tracker = {
+    index: new Map(params.map((p, i) => [p, i])), shapes: params.map((p) => p.shape), batch,
+    mode: 'off', sink: null, probes: null, terms: [], unsupported: null,
+  };
+  const s: PerSampleSession = {
+    batch,
+    setMode: (m) => { t.mode = m; },
+    setSink: (k) => { t.sink = k; },
+    setProbes: (p) => { t.probes = p; },
+    takeTerms: () => { const r = t.terms; t.terms = []; return r; },
+    unsupported: () => t.unsupported,
+    markUnsupported: (r) => { t.unsupported ??= r; },
+  };
+  active = t;
+  try {
+    return fn(s);
+  } finally {
+    active = null;
+  }
+}
+
+/** Whether t is a registered parameter (or an alias of one); ops use it to choose their form. */
+export function perSampleWanted(t: Tensor | null): boolean {
+  return active !== null && t !== null && active.index.has(t);
+}
+
+export function perSampleMode(): PerSampleMode {
+  return active ? active.mode : 'off';
+}
+
+export function perSampleBatch(): number {
+  return active ? active.batch : 0;
+}
+
+/** Registers `alias` (a reshape of `of`, same element order) as standing for the same parameter. */
+export function perSampleAlias(alias: Tensor, of: Tensor): void {
+  if (!active) return;
+  const i = active.index.get(of);
+  if (i !== undefined) active.index.set(alias, i);
+}
+
+export function perSampleUnsupported(reason: string): void {
+  if (active) active.unsupported ??= reason;
+}
+
+/**
+ * Report mode: hands the per-sample gradient of registered parameter p to the sink. `compute(start,
+ * count)` returns the [count, ...] contributions of those samples; it is called in chunks so that a
+ * large weight never needs its full [batch, ...] stack at once.
+ */
+export function reportPerSample(p: Tensor, compute: (start: number, count: number) => Tensor): void {
+  const t = active;
+  if (!t || t.mode !== 'report') return;
+  const i = t.index.get(p);
+  if (i === undefined || !t.sink) return;
+  let size = 1;
+  for (const d of t.shapes[i]!) size *= d;
+  const chunk = Math.max(1, Math.min(t.batch, Math.floor(CHUNK_VALUES / Math.max(1, size))));
+  for (let s = 0; s < t.batch; s += chunk) {
+    const c = Math.min(chunk, t.batch - s);
+    const g = compute(s, c);
+    if (g.size !== c * size) throw new Error(`internal: per-sample gradient of ${g.size} values for ${c} samples of a ${size}-value parameter`);
+    t.sink.add(i, s, g);
+  }
+}
+
+// Bounds the stacked per-sample gradients one op materialises (values, float32: 64 MB).
+const CHUNK_VALUES = 1 << 24;
+
+/** Probe mode: the stacked probes [batch, ...shape] of registered parameter p, or null. */
+export function perSampleProbe(p: Tensor): Tensor | null {
+  const t = active;
+  if (!t || t.mode !== 'probe' || !t.probes) return null;
+  const i = t.index.get(p);
+  return i === undefined ? null : t.probes[i]!;
+}
+
+/** Probe mode: adds the recorded scalar Σ_n <g_n, z_n> of one op's parameter input. */
+export function addProbeTerm(term: Tensor): void {
+  if (active) active.terms.push(term);
+}
+
+// Ops whose vjps carry per-sample rules, and which of their inputs may be registered parameters.
+const SUPPORTED: Record<string, readonly number[]> = {
+  conv2d: [1, 2],
+  conv2dInputGrad: [1],
+  matmul: [1],
+  channelScaleShift: [1, 2],
+  reshape: [0],
+};
+
+/**
+ * Walks the recorded graph of `outputs` and returns why per-sample results over it would be wrong,
+ * or null: a registered parameter consumed by an op (or at an input position) without a per-sample
+ * rule, a reshape of a parameter that is not a registered alias, or, when `squares` is set (the
+ * consumer squares the gradient, so the contributions of several uses would have to be summed
+ * first), a parameter consumed more than once.
+ */
+export function checkPerSampleGraph(outputs: readonly Tensor[], squares: boolean): string | null {
+  const t = active;
+  if (!t) return 'no per-sample session is active';
+  if (t.unsupported) return t.unsupported;
+  const uses = new Map<number, number>();
+  const seen = new Set<Tensor>();
+  const stack = [...outputs];
+  while (stack.length > 0) {
+    const out = stack.pop()!;
+    if (seen.has(out)) continue;
+    seen.add(out);
+    const node = out.gradFn as Node | null;
+    if (!node) continue;
+    node.inputs.forEach((x, pos) => {
+      const i = t.index.get(x);
+      if (i !== undefined) {
+        const ok = SUPPORTED[node.name]?.includes(pos) ?? false;
+        if (!ok) return void (t.unsupported ??= `parameter ${i} enters op ${node.name} (input ${pos}), which has no per-sample rule`);
+        if (node.name === 'reshape') {
+          if (t.index.get(out) !== i) t.unsupported ??= `parameter ${i} is reshaped outside a per-sample-aware layer`;
+        } else {
+          uses.set(i, (uses.get(i) ?? 0) + 1);
+        }
+      }
+      if (x.requiresGrad) stack.push(x);
+    });
+  }
+  if (squares && !t.unsupported) {
+    for (const [i, c] of uses) if (c > 1) { t.unsupported = `parameter ${i} is used by ${c} ops; its per-sample gradient would have to be summed before squaring`; break; }
+  }
+  return t.unsupported;
+}
