@@ -21,6 +21,7 @@ import * as mask from './commands/mask.js';
 import * as warmup from './commands/warmup.js';
 import * as prune from './commands/prune.js';
 import * as data from './commands/data.js';
+import * as exportCmd from './commands/export.js';
 import * as run from './commands/run.js';
 import * as merge from './commands/merge.js';
 import * as report from './commands/report.js';
@@ -28,7 +29,7 @@ import * as demo from './commands/demo.js';
 
 interface CommandModule { register(program: Command): void }
 
-const COMMANDS: readonly CommandModule[] = [info, models, criteria, score, mask, warmup, prune, data, run, merge, report, demo];
+const COMMANDS: readonly CommandModule[] = [info, models, criteria, score, mask, warmup, prune, data, exportCmd, run, merge, report, demo];
 
 export function buildProgram(): Command {
   const program = new Command('pai')

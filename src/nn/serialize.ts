@@ -9,6 +9,11 @@ import type { Module } from './module.js';
 
 /** Writes `module.stateDict()` atomically to `path`. */
 export function saveStateDict(path: string, module: Module, metadata?: Record<string, string>): void {
+  writeSafetensors(path, stateDictEntries(module, path), metadata);
+}
+
+/** `module.stateDict()` as the safetensors entries saveStateDict writes (int64 counters as I64). */
+export function stateDictEntries(module: Module, path = '<state dict>'): Map<string, StEntry> {
   const ints = module.int64Keys();
   const entries = new Map<string, StEntry>();
   for (const [name, t] of module.stateDict()) {
@@ -22,7 +27,7 @@ export function saveStateDict(path: string, module: Module, metadata?: Record<st
     }
     entries.set(name, { dtype: 'I64', shape: [...t.shape], data });
   }
-  writeSafetensors(path, entries, metadata);
+  return entries;
 }
 
 /**
@@ -32,10 +37,15 @@ export function saveStateDict(path: string, module: Module, metadata?: Record<st
  */
 export function loadStateDictFile(module: Module, path: string, o: { strict?: boolean } = {}): { missing: string[]; unexpected: string[]; metadata: Record<string, string> } {
   const file = readSafetensors(path);
-  const sd = new Map<string, Tensor>();
-  for (const [name, e] of file.tensors) sd.set(name, e.dtype === 'I64' ? int64ToF64(e, path, name) : toTensor(e, `${path}: tensor ${JSON.stringify(name)}`));
-  const r = module.loadStateDict(sd, { strict: o.strict ?? true, source: path });
+  const r = module.loadStateDict(entriesToTensors(file.tensors, path), { strict: o.strict ?? true, source: path });
   return { ...r, metadata: file.metadata };
+}
+
+/** Safetensors entries as a state dict: floats as tensors, I64 counters as exact float64 values. */
+export function entriesToTensors(entries: ReadonlyMap<string, StEntry>, source: string): Map<string, Tensor> {
+  const sd = new Map<string, Tensor>();
+  for (const [name, e] of entries) sd.set(name, e.dtype === 'I64' ? int64ToF64(e, source, name) : toTensor(e, `${source}: tensor ${JSON.stringify(name)}`));
+  return sd;
 }
 
 function int64ToF64(e: StEntry, path: string, name: string): Tensor {

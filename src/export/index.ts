@@ -1,0 +1,3 @@
+export * from './onnx.js';
+export * from './sparse.js';
+export * from './source.js';
