@@ -6,8 +6,12 @@ export * as nn from './nn/index.js';
 export * as models from './models/index.js';
 export * as data from './data/index.js';
 export * as prune from './prune/index.js';
+export * as train from './train/index.js';
+export * as interop from './export/index.js';
+export * as experiment from './experiment/index.js';
 
 export { Tensor, Generator } from './tensor/index.js';
 export { grad, backward, hvp, noGrad } from './autograd/index.js';
 export { createModel, listModels } from './models/index.js';
 export { scoreParameters, makeMasks, applyMasks, pruneAtInit } from './prune/index.js';
+export { trainModel, evaluate } from './train/index.js';

@@ -1,0 +1,6 @@
+export * from './config.js';
+export * from './store.js';
+export * from './shard.js';
+export * from './runner.js';
+export * from './report.js';
+export * from './demo.js';
