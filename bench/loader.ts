@@ -5,22 +5,16 @@
 //
 //   node dist/bench/loader.js [--json] [--images N]
 
+import { pathToFileURL } from 'node:url';
+import { round, type Reporter } from './common.js';
 import { InMemoryDataset } from '../src/data/dataset.js';
 import { DataLoader } from '../src/data/loader.js';
 import { standardTransform } from '../src/data/transforms.js';
 import { Generator } from '../src/tensor/random.js';
 
-const args = process.argv.slice(2);
-const json = args.includes('--json');
-const nIdx = args.indexOf('--images');
-const N = nIdx >= 0 ? Number(args[nIdx + 1]) : 50_000;
+type Report = (workload: string, fields: Record<string, number | string>, text: string) => void;
 
-function report(workload: string, fields: Record<string, number>, text: string): void {
-  if (json) console.log(JSON.stringify({ workload, ...fields }));
-  else console.log(text);
-}
-
-async function cifar(): Promise<void> {
+async function cifar(N: number, report: Report): Promise<void> {
   const per = 3 * 32 * 32;
   // Shared from the start, as a reader that wants worker loading would allocate it.
   const sab = new SharedArrayBuffer(N * per);
@@ -41,7 +35,7 @@ async function cifar(): Promise<void> {
     const s = (performance.now() - t0) / 1000;
     await loader.close();
     const rate = n / s;
-    report('loader-cifar-crop-flip', { workers, images_per_s: Math.round(rate) },
+    report(`loader-cifar-crop-flip-w${workers}`, { workers, images_per_s: Math.round(rate), ms: s * 1000 / (n / 128) },
       `loader cifar crop+flip+normalise, batch 128, workers ${workers}: ${Math.round(rate)} images/s (${n} images in ${s.toFixed(2)} s)`);
   }
 }
@@ -51,7 +45,7 @@ interface JpegJs {
   decode(buf: Uint8Array, opts: { useTArray: true; formatAsRGBA?: boolean }): { width: number; height: number; data: Uint8Array };
 }
 
-async function jpeg(): Promise<void> {
+async function jpeg(report: Report): Promise<void> {
   let mod: JpegJs;
   try {
     // Through a variable so that this file compiles without jpeg-js.
@@ -59,7 +53,7 @@ async function jpeg(): Promise<void> {
     const m = (await import(name)) as JpegJs & { default?: JpegJs };
     mod = typeof m.encode === 'function' ? m : m.default!;
   } catch {
-    console.log(json ? JSON.stringify({ workload: 'jpeg-decode-64', skipped: 'jpeg-js not installed' }) : 'jpeg decode 64x64: skipped (jpeg-js is not installed)');
+    report('jpeg-decode-64', { skipped: 'jpeg-js not installed' }, 'jpeg decode 64x64: skipped (jpeg-js is not installed)');
     return;
   }
   // Smooth gradients with noise compress like photographs, unlike pure noise.
@@ -87,9 +81,36 @@ async function jpeg(): Promise<void> {
   const n = run(10);
   const s = (performance.now() - t0) / 1000;
   const bytes = files.reduce((t, f) => t + f.length, 0) / files.length;
-  report('jpeg-decode-64', { workers: 0, images_per_s: Math.round(n / s) },
+  report('jpeg-decode-64', { workers: 0, images_per_s: Math.round(n / s), ms: s * 1000 / n },
     `jpeg decode 64x64 (jpeg-js, ~${Math.round(bytes)} bytes each), one thread: ${Math.round(n / s)} images/s`);
 }
 
-await cifar();
-await jpeg();
+/**
+ * The loader suite of `npm run bench`. The ms of a row is per batch of 128 (per image for JPEG
+ * decoding), threads the loader's worker threads (1: the consumer's own); there is no PyTorch
+ * counterpart, whose loader would time torchvision's transforms rather than the same work.
+ */
+export async function runLoaderSuite(o: { images?: number }, rep: Reporter): Promise<void> {
+  const report: Report = (workload, f, text) => {
+    if (typeof f['skipped'] === 'string') { rep.note(text); return; }
+    rep.row({ suite: 'loader', workload, backend: 'js', threads: Math.max(1, f['workers'] as number), ms: round(f['ms'] as number, 3), images_per_s: f['images_per_s'] as number, workers: f['workers'] as number });
+  };
+  await cifar(o.images ?? 50_000, report);
+  await jpeg(report);
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const json = args.includes('--json');
+  const nIdx = args.indexOf('--images');
+  const N = nIdx >= 0 ? Number(args[nIdx + 1]) : 50_000;
+  const report: Report = (workload, fields, text) => {
+    const { ms: _ms, ...rest } = fields;
+    if (json) console.log(JSON.stringify({ workload: workload.replace(/-w\d+$/, ''), ...rest }));
+    else console.log(text);
+  };
+  await cifar(N, report);
+  await jpeg(report);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

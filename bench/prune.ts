@@ -8,7 +8,9 @@
 // --compute-batch B sets the internal batch of the batched per-sample criteria (1 forces the
 // per-sample loops); --compare times every data-driven criterion both ways and prints the ratio,
 // with wall and CPU time (process.cpuUsage, all threads).
+import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
+import { round, withTorch, type Reporter, type Row, type Torch } from './common.js';
 import { createModel } from '../src/models/registry.js';
 import { Generator } from '../src/tensor/random.js';
 import { randn } from '../src/tensor/create.js';
@@ -22,99 +24,140 @@ function positiveInt(v: string): number {
   return n;
 }
 
-const program = new Command('pai-bench-prune')
-  .description('Mask-generation time per criterion on ResNet-18 / CIFAR-10 shape, 100 mask samples, batch 1.')
-  .option('--criteria <list>', 'comma-separated criteria (default: all)')
-  .option('--samples <n>', 'mask samples (10 per class)', positiveInt, 100)
-  .option('--measure-samples <n>', 'time data-driven criteria on this many samples and scale to --samples', positiveInt)
-  .option('--synflow-iterations <n>', 'SynFlow prune-rescore iterations', positiveInt, 100)
-  .option('--measure-iterations <n>', 'time SynFlow on this many iterations of the schedule and scale to --synflow-iterations', positiveInt)
-  .option('--sparsity <s>', 'mask sparsity', Number, 0.9)
-  .option('--compute-batch <n>', 'internal batch of the batched per-sample criteria (1: the per-sample loops)', positiveInt)
-  .option('--compare', 'time data-driven criteria with the per-sample loop and batched, and their ratio')
-  .option('--json', 'one JSON object per line: {"workload":"mask-<criterion>","ms":...}')
-  .showHelpAfterError();
-program.parse();
-const o = program.opts<{ criteria?: string; samples: number; measureSamples?: number; synflowIterations: number; measureIterations?: number; sparsity: number; computeBatch?: number; compare?: boolean; json?: boolean }>();
-
-const names = o.criteria ? o.criteria.split(',') : criteria().map((c) => c.name);
-for (const n of names) getCriterion(n);
-
-const model = createModel('resnet18', { seed: 0 });
-const prunable = prunableSet(model);
-const g = new Generator(0, 'bench-prune');
-const x = randn([o.samples, 3, 32, 32], g);
-const y = Int32Array.from({ length: o.samples }, (_, i) => i % 10);
-const measured = Math.min(o.measureSamples ?? o.samples, o.samples);
-const data: MaskData = measured === o.samples ? { x, y } : { x: sliceAxes(x, [[0, measured], null, null, null]), y: y.subarray(0, measured) };
-const info = backendInfo();
-
-if (!o.json) {
-  process.stdout.write(`resnet18 width 1, ${model.numParameters()} parameters, ${o.samples} mask samples, batch 1, sparsity ${o.sparsity}${measured < o.samples ? ` (data criteria timed on ${measured} samples, scaled)` : ''}\n`);
-}
-
 class StopEarly extends Error {}
 
 function cpuMs(u: NodeJS.CpuUsage): number {
   return (u.user + u.system) / 1000;
 }
 
-/** Scores one criterion; returns scoring and mask times (wall and CPU, ms), scoring unscaled. */
-function timeCriterion(name: string, computeBatch: number | undefined): { score: number; scoreCpu: number; mask: number } {
-  const c = getCriterion(name);
-  const t0 = performance.now(), u0 = process.cpuUsage();
-  const scores = scoreParameters(model, name, c.needsData ? data : null, { inputShape: [3, 32, 32], computeBatch });
-  const score = performance.now() - t0, scoreCpu = cpuMs(process.cpuUsage(u0));
-  const t1 = performance.now();
-  makeMasks(scores, prunable, o.sparsity, 'global');
-  return { score, scoreCpu, mask: performance.now() - t1 };
+export interface MaskOptions { criteria?: string; samples: number; measureSamples?: number; synflowIterations: number; measureIterations?: number; sparsity: number; computeBatch?: number; compare?: boolean; json?: boolean }
+
+export const MASK_DEFAULTS: MaskOptions = { samples: 100, synflowIterations: 100, sparsity: 0.9 };
+
+/** Times every requested criterion; yields each result row with its line for the text output. */
+export function* maskRows(o: MaskOptions): IterableIterator<{ row: Record<string, unknown>; text: string }> {
+  const names = o.criteria ? o.criteria.split(',') : criteria().map((c) => c.name);
+  for (const n of names) getCriterion(n);
+
+  const model = createModel('resnet18', { seed: 0 });
+  const prunable = prunableSet(model);
+  const g = new Generator(0, 'bench-prune');
+  const x = randn([o.samples, 3, 32, 32], g);
+  const y = Int32Array.from({ length: o.samples }, (_, i) => i % 10);
+  const measured = Math.min(o.measureSamples ?? o.samples, o.samples);
+  const data: MaskData = measured === o.samples ? { x, y } : { x: sliceAxes(x, [[0, measured], null, null, null]), y: y.subarray(0, measured) };
+  const info = backendInfo();
+
+  if (!o.json) {
+    yield { row: {}, text: `resnet18 width 1, ${model.numParameters()} parameters, ${o.samples} mask samples, batch 1, sparsity ${o.sparsity}${measured < o.samples ? ` (data criteria timed on ${measured} samples, scaled)` : ''}` };
+  }
+
+  /** Scores one criterion; returns scoring and mask times (wall and CPU, ms), scoring unscaled. */
+  const timeCriterion = (name: string, computeBatch: number | undefined): { score: number; scoreCpu: number; mask: number } => {
+    const c = getCriterion(name);
+    const t0 = performance.now(), u0 = process.cpuUsage();
+    const scores = scoreParameters(model, name, c.needsData ? data : null, { inputShape: [3, 32, 32], computeBatch });
+    const score = performance.now() - t0, scoreCpu = cpuMs(process.cpuUsage(u0));
+    const t1 = performance.now();
+    makeMasks(scores, prunable, o.sparsity, 'global');
+    return { score, scoreCpu, mask: performance.now() - t1 };
+  };
+
+  for (const name of names) {
+    const c = getCriterion(name);
+    if (name !== 'synflow' && (o.compare && c.needsData)) {
+      const factor = o.samples / measured;
+      const loop = timeCriterion(name, 1);
+      const batched = timeCriterion(name, o.computeBatch);
+      const row: Record<string, unknown> = {
+        workload: `mask-${name}`, samples: o.samples, measuredSamples: measured,
+        loopMs: loop.score * factor + loop.mask, loopCpuMs: loop.scoreCpu * factor,
+        batchedMs: batched.score * factor + batched.mask, batchedCpuMs: batched.scoreCpu * factor,
+        scoreSpeedup: loop.score / batched.score, scoreCpuSpeedup: loop.scoreCpu / batched.scoreCpu, maskMs: batched.mask,
+        computeBatch: o.computeBatch ?? null, backend: info.name, threads: info.threads,
+      };
+      yield { row, text: `${name.padEnd(14)} scoring: loop ${(loop.score * factor / 1000).toFixed(1)} s (cpu ${(loop.scoreCpu * factor / 1000).toFixed(1)} s), batched ${(batched.score * factor / 1000).toFixed(1)} s (cpu ${(batched.scoreCpu * factor / 1000).toFixed(1)} s): ${(loop.score / batched.score).toFixed(2)}x wall, ${(loop.scoreCpu / batched.scoreCpu).toFixed(2)}x cpu; mask ${(batched.mask / 1000).toFixed(1)} s${factor !== 1 ? ` (scoring measured on ${measured} samples, scaled)` : ''}` };
+      continue;
+    }
+    const t0 = performance.now();
+    if (name === 'synflow') {
+      // The first measureIterations iterations of the full schedule: every iteration costs one
+      // forward/backward and one global mask, whatever its density.
+      const stop = Math.min(o.measureIterations ?? o.synflowIterations, o.synflowIterations);
+      try {
+        iterativePrune(model, name, null, prunable, {
+          sparsity: o.sparsity, scope: 'global', iterations: o.synflowIterations, schedule: 'exponential', inputShape: [3, 32, 32],
+          onIteration: (e) => { if (e + 1 === stop && stop < o.synflowIterations) throw new StopEarly(); },
+        });
+      } catch (e) {
+        if (!(e instanceof StopEarly)) throw e;
+      }
+    }
+    let maskMs = 0;
+    if (name !== 'synflow') maskMs = timeCriterion(name, o.computeBatch).mask;
+    const raw = performance.now() - t0 - maskMs;
+    const iters = Math.min(o.measureIterations ?? o.synflowIterations, o.synflowIterations);
+    const factor = name === 'synflow' ? o.synflowIterations / iters : c.needsData ? o.samples / measured : 1;
+    const scaled = factor !== 1;
+    const ms = raw * factor + maskMs;
+    const row: Record<string, unknown> = { workload: `mask-${name}`, ms, samples: o.samples };
+    if (scaled) { row['extrapolatedFrom'] = name === 'synflow' ? iters : measured; row['measuredMs'] = raw; }
+    if (name === 'synflow') row['iterations'] = o.synflowIterations;
+    row['backend'] = info.name;
+    row['threads'] = info.threads;
+    row['scoreMs'] = raw * factor;
+    row['maskMs'] = maskMs;
+    row['measured'] = name === 'synflow' ? iters : c.needsData ? measured : o.samples;
+    yield { row, text: `${name.padEnd(14)} ${(ms / 1000).toFixed(1).padStart(9)} s${scaled ? `  (measured ${(raw / 1000).toFixed(1)} s on ${name === 'synflow' ? `${iters} iterations` : `${measured} samples`}, scaled)` : ''}` };
+  }
 }
 
-for (const name of names) {
-  const c = getCriterion(name);
-  if (name !== 'synflow' && (o.compare && c.needsData)) {
-    const factor = o.samples / measured;
-    const loop = timeCriterion(name, 1);
-    const batched = timeCriterion(name, o.computeBatch);
-    const row: Record<string, unknown> = {
-      workload: `mask-${name}`, samples: o.samples, measuredSamples: measured,
-      loopMs: loop.score * factor + loop.mask, loopCpuMs: loop.scoreCpu * factor,
-      batchedMs: batched.score * factor + batched.mask, batchedCpuMs: batched.scoreCpu * factor,
-      scoreSpeedup: loop.score / batched.score, scoreCpuSpeedup: loop.scoreCpu / batched.scoreCpu, maskMs: batched.mask,
-      computeBatch: o.computeBatch ?? null, backend: info.name, threads: info.threads,
-    };
-    if (o.json) process.stdout.write(`${JSON.stringify(row)}\n`);
-    else {
-      process.stdout.write(`${name.padEnd(14)} scoring: loop ${(loop.score * factor / 1000).toFixed(1)} s (cpu ${(loop.scoreCpu * factor / 1000).toFixed(1)} s), batched ${(batched.score * factor / 1000).toFixed(1)} s (cpu ${(batched.scoreCpu * factor / 1000).toFixed(1)} s): ${(loop.score / batched.score).toFixed(2)}x wall, ${(loop.scoreCpu / batched.scoreCpu).toFixed(2)}x cpu; mask ${(batched.mask / 1000).toFixed(1)} s${factor !== 1 ? ` (scoring measured on ${measured} samples, scaled)` : ''}\n`);
-    }
-    continue;
+/**
+ * The mask suite of `npm run bench`: one row per criterion (scoring plus the mask, scaled to
+ * `samples` as above), with PyTorch's batch-1 loop (bench/torch/bench.py) timed on the same number
+ * of measured samples and scaled the same way.
+ */
+export function runMaskSuite(o: MaskOptions, rep: Reporter, torch: Torch): void {
+  for (const { row: r } of maskRows({ ...o, compare: false, json: true })) {
+    if (r['workload'] === undefined) continue;
+    const name = String(r['workload']).slice('mask-'.length);
+    const threads = r['threads'] as number;
+    const row: Row = { suite: 'mask', workload: String(r['workload']), backend: String(r['backend']), threads, ms: round(r['ms'] as number), samples: o.samples };
+    if (r['extrapolatedFrom'] !== undefined) row['extrapolated_from'] = r['extrapolatedFrom'];
+    let torchMs: number | undefined;
+    if (!torch.skipped && TORCH_MASK.has(name)) {
+      const measured = r['measured'] as number;
+      const t = torch.run(['mask', '--criterion', name, '--samples', String(measured), '--sparsity', String(o.sparsity), '--threads', String(threads)]);
+      if (!t) rep.note(`torch mask ${name} failed: ${torch.lastError}`);
+      else torchMs = (t['score_ms'] as number) * (o.samples / measured) + (t['mask_ms'] as number);
+    } else if (!torch.skipped) row['note'] = `no PyTorch loop for ${name}`;
+    rep.row(withTorch(row, torchMs));
   }
-  const t0 = performance.now();
-  if (name === 'synflow') {
-    // The first measureIterations iterations of the full schedule: every iteration costs one
-    // forward/backward and one global mask, whatever its density.
-    const stop = Math.min(o.measureIterations ?? o.synflowIterations, o.synflowIterations);
-    try {
-      iterativePrune(model, name, null, prunable, {
-        sparsity: o.sparsity, scope: 'global', iterations: o.synflowIterations, schedule: 'exponential', inputShape: [3, 32, 32],
-        onIteration: (e) => { if (e + 1 === stop && stop < o.synflowIterations) throw new StopEarly(); },
-      });
-    } catch (e) {
-      if (!(e instanceof StopEarly)) throw e;
-    }
-  }
-  let maskMs = 0;
-  if (name !== 'synflow') maskMs = timeCriterion(name, o.computeBatch).mask;
-  const raw = performance.now() - t0 - maskMs;
-  const iters = Math.min(o.measureIterations ?? o.synflowIterations, o.synflowIterations);
-  const factor = name === 'synflow' ? o.synflowIterations / iters : c.needsData ? o.samples / measured : 1;
-  const scaled = factor !== 1;
-  const ms = raw * factor + maskMs;
-  const row: Record<string, unknown> = { workload: `mask-${name}`, ms, samples: o.samples };
-  if (scaled) { row['extrapolatedFrom'] = name === 'synflow' ? iters : measured; row['measuredMs'] = raw; }
-  if (name === 'synflow') row['iterations'] = o.synflowIterations;
-  row['backend'] = info.name;
-  row['threads'] = info.threads;
-  if (o.json) process.stdout.write(`${JSON.stringify(row)}\n`);
-  else process.stdout.write(`${name.padEnd(14)} ${(ms / 1000).toFixed(1).padStart(9)} s${scaled ? `  (measured ${(raw / 1000).toFixed(1)} s on ${name === 'synflow' ? `${iters} iterations` : `${measured} samples`}, scaled)` : ''}\n`);
 }
+
+/** The criteria bench/torch/bench.py has a batch-1 loop for. */
+export const TORCH_MASK = new Set(['magnitude', 'random', 'snip', 'grad_norm', 'grasp', 'fisher_diag', 'fisher_pruner', 'fts', 'hutch_diag', 'hutch_pruning', 'hts']);
+
+function main(): void {
+  const program = new Command('pai-bench-prune')
+    .description('Mask-generation time per criterion on ResNet-18 / CIFAR-10 shape, 100 mask samples, batch 1.')
+    .option('--criteria <list>', 'comma-separated criteria (default: all)')
+    .option('--samples <n>', 'mask samples (10 per class)', positiveInt, 100)
+    .option('--measure-samples <n>', 'time data-driven criteria on this many samples and scale to --samples', positiveInt)
+    .option('--synflow-iterations <n>', 'SynFlow prune-rescore iterations', positiveInt, 100)
+    .option('--measure-iterations <n>', 'time SynFlow on this many iterations of the schedule and scale to --synflow-iterations', positiveInt)
+    .option('--sparsity <s>', 'mask sparsity', Number, 0.9)
+    .option('--compute-batch <n>', 'internal batch of the batched per-sample criteria (1: the per-sample loops)', positiveInt)
+    .option('--compare', 'time data-driven criteria with the per-sample loop and batched, and their ratio')
+    .option('--json', 'one JSON object per line: {"workload":"mask-<criterion>","ms":...}')
+    .showHelpAfterError();
+  program.parse();
+  const o = program.opts<MaskOptions>();
+
+  for (const { row, text } of maskRows(o)) {
+    if (o.json) { if (row['workload'] !== undefined) process.stdout.write(`${JSON.stringify(row)}\n`); }
+    else process.stdout.write(`${text}\n`);
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();

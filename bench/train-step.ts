@@ -12,8 +12,9 @@ import { randn } from '../src/tensor/create.js';
 import { backward, noGrad } from '../src/autograd/graph.js';
 import { crossEntropy } from '../src/autograd/ops/index.js';
 import { createModel } from '../src/models/registry.js';
+import { median, round, withTorch, type Reporter, type Row, type Torch } from './common.js';
 
-const DEFAULT_MODELS = ['resnet20', 'resnet18', 'vgg19', 'vit_tiny_patch4_32'];
+export const DEFAULT_MODELS = ['resnet20', 'resnet18', 'vgg19', 'vit_tiny_patch4_32'];
 
 interface Args { json: boolean; profile: boolean; models: string[]; batches: number[]; reps: number; threads?: number; backend: 'native' | 'js' }
 
@@ -70,12 +71,6 @@ function profiled(b: Backend, tally: Map<string, { ms: number; calls: number }>)
   return wrapped as unknown as Backend;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 /** One training step (forward, backward, SGD update) of a fresh model on fixed random data. */
 export function makeStep(model: string, batch: number): () => void {
   const gen = new Generator(0, 'bench');
@@ -98,6 +93,45 @@ export function makeStep(model: string, batch: number): () => void {
   };
 }
 
+/** Median wall and CPU time of one training step after a warm-up step, with the backend in use. */
+export function measureTrain(model: string, batch: number, reps: number): { ms: number; min: number; cpuMs: number; step: () => void } {
+  const step = makeStep(model, batch);
+  step();
+  const ts: number[] = [], cpu: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    step();
+    ts.push(performance.now() - t0);
+    const cu = process.cpuUsage(c0);
+    cpu.push((cu.user + cu.system) / 1000);
+  }
+  return { ms: median(ts), min: Math.min(...ts), cpuMs: median(cpu), step };
+}
+
+/** The train suite of `npm run bench`: one row per model and batch, with PyTorch's time when it runs. */
+export function runTrainSuite(o: { models?: string[]; batches?: number[]; reps: number; backend: Backend }, rep: Reporter, torch: Torch): void {
+  for (const model of o.models ?? DEFAULT_MODELS) {
+    for (const batch of o.batches ?? [64, 128]) {
+      useBackend(o.backend);
+      let m: ReturnType<typeof measureTrain>;
+      try {
+        m = measureTrain(model, batch, o.reps);
+      } finally {
+        useBackend(null);
+      }
+      const threads = o.backend.numThreads();
+      const row: Row = {
+        suite: 'train', workload: `train-${model}-b${batch}`, backend: o.backend.name, threads,
+        ms: round(m.ms, 2), images_per_s: round(batch / m.ms * 1000, 1), cpu_ms: round(m.cpuMs, 1),
+      };
+      const t = torch.skipped ? null : torch.run(['train', '--model', model, '--batch', String(batch), '--threads', String(threads), '--reps', String(o.reps)]);
+      if (!torch.skipped && !t) rep.note(`torch train ${model} b${batch} failed: ${torch.lastError}`);
+      rep.row(withTorch(row, t?.['ms'] as number | undefined));
+    }
+  }
+}
+
 function main(): void {
   const a = parseArgs(process.argv.slice(2));
   const base = a.backend === 'native' ? nativeBackend() : jsBackend;
@@ -106,26 +140,15 @@ function main(): void {
   for (const model of a.models) {
     for (const batch of a.batches) {
       useBackend(base);
-      const step = makeStep(model, batch);
-      step();
-      const ts: number[] = [], cpu: number[] = [];
-      for (let r = 0; r < a.reps; r++) {
-        const c0 = process.cpuUsage();
-        const t0 = performance.now();
-        step();
-        ts.push(performance.now() - t0);
-        const cu = process.cpuUsage(c0);
-        cpu.push((cu.user + cu.system) / 1000);
-      }
-      const ms = median(ts);
+      const { ms, min, cpuMs, step } = measureTrain(model, batch, a.reps);
       // CPU time (all threads of the process) next to wall time: on a shared machine the wall time
       // also counts the time other processes held the cores.
       const row = {
         workload: `train-${model}-b${batch}`, ms: +ms.toFixed(1), images_per_s: +(batch / ms * 1000).toFixed(1),
-        cpu_ms: +median(cpu).toFixed(1), threads: base.numThreads(), backend: base.name,
+        cpu_ms: +cpuMs.toFixed(1), threads: base.numThreads(), backend: base.name,
       };
       if (a.json) process.stdout.write(JSON.stringify(row) + '\n');
-      else process.stdout.write(`${row.workload.padEnd(34)} ${ms.toFixed(1).padStart(9)} ms  ${row.images_per_s.toFixed(1).padStart(8)} img/s  cpu ${row.cpu_ms.toFixed(1).padStart(9)} ms  (min ${Math.min(...ts).toFixed(1)}, threads ${row.threads})\n`);
+      else process.stdout.write(`${row.workload.padEnd(34)} ${ms.toFixed(1).padStart(9)} ms  ${row.images_per_s.toFixed(1).padStart(8)} img/s  cpu ${row.cpu_ms.toFixed(1).padStart(9)} ms  (min ${min.toFixed(1)}, threads ${row.threads})\n`);
       if (a.profile) {
         const tally = new Map<string, { ms: number; calls: number }>();
         useBackend(profiled(base, tally));

@@ -1,0 +1,53 @@
+// Evaluation throughput: images/s of the forward pass in eval mode (running batch-norm statistics)
+// with gradient recording off, as an evaluation loop runs it, on random 3x32x32 batches.
+//
+//   node dist/bench/eval.js [--json] [--models resnet20,resnet18] [--batch 128] [--reps 5] [--threads N]
+
+import { pathToFileURL } from 'node:url';
+import { nativeBackend, jsBackend, useBackend, type Backend } from '../src/kernels/index.js';
+import { Generator } from '../src/tensor/random.js';
+import { randn } from '../src/tensor/create.js';
+import { noGrad } from '../src/autograd/graph.js';
+import { createModel } from '../src/models/registry.js';
+import { openTorch, Reporter, round, timeMedian, withTorch, type Torch } from './common.js';
+
+export const EVAL_MODELS = ['resnet20', 'resnet18'];
+
+export interface EvalOptions { models?: string[]; batch?: number; reps: number; backend: Backend }
+
+export function runEvalSuite(o: EvalOptions, rep: Reporter, torch: Torch): void {
+  const batch = o.batch ?? 128;
+  for (const name of o.models ?? EVAL_MODELS) {
+    useBackend(o.backend);
+    let ms: number;
+    try {
+      const model = createModel(name, { numClasses: 10, seed: 0 });
+      model.eval();
+      const x = randn([batch, 3, 32, 32], new Generator(0, 'bench-eval'));
+      ms = timeMedian(() => void noGrad(() => model.forward(x)), o.reps);
+    } finally {
+      useBackend(null);
+    }
+    const threads = o.backend.numThreads();
+    const t = torch.skipped ? null : torch.run(['eval', '--model', name, '--batch', String(batch), '--threads', String(threads), '--reps', String(o.reps)]);
+    if (!torch.skipped && !t) rep.note(`torch eval ${name} b${batch} failed: ${torch.lastError}`);
+    rep.row(withTorch({
+      suite: 'eval', workload: `eval-${name}-b${batch}`, backend: o.backend.name, threads,
+      ms: round(ms), images_per_s: round(batch / ms * 1000, 1),
+    }, t?.['ms'] as number | undefined));
+  }
+}
+
+function main(): void {
+  const argv = process.argv.slice(2);
+  const val = (k: string): string | undefined => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : undefined; };
+  const backend = val('--backend') === 'js' ? jsBackend : nativeBackend();
+  if (!backend) throw new Error('native backend not built; run `node scripts/build-native.mjs` or pass --backend js');
+  if (val('--threads')) backend.setNumThreads(Number(val('--threads')));
+  const rep = new Reporter(argv.includes('--json'));
+  const torch = openTorch();
+  if (torch.skipped) rep.note(`PyTorch skipped: ${torch.skipped}`);
+  runEvalSuite({ models: val('--models')?.split(','), batch: val('--batch') ? Number(val('--batch')) : undefined, reps: Number(val('--reps') ?? 5), backend }, rep, torch);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();
