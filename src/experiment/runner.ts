@@ -362,12 +362,17 @@ function fmtPct(v: number | null | undefined): string {
   return v === null || v === undefined ? '-' : `${(100 * v).toFixed(2)}%`;
 }
 
+/** In runs/<id>/: the folder is to go once the run's row exists. */
+const REMOVE_MARKER = 'remove-after-row';
+
 export async function executeRun(run: Run, ctx: RunContext): Promise<ResultRow> {
   const t0 = performance.now();
   const s = run.settings;
   const ev = ctx.events;
   const dir = runDir(ctx.store, run.id);
   mkdirSync(dir, { recursive: true });
+  // Left by an attempt killed just before its row; this attempt decides anew.
+  rmSync(join(dir, REMOVE_MARKER), { force: true });
   // What the folder holds, for a person who finds it.
   writeAtomic(join(dir, 'settings.json'), `${JSON.stringify({ id: run.id, study: ctx.study.name, settings: s }, null, 1)}\n`);
 
@@ -453,6 +458,7 @@ export async function executeRun(run: Run, ctx: RunContext): Promise<ResultRow> 
     pai: { version: paiVersion(), backend: backend.name, threads: backend.threads, node: process.version },
     finishedAt: new Date().toISOString(),
   });
+  if (!ctx.keepCheckpoints) writeFileSync(join(dir, REMOVE_MARKER), '');
   writeRow(ctx.store, row);
   if (!ctx.keepCheckpoints) rmSync(dir, { recursive: true, force: true });
   ev.runEnd?.(run, row);
@@ -470,6 +476,10 @@ export async function runStudies(studies: readonly Study[], o: RunnerOptions): P
     if (existing !== null && typeof existing !== 'string') {
       result.skipped.push(p.run);
       ev.skip?.(p.run, 'already in the store');
+      // A kill between writing the row and removing the working folder leaves it behind; folders
+      // kept on purpose (--keep-checkpoints) carry no marker and stay.
+      const dir = runDir(o.store, p.run.id);
+      if (existsSync(join(dir, REMOVE_MARKER))) rmSync(dir, { recursive: true, force: true });
       continue;
     }
     if (typeof existing === 'string') ev.warn?.(`run ${p.run.id}: its row is unusable (${existing}); running it again`);

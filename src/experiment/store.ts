@@ -3,16 +3,16 @@
 // Why one file per row rather than an append-only JSONL: a study's shards run on many machines that
 // often share one store folder (NFS, a Kubernetes volume). Separate files written as temp + fsync +
 // rename need no locking between writers, a rename is atomic, so a reader sees a whole row or none,
-// and a crash leaves at most a hidden temporary file that nothing reads. Appends to one shared file
-// from several hosts interleave on NFS, and a torn last line would need repair before the next
-// append. Each row also carries a checksum of its content, so a row damaged after it was written
+// and a crash leaves at most a hidden temporary file that nothing reads (and that goes once the
+// run's row is written). Appends to one shared file from several hosts interleave on NFS, and a torn
+// last line would need repair before the next append. Each row also carries a checksum of its content, so a row damaged after it was written
 // (disk, hand edit) is reported instead of being counted.
 //
 // Next to rows/ the runner keeps runs/<id>/ (pruned weights, masks, training checkpoints) while a run
 // is in progress; a run is complete exactly when its row exists.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { canonicalJson, type RunSettings } from './config.js';
 import type { EpochRecord, MetricSummary } from '../train/index.js';
@@ -121,6 +121,19 @@ export function initStore(store: string): void {
 export function writeRow(store: string, row: ResultRow, hooks: WriteHooks = {}): void {
   initStore(store);
   writeAtomic(rowPath(store, row.id), `${JSON.stringify(row, null, 1)}\n`, hooks);
+  removeStaleTemporaries(store, row.id);
+}
+
+/**
+ * Deletes what earlier, killed attempts at writing this run's row left in rows/. Readers skip such
+ * files, but nothing else would ever remove them. Only the process that runs a run writes its row,
+ * so once the row is in place any temporary of the same name is dead.
+ */
+function removeStaleTemporaries(store: string, id: string): void {
+  const prefix = `${TMP_PREFIX}${id}.json.`;
+  for (const name of readdirSync(rowsDir(store))) {
+    if (name.startsWith(prefix)) rmSync(join(rowsDir(store), name), { force: true });
+  }
 }
 
 export interface StoreProblem { file: string; reason: string }

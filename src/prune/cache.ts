@@ -179,6 +179,13 @@ export class ScoreCache {
     mkdirSync(this.dir, { recursive: true });
     const file = this.fileFor(key);
     saveTensors(file, scores, { 'pai.key': canonical(key), criterion: key.criterion, model: key.model });
+    // The header comes on top of the data, so an entry whose data fits can still be too large.
+    const size = statSync(file).size;
+    if (size > this.maxBytes) {
+      this.remove(file);
+      this.warn(`score cache: ${key.criterion} scores (${size} bytes with their header) exceed the cache limit of ${this.maxBytes} bytes; not stored`);
+      return;
+    }
     this.touch(file);
     this.evict(file);
   }

@@ -13,16 +13,7 @@ import { SafetensorsError, saveTensors, writeSafetensors } from '../../src/tenso
 import { Tensor } from '../../src/tensor/tensor.js';
 import { isUserError, UserError } from '../../src/cli/errors.js';
 import { parseWidth } from '../../src/cli/options.js';
-import { pai, scratch } from './run.js';
-
-function assertUserError(r: { code: number; stdout: string; stderr: string }, pattern: RegExp, label: string): void {
-  assert.equal(r.code, 2, `${label}: exit code (stderr: ${r.stderr})`);
-  const lines = r.stderr.split('\n').filter((l) => l.length > 0);
-  assert.equal(lines.length, 1, `${label}: one line on stderr, got:\n${r.stderr}`);
-  assert.match(lines[0]!, /^pai: /, label);
-  assert.match(lines[0]!, pattern, label);
-  assert.doesNotMatch(r.stderr, /\bat .+:\d+:\d+/, `${label}: no stack trace`);
-}
+import { assertUserError, pai, scratch } from './run.js';
 
 describe('user errors: one line, exit code 2', () => {
   const dir = scratch();

@@ -1,4 +1,5 @@
 // Runs the built `pai` command as a user would, for the CLI tests.
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,4 +28,14 @@ export function scratch(prefix = 'pai-cli-'): string {
   const d = mkdtempSync(join(tmpdir(), prefix));
   process.on('exit', () => rmSync(d, { recursive: true, force: true }));
   return d;
+}
+
+/** A user error as the CLI must report it: exit code 2, one `pai:` line on stderr matching `pattern`, no stack trace. */
+export function assertUserError(r: RunResult, pattern: RegExp, label: string): void {
+  assert.equal(r.code, 2, `${label}: exit code (stderr: ${r.stderr})`);
+  const lines = r.stderr.split('\n').filter((l) => l.length > 0);
+  assert.equal(lines.length, 1, `${label}: one line on stderr, got:\n${r.stderr}`);
+  assert.match(lines[0]!, /^pai: /, label);
+  assert.match(lines[0]!, pattern, label);
+  assert.doesNotMatch(r.stderr, /\bat .+:\d+:\d+/, `${label}: no stack trace`);
 }
