@@ -130,10 +130,10 @@ export abstract class Module {
     }
     if (mismatched.length > 0 || notIntegers.length > 0 || (strict && (missing.length > 0 || unexpected.length > 0))) {
       const parts: string[] = [];
-      if (missing.length) parts.push(`missing keys: ${missing.join(', ')}`);
-      if (unexpected.length) parts.push(`unexpected keys: ${unexpected.join(', ')}`);
-      if (mismatched.length) parts.push(`shape mismatches: ${mismatched.join('; ')}`);
-      if (notIntegers.length) parts.push(`int64 entries that are not integers: ${notIntegers.join('; ')}`);
+      if (missing.length) parts.push(`missing keys: ${firstFew(missing, ', ')}`);
+      if (unexpected.length) parts.push(`unexpected keys: ${firstFew(unexpected, ', ')}`);
+      if (mismatched.length) parts.push(`shape mismatches: ${firstFew(mismatched, '; ')}`);
+      if (notIntegers.length) parts.push(`int64 entries that are not integers: ${firstFew(notIntegers, '; ')}`);
       throw new StateDictError(`cannot load state dict${o.source ? ` from ${o.source}` : ''} into ${this.constructor.name}: ${parts.join('. ')}`, missing, unexpected, mismatched);
     }
     for (const [k, t] of sd) {
@@ -192,6 +192,11 @@ function convert(t: Tensor, dtype: DType): Tensor {
   const d = allocate(dtype, t.size);
   d.set(t.data);
   return new Tensor(d, t.shape);
+}
+
+/** The first entries of a long list and how many more, so a wrong-model load stays one readable line. */
+function firstFew(items: readonly string[], sep: string, n = 12): string {
+  return items.length <= n ? items.join(sep) : `${items.slice(0, n).join(sep)}${sep}and ${items.length - n} more`;
 }
 
 function checkName(name: string): void {
