@@ -9,6 +9,7 @@ import { backward, noGrad } from '../src/autograd/graph.js';
 import { crossEntropy } from '../src/autograd/ops/index.js';
 import { conv2dParams } from '../src/autograd/ops/conv.js';
 import { createModel } from '../src/models/registry.js';
+import { timeMedian } from './common.js';
 
 export interface BenchRow {
   workload: 'matmul-1024' | 'conv3x3-fwd' | 'conv3x3-bwd-data' | 'conv3x3-bwd-weights' | 'resnet20-train-b64';
@@ -18,22 +19,6 @@ export interface BenchRow {
   gflops?: number;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-function time(fn: () => void, reps: number): number {
-  fn();
-  const ts: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    fn();
-    ts.push(performance.now() - t0);
-  }
-  return median(ts);
-}
 
 function randomArray(n: number, gen: Generator): Float32Array {
   const a = new Float32Array(n);
@@ -47,18 +32,18 @@ export function benchKernels(b: Backend, reps: number): BenchRow[] {
   const rows: BenchRow[] = [];
   const n = 1024;
   const A = randomArray(n * n, gen), B = randomArray(n * n, gen), C = new Float32Array(n * n);
-  const mm = time(() => b.matmul(A, B, C, { batch: 1, m: n, k: n, n, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0, accumulate: false }), reps);
+  const mm = timeMedian(() => b.matmul(A, B, C, { batch: 1, m: n, k: n, n, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0, accumulate: false }), reps);
   rows.push({ workload: 'matmul-1024', backend: b.name, threads, ms: mm, gflops: (2 * n * n * n) / mm / 1e6 });
 
   const p = conv2dParams([64, 64, 32, 32], [64, 64, 3, 3], { padding: 1 });
   const flops = 2 * p.n * p.oc * p.oh * p.ow * p.c * p.kh * p.kw;
   const x = randomArray(64 * 64 * 32 * 32, gen), w = randomArray(64 * 64 * 9, gen);
   const y = new Float32Array(64 * 64 * 32 * 32), gx = new Float32Array(x.length), gw = new Float32Array(w.length);
-  const f = time(() => b.conv2d(x, w, null, y, p), reps);
+  const f = timeMedian(() => b.conv2d(x, w, null, y, p), reps);
   rows.push({ workload: 'conv3x3-fwd', backend: b.name, threads, ms: f, gflops: flops / f / 1e6 });
-  const bd = time(() => b.conv2dBackwardData(y, w, gx, p), reps);
+  const bd = timeMedian(() => b.conv2dBackwardData(y, w, gx, p), reps);
   rows.push({ workload: 'conv3x3-bwd-data', backend: b.name, threads, ms: bd, gflops: flops / bd / 1e6 });
-  const bw = time(() => b.conv2dBackwardWeight(x, y, gw, p), reps);
+  const bw = timeMedian(() => b.conv2dBackwardWeight(x, y, gw, p), reps);
   rows.push({ workload: 'conv3x3-bwd-weights', backend: b.name, threads, ms: bw, gflops: flops / bw / 1e6 });
   return rows;
 }
@@ -84,7 +69,7 @@ export function benchTrainStep(b: Backend, reps: number): BenchRow {
         }
       });
     };
-    return { workload: 'resnet20-train-b64', backend: b.name, threads: b.numThreads(), ms: time(step, reps) };
+    return { workload: 'resnet20-train-b64', backend: b.name, threads: b.numThreads(), ms: timeMedian(step, reps) };
   } finally {
     useBackend(null);
   }

@@ -4,3 +4,4 @@ export * from './shard.js';
 export * from './runner.js';
 export * from './report.js';
 export * from './demo.js';
+export * from './version.js';

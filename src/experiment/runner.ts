@@ -14,8 +14,7 @@
 // 4. training with the masks enforced, evaluating validation and test every `evalEvery` epochs.
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { canonicalJson, loadConfig, ConfigError, DENSE, type Environment, type Run, type RunSettings, type Study } from './config.js';
 import { readRow, runDir, signRow, writeAtomic, writeRow, renameAtomic, type ResultRow } from './store.js';
@@ -34,6 +33,7 @@ import { loadStateDictFile, saveStateDict } from '../nn/serialize.js';
 import { applyMasks, bnWarmup, collapseReport, makeMasks, prunableSet, pruneAtInit, type LayerDensity, type MaskData } from '../prune/index.js';
 import { trainModel, type TrainProgress, type TrainResult } from '../train/index.js';
 import { backendInfo } from '../kernels/index.js';
+import { paiVersion } from './version.js';
 
 export interface RunnerEvents {
   /** A run starts (`position` counts the runs this process will do, from 1). */
@@ -97,28 +97,6 @@ export function planRuns(studies: readonly Study[]): { run: Run; study: Study }[
     }
   }
   return out;
-}
-
-// ---- provenance ----
-
-let version: string | null = null;
-
-/** pai's version from the package.json above this module (src/ or dist/src/). */
-export function paiVersion(): string {
-  if (version !== null) return version;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const p = join(dir, 'package.json');
-    if (existsSync(p)) {
-      try {
-        const pkg = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string };
-        if (pkg.name === 'pai' && typeof pkg.version === 'string') return (version = pkg.version);
-      } catch { /* not ours */ }
-    }
-    const up = dirname(dir);
-    if (up === dir) return (version = 'unknown');
-    dir = up;
-  }
 }
 
 // ---- data ----
