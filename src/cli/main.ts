@@ -63,6 +63,12 @@ Run pai <command> --help for a command's flags and examples.`);
 }
 
 export async function main(argv: readonly string[] = process.argv): Promise<void> {
+  // A reader that stops early (`pai models | head`) closes the pipe: that ends the output, it is
+  // not an error worth a stack trace.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   const program = buildProgram();
   if (argv.length <= 2) {
     program.outputHelp();
