@@ -3,6 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Generator } from '../../src/tensor/random.js';
 import { jsBackend as B } from '../../src/kernels/js/index.js';
 import type {
   AdaptivePool2dParams, BinaryOp, Conv2dParams, FloatArray, MatmulParams, Pool2dParams, UnaryOp,
@@ -10,16 +11,10 @@ import type {
 
 // ------------------------------------------------------------------ helpers
 
-/** mulberry32: a tiny seeded generator so every run sees the same data. */
+/** Uniform [0, 1) draws from pai's seeded generator, so every run sees the same data. */
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const g = new Generator(seed, 'kernel-tests');
+  return () => g.uniform();
 }
 
 function randArr(r: () => number, n: number): Float64Array {

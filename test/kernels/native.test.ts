@@ -4,6 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Generator } from '../../src/tensor/random.js';
 import { jsBackend as J } from '../../src/kernels/js/index.js';
 import { loadNativeBackend } from '../../src/kernels/native/index.js';
 import type {
@@ -16,15 +17,10 @@ const N = loaded.backend as Backend;
 
 // ------------------------------------------------------------------ helpers
 
+/** Uniform [0, 1) draws from pai's seeded generator, so every run sees the same data. */
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const g = new Generator(seed, 'kernel-tests');
+  return () => g.uniform();
 }
 const randInt = (r: () => number, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
 const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
