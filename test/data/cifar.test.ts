@@ -5,16 +5,7 @@ import { join } from 'node:path';
 import * as tar from 'tar';
 import { DataError } from '../../src/data/dataset.js';
 import { loadCifar10, loadCifar100 } from '../../src/data/readers/cifar.js';
-import { cifarRecords, tmp, write } from './fixtures.js';
-
-function throwsData(fn: () => unknown, file: string, problem: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof DataError, `expected DataError, got ${String(e)}`);
-    assert.ok(e.message.includes(file), `message does not name ${file}: ${e.message}`);
-    assert.match(e.message, problem);
-    return true;
-  });
-}
+import { cifarRecords, throwsData, tmp, write } from './fixtures.js';
 
 /** A CIFAR-10 folder whose batch k holds 2 records labelled k and k+5, and a 3-record test batch. */
 function writeCifar10(dir: string): void {

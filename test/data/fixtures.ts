@@ -1,6 +1,8 @@
 // Small files in the real dataset formats, written into temporary folders by the tests.
 
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { DataError } from '../../src/data/dataset.js';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -174,4 +176,14 @@ export function tinyImageNetFiles(): Record<string, Buffer> {
 
 export function writeTree(dir: string, files: Record<string, Uint8Array>): void {
   for (const [p, b] of Object.entries(files)) write(join(dir, p), b);
+}
+
+/** Asserts a DataError whose message names the file and matches the problem. */
+export function throwsData(fn: () => unknown, file: string, problem: RegExp): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof DataError, `expected DataError, got ${String(e)}`);
+    assert.ok(e.message.includes(file), `message does not name ${file}: ${e.message}`);
+    assert.match(e.message, problem);
+    return true;
+  });
 }

@@ -4,19 +4,9 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DataError } from '../../src/data/dataset.js';
 import { loadFashionMnist, loadIdxPair, loadMnist, parseIdx } from '../../src/data/readers/idx.js';
-import { fullFashionMnistDir, idxBytes, idxPair, tmp, write, writeIdxSplit } from './fixtures.js';
+import { fullFashionMnistDir, idxBytes, idxPair, throwsData, tmp, write, writeIdxSplit } from './fixtures.js';
 
 const opts = { name: 'mini', numClasses: 10 };
-
-/** Asserts a DataError whose message names the file and matches the problem. */
-function throwsData(fn: () => unknown, file: string, problem: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof DataError, `expected DataError, got ${String(e)}`);
-    assert.ok(e.message.includes(file), `message does not name ${file}: ${e.message}`);
-    assert.match(e.message, problem);
-    return true;
-  });
-}
 
 test('idx: reads a gzip pair in the real format', (t) => {
   const dir = tmp(t);

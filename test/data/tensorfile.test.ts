@@ -2,21 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DataError } from '../../src/data/dataset.js';
 import { loadTensorDataset } from '../../src/data/readers/tensorfile.js';
 import { writeSafetensors, type StEntry } from '../../src/tensor/safetensors.js';
-import { repoRoot, tmp, write } from './fixtures.js';
+import { repoRoot, throwsData, tmp, write } from './fixtures.js';
 
 const x = (n: number): StEntry => ({ dtype: 'F32', shape: [n, 1, 2, 2], data: Float32Array.from({ length: n * 4 }, (_, i) => i / 4) });
-
-function throwsData(fn: () => unknown, file: string, problem: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof DataError, `expected DataError, got ${String(e)}`);
-    assert.ok(e.message.includes(file), `message does not name ${file}: ${e.message}`);
-    assert.match(e.message, problem);
-    return true;
-  });
-}
 
 test('tensorfile: x float32 NCHW with int64 or int32 labels', (t) => {
   const dir = tmp(t);

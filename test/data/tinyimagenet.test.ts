@@ -4,16 +4,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataError } from '../../src/data/dataset.js';
 import { loadTinyImageNet } from '../../src/data/readers/tinyimagenet.js';
-import { colourJpeg, tinyImageNetFiles, tmp, write, writeTree } from './fixtures.js';
-
-function throwsData(fn: () => unknown, file: string, problem: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof DataError, `expected DataError, got ${String(e)}`);
-    assert.ok(e.message.includes(file), `message does not name ${file}: ${e.message}`);
-    assert.match(e.message, problem);
-    return true;
-  });
-}
+import { colourJpeg, throwsData, tinyImageNetFiles, tmp, write, writeTree } from './fixtures.js';
 
 test('tinyimagenet: train and val splits, sorted wnids, lazy decoding', (t) => {
   const dir = tmp(t);
