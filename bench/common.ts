@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { jsBackend, nativeBackend, type Backend } from '../src/kernels/index.js';
 
 export interface Row {
   suite: string;
@@ -145,4 +146,20 @@ export class Reporter {
   note(text: string): void {
     (this.json ? this.err : this.out).write(text + '\n');
   }
+}
+
+/**
+ * The shared start of a single-suite script: --backend js|native, --threads, --json; a one-line
+ * note when PyTorch is skipped. `val(flag)` reads a flag's value.
+ */
+export function standaloneSuite(run: (val: (flag: string) => string | undefined, backend: Backend, rep: Reporter, torch: Torch) => void): void {
+  const argv = process.argv.slice(2);
+  const val = (k: string): string | undefined => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : undefined; };
+  const backend = val('--backend') === 'js' ? jsBackend : nativeBackend();
+  if (!backend) throw new Error('native backend not built; run `node scripts/build-native.mjs` or pass --backend js');
+  if (val('--threads')) backend.setNumThreads(Number(val('--threads')));
+  const rep = new Reporter(argv.includes('--json'));
+  const torch = openTorch();
+  if (torch.skipped) rep.note(`PyTorch skipped: ${torch.skipped}`);
+  run(val, backend, rep, torch);
 }

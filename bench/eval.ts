@@ -4,12 +4,12 @@
 //   node dist/bench/eval.js [--json] [--models resnet20,resnet18] [--batch 128] [--reps 5] [--threads N]
 
 import { pathToFileURL } from 'node:url';
-import { nativeBackend, jsBackend, useBackend, type Backend } from '../src/kernels/index.js';
+import { useBackend, type Backend } from '../src/kernels/index.js';
 import { Generator } from '../src/tensor/random.js';
 import { randn } from '../src/tensor/create.js';
 import { noGrad } from '../src/autograd/graph.js';
 import { createModel } from '../src/models/registry.js';
-import { openTorch, Reporter, round, timeMedian, withTorch, type Torch } from './common.js';
+import { Reporter, round, standaloneSuite, timeMedian, withTorch, type Torch } from './common.js';
 
 export const EVAL_MODELS = ['resnet20', 'resnet18'];
 
@@ -39,15 +39,7 @@ export function runEvalSuite(o: EvalOptions, rep: Reporter, torch: Torch): void 
 }
 
 function main(): void {
-  const argv = process.argv.slice(2);
-  const val = (k: string): string | undefined => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : undefined; };
-  const backend = val('--backend') === 'js' ? jsBackend : nativeBackend();
-  if (!backend) throw new Error('native backend not built; run `node scripts/build-native.mjs` or pass --backend js');
-  if (val('--threads')) backend.setNumThreads(Number(val('--threads')));
-  const rep = new Reporter(argv.includes('--json'));
-  const torch = openTorch();
-  if (torch.skipped) rep.note(`PyTorch skipped: ${torch.skipped}`);
-  runEvalSuite({ models: val('--models')?.split(','), batch: val('--batch') ? Number(val('--batch')) : undefined, reps: Number(val('--reps') ?? 5), backend }, rep, torch);
+  standaloneSuite((val, backend, rep, torch) => runEvalSuite({ models: val('--models')?.split(','), batch: val('--batch') ? Number(val('--batch')) : undefined, reps: Number(val('--reps') ?? 5), backend }, rep, torch));
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();

@@ -6,13 +6,13 @@
 //   node dist/bench/hvp.js [--json] [--model resnet20] [--batch 64] [--reps 5] [--threads N]
 
 import { pathToFileURL } from 'node:url';
-import { nativeBackend, jsBackend, useBackend, type Backend } from '../src/kernels/index.js';
+import { useBackend, type Backend } from '../src/kernels/index.js';
 import { Generator } from '../src/tensor/random.js';
 import { randn, rademacher } from '../src/tensor/create.js';
 import { grad, hvp } from '../src/autograd/graph.js';
 import { crossEntropy } from '../src/autograd/ops/index.js';
 import { createModel } from '../src/models/registry.js';
-import { openTorch, Reporter, round, timeMedian, withTorch, type Torch } from './common.js';
+import { Reporter, round, standaloneSuite, timeMedian, withTorch, type Torch } from './common.js';
 
 export interface HvpOptions { model?: string; batch?: number; reps: number; backend: Backend }
 
@@ -47,15 +47,7 @@ export function runHvpSuite(o: HvpOptions, rep: Reporter, torch: Torch): void {
 }
 
 function main(): void {
-  const argv = process.argv.slice(2);
-  const val = (k: string): string | undefined => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : undefined; };
-  const backend = val('--backend') === 'js' ? jsBackend : nativeBackend();
-  if (!backend) throw new Error('native backend not built; run `node scripts/build-native.mjs` or pass --backend js');
-  if (val('--threads')) backend.setNumThreads(Number(val('--threads')));
-  const rep = new Reporter(argv.includes('--json'));
-  const torch = openTorch();
-  if (torch.skipped) rep.note(`PyTorch skipped: ${torch.skipped}`);
-  runHvpSuite({ model: val('--model'), batch: val('--batch') ? Number(val('--batch')) : undefined, reps: Number(val('--reps') ?? 5), backend }, rep, torch);
+  standaloneSuite((val, backend, rep, torch) => runHvpSuite({ model: val('--model'), batch: val('--batch') ? Number(val('--batch')) : undefined, reps: Number(val('--reps') ?? 5), backend }, rep, torch));
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();
