@@ -118,6 +118,7 @@ export function withTorch(row: Row, torchMs: number | undefined | null): Row {
 const EXTRAS: [string, string][] = [
   ['hvp_per_grad', 'HVP / gradient'], ['torch_hvp_per_grad', 'PyTorch HVP / gradient'],
   ['extrapolated_from', 'scaled from a measurement on'], ['cpu_ms', 'cpu ms'],
+  ['reps', 'timed runs (pai and PyTorch alternating), medians'], ['ratios', 'pai/torch per pair'], ['ratio_median', 'median pair ratio'],
 ];
 
 export class Reporter {

@@ -10,13 +10,14 @@
 // with wall and CPU time (process.cpuUsage, all threads).
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { round, withTorch, type Reporter, type Row, type Torch } from './common.js';
+import { median, round, withTorch, type Reporter, type Row, type Torch } from './common.js';
 import { createModel } from '../src/models/registry.js';
 import { Generator } from '../src/tensor/random.js';
 import { randn } from '../src/tensor/create.js';
 import { sliceAxes } from '../src/autograd/ops/index.js';
 import { backendInfo } from '../src/kernels/index.js';
 import { criteria, getCriterion, iterativePrune, makeMasks, prunableSet, scoreParameters, type MaskData } from '../src/prune/index.js';
+import { DEFAULT_COMPUTE_BATCH } from '../src/prune/context.js';
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -30,7 +31,14 @@ function cpuMs(u: NodeJS.CpuUsage): number {
   return (u.user + u.system) / 1000;
 }
 
-export interface MaskOptions { criteria?: string; samples: number; measureSamples?: number; synflowIterations: number; measureIterations?: number; sparsity: number; computeBatch?: number; compare?: boolean; json?: boolean }
+export interface MaskOptions {
+  criteria?: string; samples: number; measureSamples?: number; synflowIterations: number; measureIterations?: number; sparsity: number;
+  computeBatch?: number; compare?: boolean; json?: boolean;
+  /** Timed repetitions of each data-driven criterion (after one untimed warm-up); the row reports the median. */
+  reps?: number;
+  /** Called after each timed repetition of a data-driven criterion, so that another engine can be timed in between. */
+  between?: (name: string, measured: number, threads: number) => void;
+}
 
 export const MASK_DEFAULTS: MaskOptions = { samples: 100, synflowIterations: 100, sparsity: 0.9 };
 
@@ -63,9 +71,45 @@ export function* maskRows(o: MaskOptions): IterableIterator<{ row: Record<string
     return { score, scoreCpu, mask: performance.now() - t1 };
   };
 
+  // Untimed warm-up on the shapes the timed run uses (V8's JIT, oneDNN's primitive creation per
+  // shape): the first internal batch of the batched path (computeBatch samples, computeBatch / K
+  // for the probe criteria, whose internal batch repeats each sample K times), and batch 1. PyTorch
+  // warms its own batch-1 passes the same way.
+  const warmed = new Set<string>();
+  const warm = (name: string): void => {
+    const c = getCriterion(name);
+    if (!c.needsData || warmed.has(name)) return;
+    warmed.add(name);
+    const cb = o.computeBatch ?? DEFAULT_COMPUTE_BATCH;
+    const perPass = c.uses.includes('probes') ? Math.max(1, Math.floor(cb / c.defaults('fixed').probes)) : cb;
+    for (const n of new Set([Math.min(measured, perPass), 1])) {
+      const w: MaskData = { x: sliceAxes(x, [[0, n], null, null, null]), y: y.subarray(0, n) };
+      scoreParameters(model, name, w, { inputShape: [3, 32, 32], computeBatch: o.computeBatch });
+    }
+  };
+
   for (const name of names) {
     const c = getCriterion(name);
+    if (name !== 'synflow' && c.needsData && !o.compare) {
+      // Data criteria: warm-up, then `reps` timed runs (each optionally followed by the other
+      // engine's run), median reported.
+      warm(name);
+      const factor = o.samples / measured;
+      const runs: { score: number; mask: number }[] = [];
+      for (let r = 0; r < (o.reps ?? 1); r++) {
+        runs.push(timeCriterion(name, o.computeBatch));
+        o.between?.(name, measured, info.threads);
+      }
+      const scoreMs = median(runs.map((t) => t.score)), maskMs = median(runs.map((t) => t.mask));
+      const ms = scoreMs * factor + maskMs;
+      const row: Record<string, unknown> = { workload: `mask-${name}`, ms, samples: o.samples };
+      if (factor !== 1) { row['extrapolatedFrom'] = measured; row['measuredMs'] = scoreMs + maskMs; }
+      Object.assign(row, { backend: info.name, threads: info.threads, scoreMs: scoreMs * factor, maskMs, measured, reps: runs.length, runsMs: runs.map((t) => t.score * factor + t.mask) });
+      yield { row, text: `${name.padEnd(14)} ${(ms / 1000).toFixed(1).padStart(9)} s${factor !== 1 ? `  (measured ${(scoreMs / 1000).toFixed(1)} s on ${measured} samples, scaled)` : ''}${runs.length > 1 ? `, median of ${runs.length}` : ''}` };
+      continue;
+    }
     if (name !== 'synflow' && (o.compare && c.needsData)) {
+      warm(name);
       const factor = o.samples / measured;
       const loop = timeCriterion(name, 1);
       const batched = timeCriterion(name, o.computeBatch);
@@ -115,22 +159,43 @@ export function* maskRows(o: MaskOptions): IterableIterator<{ row: Record<string
 /**
  * The mask suite of `npm run bench`: one row per criterion (scoring plus the mask, scaled to
  * `samples` as above), with PyTorch's batch-1 loop (bench/torch/bench.py) timed on the same number
- * of measured samples and scaled the same way.
+ * of measured samples and scaled the same way. With reps > 1 the pai and PyTorch runs alternate
+ * (pai, torch, pai, torch, ...), so that both see the same load on a shared machine; each side
+ * reports its median, and `ratio_median` is the median of the per-pair ratios.
  */
 export function runMaskSuite(o: MaskOptions, rep: Reporter, torch: Torch): void {
-  for (const { row: r } of maskRows({ ...o, compare: false, json: true })) {
+  const torchRuns = new Map<string, number[]>();
+  const between = (name: string, measured: number, threads: number): void => {
+    if (torch.skipped || !TORCH_MASK.has(name)) return;
+    const t = torch.run(['mask', '--criterion', name, '--samples', String(measured), '--sparsity', String(o.sparsity), '--threads', String(threads)]);
+    if (!t) return rep.note(`torch mask ${name} failed: ${torch.lastError}`);
+    const list = torchRuns.get(name) ?? [];
+    list.push((t['score_ms'] as number) * (o.samples / measured) + (t['mask_ms'] as number));
+    torchRuns.set(name, list);
+  };
+  for (const { row: r } of maskRows({ ...o, compare: false, json: true, between })) {
     if (r['workload'] === undefined) continue;
     const name = String(r['workload']).slice('mask-'.length);
     const threads = r['threads'] as number;
     const row: Row = { suite: 'mask', workload: String(r['workload']), backend: String(r['backend']), threads, ms: round(r['ms'] as number), samples: o.samples };
     if (r['extrapolatedFrom'] !== undefined) row['extrapolated_from'] = r['extrapolatedFrom'];
+    if (r['reps'] !== undefined && (r['reps'] as number) > 1) row['reps'] = r['reps'];
     let torchMs: number | undefined;
-    if (!torch.skipped && TORCH_MASK.has(name)) {
-      const measured = r['measured'] as number;
-      const t = torch.run(['mask', '--criterion', name, '--samples', String(measured), '--sparsity', String(o.sparsity), '--threads', String(threads)]);
+    const tr = torchRuns.get(name);
+    if (tr && tr.length > 0) {
+      torchMs = median(tr);
+      const pr = r['runsMs'] as number[];
+      if (pr.length === tr.length && tr.length > 1) {
+        row['ratio_median'] = round(median(pr.map((v, i) => v / tr[i]!)), 3);
+        row['ratios'] = pr.map((v, i) => round(v / tr[i]!, 3));
+      }
+    } else if (!torch.skipped && !TORCH_MASK.has(name)) row['note'] = `no PyTorch loop for ${name}`;
+    else if (!torch.skipped && getCriterion(name).needsData === false && TORCH_MASK.has(name)) {
+      // Data-free criteria are timed once, outside the interleaved loop.
+      const t = torch.run(['mask', '--criterion', name, '--samples', String(o.samples), '--sparsity', String(o.sparsity), '--threads', String(threads)]);
       if (!t) rep.note(`torch mask ${name} failed: ${torch.lastError}`);
-      else torchMs = (t['score_ms'] as number) * (o.samples / measured) + (t['mask_ms'] as number);
-    } else if (!torch.skipped) row['note'] = `no PyTorch loop for ${name}`;
+      else torchMs = (t['score_ms'] as number) + (t['mask_ms'] as number);
+    }
     rep.row(withTorch(row, torchMs));
   }
 }
@@ -149,6 +214,7 @@ function main(): void {
     .option('--sparsity <s>', 'mask sparsity', Number, 0.9)
     .option('--compute-batch <n>', 'internal batch of the batched per-sample criteria (1: the per-sample loops)', positiveInt)
     .option('--compare', 'time data-driven criteria with the per-sample loop and batched, and their ratio')
+    .option('--reps <n>', 'timed runs of each data-driven criterion after the warm-up (median reported)', positiveInt)
     .option('--json', 'one JSON object per line: {"workload":"mask-<criterion>","ms":...}')
     .showHelpAfterError();
   program.parse();

@@ -113,29 +113,29 @@ def mask(a):
     prunable = [i for i, p in enumerate(params)
                 if any(p is m.weight for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear)) and m is not head)]
     x, y = data(a.samples)
-    n, c = a.samples, a.criterion
+    c = a.criterion
     T = 200.0 if c in ('grasp', 'hutch_diag', 'hutch_pruning', 'hts') else 1.0
     K = 10
 
     def loss(i):
         return F.cross_entropy(model(x[i:i + 1]) / T, y[i:i + 1])
 
-    def grad_sum():
+    def grad_sum(n):
         s = [torch.zeros_like(p) for p in params]
         for i in range(n):
             for si, gi in zip(s, torch.autograd.grad(loss(i), params)):
                 si += gi
         return s
 
-    def score():
+    def score(n):
         if c == 'magnitude':
             return [p.detach().abs() for p in params]
         if c == 'random':
             return [torch.rand_like(p) for p in params]
         if c == 'grad_norm':
-            return [(s / n).abs() for s in grad_sum()]
+            return [(s / n).abs() for s in grad_sum(n)]
         if c == 'snip':
-            raw = [(p.detach() * s).abs() for p, s in zip(params, grad_sum())]
+            raw = [(p.detach() * s).abs() for p, s in zip(params, grad_sum(n))]
             total = sum(r.sum() for r in raw)
             return [r / total for r in raw]
         if c in ('fisher_diag', 'fisher_pruner', 'fts'):
@@ -153,7 +153,7 @@ def mask(a):
                 return [p.detach() ** 2 * f / 2 for p, f in zip(params, fisher)]
             return [(p.detach() * m + p.detach() ** 2 * f / 2).abs() for p, m, f in zip(params, mean, fisher)]
         if c == 'grasp':
-            g = grad_sum()
+            g = grad_sum(n)
             hg = [torch.zeros_like(p) for p in params]
             for i in range(n):
                 gb = torch.autograd.grad(loss(i), params, create_graph=True)
@@ -178,7 +178,7 @@ def mask(a):
                 return d
             if c == 'hutch_pruning':
                 return [p.detach() ** 2 * h / 2 for p, h in zip(params, d)]
-            gs = grad_sum()
+            gs = grad_sum(n)
             return [(p.detach() * s / n + p.detach() ** 2 * h / 2).abs() for p, s, h in zip(params, gs, d)]
         raise SystemExit(f'no PyTorch loop for criterion {c!r}')
 
@@ -188,11 +188,14 @@ def mask(a):
         threshold = torch.kthvalue(flat, k).values if k > 0 else flat.min() - 1
         return [scores[i] > threshold for i in prunable]
 
-    # Warm-up: one sample through the passes the criterion uses, untimed, as pai's JIT also warms.
-    torch.autograd.grad(loss(0), params)
+    # Warm-up, untimed: the criterion on one sample, so that every pass it times (the double
+    # backward of GraSP and Hutchinson included) has run once, as pai also warms up.
+    grad_mode = torch.no_grad if c in ('magnitude', 'random') else torch.enable_grad
+    with grad_mode():
+        score(1)
     t0 = time.perf_counter()
-    with torch.no_grad() if c in ('magnitude', 'random') else torch.enable_grad():
-        scores = score()
+    with grad_mode():
+        scores = score(a.samples)
     t1 = time.perf_counter()
     with torch.no_grad():
         make_mask([s.detach() for s in scores])

@@ -125,8 +125,12 @@ class Attention(nn.Module):
     def forward(self, x):
         b, n, d = x.shape
         q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
-        # What timm itself calls when PyTorch has it: the fair PyTorch baseline.
-        out = F.scaled_dot_product_attention(q, k, v)
+        # What timm itself calls when PyTorch has it (2.0 and later): the fair PyTorch baseline.
+        # Older PyTorch (Debian's 1.13) gets timm's own fallback, the explicit softmax(q k^T / sqrt(d)) v.
+        if hasattr(F, 'scaled_dot_product_attention'):
+            out = F.scaled_dot_product_attention(q, k, v)
+        else:
+            out = torch.softmax((q * (q.shape[-1] ** -0.5)) @ k.transpose(-2, -1), dim=-1) @ v
         return self.proj(out.transpose(1, 2).reshape(b, n, d))
 
 

@@ -16,11 +16,32 @@
 // discard the results and fall back to a per-sample loop. Wrong numbers are never returned silently.
 
 import type { Tensor } from '../tensor/tensor.js';
+import type { FloatArray } from '../kernels/interface.js';
 import type { Node } from './graph.js';
 
 export interface PerSampleSink {
   /** The contribution of one op to the gradients of samples start .. start + g.shape[0] - 1 of parameter `index`; g is [count, ...param.shape]. */
   add(index: number, start: number, g: Tensor): void;
+  /**
+   * Set by sinks that only want the first two moments over the samples: the accumulators (flat, in
+   * the parameter's element order) of Σ_n g_n (null when not wanted) and Σ_n g_n² of parameter
+   * `index`. Ops with a direct kernel add into them and skip the [n, ...] stacks; the others still
+   * call `add`. Only valid where every parameter has one consumer (checkPerSampleGraph with
+   * `squares`), since squares of partial gradients do not sum to the square of their sum.
+   */
+  moments?(index: number): { sum: FloatArray | null; squares: FloatArray };
+  /**
+   * Set by sinks that only want Σ_n z_n ⊙ g_n for per-sample probes z_n: the stacked probes
+   * [batch, ...shape] (flat) and the accumulator of parameter `index`. Linear in g, so contributions
+   * of several ops add up.
+   */
+  probeDot?(index: number): { z: FloatArray; acc: FloatArray };
+}
+
+/** The reductions an op can compute without per-sample stacks (see PerSampleSink). */
+export interface DirectReductions {
+  moments?(sum: FloatArray | null, squares: FloatArray): void;
+  probeDot?(z: FloatArray, acc: FloatArray): void;
 }
 
 export type PerSampleMode = 'report' | 'probe' | 'off';
@@ -122,6 +143,24 @@ export function reportPerSample(p: Tensor, compute: (start: number, count: numbe
     if (g.size !== c * size) throw new Error(`internal: per-sample gradient of ${g.size} values for ${c} samples of a ${size}-value parameter`);
     t.sink.add(i, s, g);
   }
+}
+
+/**
+ * Report mode where the op has direct kernels: when the sink asks for a reduction the op offers
+ * (moments, probe dot) and the sink's buffers have the element type of `like` (the kernels' type),
+ * the op adds into them; otherwise the sink gets the stacks of reportPerSample(p, compute).
+ */
+export function reportPerSampleDirect(p: Tensor, like: FloatArray, direct: DirectReductions, compute: (start: number, count: number) => Tensor): void {
+  const t = active;
+  if (!t || t.mode !== 'report') return;
+  const i = t.index.get(p);
+  if (i === undefined || !t.sink) return;
+  const same = (a: FloatArray | null): boolean => a === null || a.constructor === like.constructor;
+  const m = direct.moments && t.sink.moments?.(i);
+  if (m && same(m.sum) && same(m.squares)) return direct.moments!(m.sum, m.squares);
+  const d = direct.probeDot && t.sink.probeDot?.(i);
+  if (d && same(d.z) && same(d.acc)) return direct.probeDot!(d.z, d.acc);
+  reportPerSample(p, compute);
 }
 
 // Bounds the stacked per-sample gradients one op materialises (values, float32: 64 MB).

@@ -765,3 +765,44 @@ test('per-channel kernels match a naive computation over [n, c, inner]', () => {
   }
   assert.throws(() => B.channelAffine(new Float64Array(10), null, new Float64Array(2), null, new Float64Array(9), 1, 2, 5), /elements/);
 });
+
+test('conv2dWeightGradMoments and conv2dWeightGradProbeDot reduce the per-sample weight gradients', () => {
+  const r = rng(23);
+  for (const cc of CONV_CASES) {
+    const p = convParams(cc.n, cc.c, cc.h, cc.w, cc.oc, cc.kh, cc.kw, cc.s, cc.p, cc.d, cc.g);
+    const xs = cc.c * cc.h * cc.w, ys = cc.oc * p.oh * p.ow, ws = cc.oc * (cc.c / cc.g) * cc.kh * cc.kw;
+    const x = randArr(r, cc.n * xs), gy = randArr(r, cc.n * ys);
+    const s0 = randArr(r, ws), q0 = randArr(r, ws);
+    const wantS = s0.slice(), wantQ = q0.slice();
+    const g = new Float64Array(ws);
+    for (let n = 0; n < cc.n; n++) {
+      B.conv2dBackwardWeight(x.subarray(n * xs, (n + 1) * xs), gy.subarray(n * ys, (n + 1) * ys), g, { ...p, n: 1 });
+      for (let i = 0; i < ws; i++) { wantS[i] = wantS[i]! + g[i]!; wantQ[i] = wantQ[i]! + g[i]! * g[i]!; }
+    }
+    const s = s0.slice(), q = q0.slice();
+    B.conv2dWeightGradMoments(x, gy, s, q, p);
+    close(s, wantS, 1e-12, `sum ${cc.name}`);
+    close(q, wantQ, 1e-12, `squares ${cc.name}`);
+    const q2 = q0.slice();
+    B.conv2dWeightGradMoments(x, gy, null, q2, p);
+    close(q2, wantQ, 1e-12, `squares without sum ${cc.name}`);
+    const z = randArr(r, cc.n * ws), a = randArr(r, ws);
+    const wantA = a.slice();
+    for (let n = 0; n < cc.n; n++) {
+      B.conv2dBackwardWeight(x.subarray(n * xs, (n + 1) * xs), gy.subarray(n * ys, (n + 1) * ys), g, { ...p, n: 1 });
+      for (let i = 0; i < ws; i++) wantA[i] = wantA[i]! + z[n * ws + i]! * g[i]!;
+    }
+    B.conv2dWeightGradProbeDot(x, gy, z, a, p);
+    close(a, wantA, 1e-12, `probe dot ${cc.name}`);
+  }
+});
+
+test('Generator.fillRademacher draws what rademacher() draws value by value, and leaves the same state', () => {
+  for (const dtype of ['float32', 'float64'] as const) {
+    const g = new Generator(3, 'rademacher-test'), h = new Generator(3, 'rademacher-test');
+    const a = dtype === 'float32' ? new Float32Array(10_007) : new Float64Array(10_007);
+    g.fillRademacher(a);
+    for (let i = 0; i < a.length; i++) assert.equal(a[i], h.rademacher(), `${dtype} value ${i}`);
+    assert.equal(g.nextU32(), h.nextU32(), `${dtype} state`);
+  }
+});

@@ -449,6 +449,40 @@ function checkConv(p: Conv2dParams, r: () => number, what: string): void {
   close(gw, gww, `conv2dBackwardWeight ${what}`);
 }
 
+// Per-sample weight-gradient reductions (the batched Fisher and Hutchinson criteria): the native
+// kernels against the reference ones, accumulating onto non-zero values, with and without the plain sum. The tolerance
+// is relative to the largest accumulated value, as for the other kernels.
+function checkWeightGradMoments(p: Conv2dParams, r: () => number, what: string): void {
+  const x = rand(r, p.n * p.c * p.h * p.w);
+  const gy = rand(r, p.n * p.oc * p.oh * p.ow);
+  const ws = p.oc * (p.c / p.groups) * p.kh * p.kw;
+  const s0 = rand(r, ws), q0 = rand(r, ws, 0, 1);
+  const s = s0.slice(), q = q0.slice(), sw = s0.slice(), qw = q0.slice();
+  N.conv2dWeightGradMoments(x, gy, s, q, p);
+  J.conv2dWeightGradMoments(x, gy, sw, qw, p);
+  close(s, sw, `conv2dWeightGradMoments sum ${what}`);
+  close(q, qw, `conv2dWeightGradMoments squares ${what}`);
+  const q2 = q0.slice();
+  N.conv2dWeightGradMoments(x, gy, null, q2, p);
+  close(q2, qw, `conv2dWeightGradMoments squares without sum ${what}`);
+  const z = rand(r, p.n * ws), a0 = rand(r, ws);
+  const a = a0.slice(), aw = a0.slice();
+  N.conv2dWeightGradProbeDot(x, gy, z, a, p);
+  J.conv2dWeightGradProbeDot(x, gy, z, aw, p);
+  close(a, aw, `conv2dWeightGradProbeDot ${what}`);
+}
+
+test('native: conv2dWeightGradMoments and conv2dWeightGradProbeDot on CIFAR ResNet-18 layer shapes', { skip }, () => {
+  const r = rng(12);
+  const cases: [string, Conv2dParams][] = [
+    ['stem 3->64 32x32', convParams(5, 3, 32, 32, 64, 3, 3, [1, 1], [1, 1], [1, 1], 1)],
+    ['layer3 256->256 8x8', convParams(7, 256, 8, 8, 256, 3, 3, [1, 1], [1, 1], [1, 1], 1)],
+    ['layer4 downsample 256->512 1x1 s2', convParams(3, 256, 8, 8, 512, 1, 1, [2, 2], [0, 0], [1, 1], 1)],
+    ['layer4 512->512 4x4', convParams(9, 512, 4, 4, 512, 3, 3, [1, 1], [1, 1], [1, 1], 1)],
+  ];
+  for (const [what, p] of cases) checkWeightGradMoments(p, r, what);
+});
+
 test('native: conv2d and its adjoints on fixed awkward cases', { skip }, () => {
   const r = rng(11);
   const cases: [string, Conv2dParams][] = [
@@ -468,6 +502,7 @@ test('native: conv2d and its adjoints on fixed awkward cases', { skip }, () => {
     ['asymmetric everything', convParams(3, 6, 11, 6, 9, 2, 3, [2, 1], [1, 2], [2, 1], 3)],
   ];
   for (const [what, p] of cases) checkConv(p, r, what);
+  for (const [what, p] of cases) checkWeightGradMoments(p, r, what);
 });
 
 test('native: conv2d on random configurations', { skip }, () => {
@@ -623,4 +658,15 @@ test('native: rejects float64 buffers and inconsistent sizes with an exception',
   assert.throws(() => N.conv2d(new Float32Array(8), new Float32Array(4), null, new Float32Array(4), p), RangeError);
   assert.throws(() => N.matmul(new Float32Array(3), new Float32Array(4), new Float32Array(4),
     { batch: 1, m: 2, k: 2, n: 2, transA: false, transB: false, aBatchStride: 4, bBatchStride: 4, accumulate: false }), RangeError);
+});
+
+test('native: rademacherFill reproduces the reference generator steps and state', { skip }, () => {
+  for (const n of [0, 1, 7, 100_003]) {
+    const s1 = Uint32Array.of(0x9e3779b9, 1, 0xdeadbeef, 0x80000000), s2 = s1.slice();
+    const a = new Float32Array(n), b = new Float32Array(n);
+    N.rademacherFill(s1, a);
+    J.rademacherFill(s2, b);
+    exact(a, b, `rademacherFill n=${n}`);
+    exact(s1, s2, `rademacherFill state n=${n}`);
+  }
 });

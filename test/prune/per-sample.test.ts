@@ -56,6 +56,8 @@ const MODELS: [string, Record<string, unknown>, number[]][] = [
   ['mlp', {}, [1, 28, 28]],
   ['resnet20', { width: 0.25 }, [3, 32, 32]],
   ['vgg11', { width: 0.125 }, [3, 32, 32]],
+  // The benchmark's model (CIFAR ResNet-18: 1x1 stride-2 shortcuts, 4x4 last stage), narrowed.
+  ['resnet18', { width: 0.125 }, [3, 32, 32]],
 ];
 const FIRST_ORDER = ['fisher_diag', 'fisher_pruner', 'fts', 'ggn_diag'];
 

@@ -11,7 +11,7 @@ import { be, checkSameDtype, pair, uninit } from './util.js';
 import { sum } from './reduce.js';
 import { mul } from './elementwise.js';
 import { reshape } from './shape.js';
-import { addProbeTerm, perSampleBatch, perSampleMode, perSampleProbe, perSampleUnsupported, perSampleWanted, reportPerSample } from '../per-sample.js';
+import { addProbeTerm, perSampleBatch, perSampleMode, perSampleProbe, perSampleUnsupported, perSampleWanted, reportPerSample, reportPerSampleDirect, type DirectReductions } from '../per-sample.js';
 
 export interface Conv2dOptions {
   stride?: number | readonly [number, number];
@@ -80,7 +80,7 @@ function conv2dFromParams(x: Tensor, w: Tensor, bias: Tensor | null, p: Conv2dPa
 function perSampleConv2d(x: Tensor, w: Tensor, bias: Tensor | null, g: Tensor, p: Conv2dParams): void {
   if (p.n !== perSampleBatch()) return perSampleUnsupported(`conv2d over a batch of ${p.n}, not the ${perSampleBatch()} registered samples`);
   if (perSampleMode() === 'report') {
-    reportPerSample(w, (s, c) => conv2dWeightGradPerSample(x, g, p, s, c));
+    reportPerSampleDirect(w, x.data, weightGradReductions(x, g, p), (s, c) => conv2dWeightGradPerSample(x, g, p, s, c));
     if (bias) {
       reportPerSample(bias, (s, c) => {
         const inner = p.oh * p.ow;
@@ -99,6 +99,14 @@ function perSampleConv2d(x: Tensor, w: Tensor, bias: Tensor | null, g: Tensor, p
   }
   const zb = bias ? perSampleProbe(bias) : null;
   if (zb) addProbeTerm(sum(mul(g, reshape(zb, [p.n, p.oc, 1, 1]))));
+}
+
+/** The per-sample weight-gradient reductions of input x and output gradient gy without stacks. */
+function weightGradReductions(x: Tensor, gy: Tensor, p: Conv2dParams): DirectReductions {
+  return {
+    moments: (sm, sq) => be(x).conv2dWeightGradMoments(x.data, gy.data, sm, sq, p),
+    probeDot: (z, acc) => be(x).conv2dWeightGradProbeDot(x.data, gy.data, z, acc, p),
+  };
 }
 
 /**
@@ -128,7 +136,7 @@ export function conv2dInputGrad(gy: Tensor, w: Tensor, p: Conv2dParams): Tensor 
     if (ps) {
       if (perSampleMode() !== 'report') perSampleUnsupported('conv2dInputGrad in a probe pass');
       else if (p.n !== perSampleBatch()) perSampleUnsupported(`conv2dInputGrad over a batch of ${p.n}, not ${perSampleBatch()}`);
-      else reportPerSample(w, (s, c) => conv2dWeightGradPerSample(g, gy, p, s, c));
+      else reportPerSampleDirect(w, g.data, weightGradReductions(g, gy, p), (s, c) => conv2dWeightGradPerSample(g, gy, p, s, c));
     }
     return [
       need[0] ? conv2dFromParams(g, w, null, p) : null,

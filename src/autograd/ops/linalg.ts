@@ -11,7 +11,8 @@ import { add } from './elementwise.js';
 import { sum } from './reduce.js';
 import { mul } from './elementwise.js';
 import { channelScaleShift } from './norm.js';
-import { addProbeTerm, perSampleAlias, perSampleBatch, perSampleMode, perSampleProbe, perSampleUnsupported, perSampleWanted, reportPerSample } from '../per-sample.js';
+import { addProbeTerm, perSampleAlias, perSampleBatch, perSampleMode, perSampleProbe, perSampleUnsupported, perSampleWanted, reportPerSample, reportPerSampleDirect } from '../per-sample.js';
+import type { FloatArray } from '../../kernels/interface.js';
 
 /**
  * out[i] = op(a[i]) @ op(b[i]) for 3-d a, b (op = transpose of the last two axes when the flag is
@@ -59,11 +60,25 @@ function perSampleMm(a: Tensor, b: Tensor, g: Tensor, transA: boolean, transB: b
   if (ba !== 1 || b.shape[0] !== 1 || transA || rows % N !== 0) return perSampleUnsupported(`matmul of ${shapeStr(a.shape)}${transA ? 'ᵀ' : ''} by a parameter: no per-sample rule for this layout`);
   const T = rows / N, n = g.shape[2]!;
   if (perSampleMode() === 'report') {
-    reportPerSample(b, (s, c) => {
+    const stacks = (s: number, c: number): Tensor => {
       const as = new Tensor(a.data.subarray(s * T * k, (s + c) * T * k), [c, T, k]);
       const gs = new Tensor(g.data.subarray(s * T * n, (s + c) * T * n), [c, T, n]);
       return transB ? mm(gs, as, true, false) : mm(as, gs, true, false);
-    });
+    };
+    if (T !== 1) return reportPerSample(b, stacks);
+    // One row per sample: the gradient of sample r is the outer product of its rows of a and g, so
+    // Σ_r g_r = aᵀ g and Σ_r g_r² = (a∘a)ᵀ (g∘g) (transposed for a transposed weight): two products.
+    reportPerSampleDirect(b, a.data, { moments: (sm, sq) => {
+      const kb = be(a);
+      const prod = (av: FloatArray, gv: FloatArray, out: FloatArray): void => kb.matmul(transB ? gv : av, transB ? av : gv, out, {
+        batch: 1, m: transB ? n : k, k: rows, n: transB ? k : n, transA: true, transB: false, aBatchStride: 0, bBatchStride: 0, accumulate: true,
+      });
+      if (sm) prod(a.data, g.data, sm);
+      const a2 = a.data.slice(), g2 = g.data.slice();
+      kb.unary('square', a2, a2);
+      kb.unary('square', g2, g2);
+      prod(a2, g2, sq);
+    } }, stacks);
     return;
   }
   // Σ_n <gradient of sample n, z_n> = Σ_n <g_n, a_n op(z_n)>, recorded.

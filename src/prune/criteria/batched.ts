@@ -61,6 +61,7 @@ function addRowSum(acc: Tensor, g: Tensor, rows: number): void {
  */
 function momentSink(sums: Tensor[] | null, squares: Tensor[]): PerSampleSink {
   return {
+    moments: (i) => ({ sum: sums ? sums[i]!.data : null, squares: squares[i]!.data }),
     add: (i, _start, g) => {
       const rows = g.shape[0]!;
       if (sums) addRowSum(sums[i]!, g, rows);
@@ -197,6 +198,7 @@ export function batchedHutchinsonSum(ctx: ScoreContext, criterion: string, K: nu
       if (bad2) return bad2;
       ps.setMode('report');
       ps.setSink({
+        probeDot: (i) => ({ z: z[i]!.data, acc: acc[i]!.data }),
         add: (i, start, h) => noGrad(() => {
           const c = h.shape[0]!, size = h.size / c;
           const zi = new Tensor(z[i]!.data.subarray(start * size, (start + c) * size), [c, size]);
