@@ -14,13 +14,13 @@
     {
       "target_name": "pai_ew_avx2",
       "type": "static_library",
-      "sources": ["native/ew_avx2.cc"],
+      "sources": ["native/ew_avx2.cc", "native/sparse_avx2.cc"],
       "cflags": ["<@(pai_cflags)", "-fPIC", "-mavx2", "-mfma"],
       "cflags_cc!": ["-fno-exceptions"],
     },
     {
       "target_name": "pai_native",
-      "sources": ["native/addon.cc", "native/dnn.cc", "native/ew_base.cc"],
+      "sources": ["native/addon.cc", "native/dnn.cc", "native/ew_base.cc", "native/persample.cc", "native/rng.cc", "native/sparse.cc"],
       "dependencies": ["pai_ew_avx2"],
       "cflags": ["<@(pai_cflags)"],
       "cflags!": ["-fno-exceptions"],

@@ -10,9 +10,12 @@ import { runHvpSuite } from './hvp.js';
 import { runEvalSuite } from './eval.js';
 import { runMaskSuite, MASK_DEFAULTS } from './prune.js';
 import { runLoaderSuite } from './loader.js';
+import { runSparseSuite, SPARSE_DEFAULTS } from './sparse.js';
 import { openTorch, Reporter, round, withTorch, type Torch } from './common.js';
 
-const SUITES = ['engine', 'train', 'hvp', 'mask', 'eval', 'loader'] as const;
+const SUITES = ['engine', 'train', 'hvp', 'mask', 'eval', 'loader', 'sparse'] as const;
+// Suites too long for the quick default; `all` or naming them runs them.
+const NOT_QUICK: readonly string[] = ['sparse'];
 type Suite = (typeof SUITES)[number];
 
 function positiveInt(v: string): number {
@@ -42,12 +45,16 @@ const program = new Command('pai-bench')
   .option('--measure-samples <n>', 'time the data-driven criteria on this many samples and scale (default: quick 4; all every sample)', positiveInt)
   .option('--measure-iterations <n>', 'time SynFlow on this many of its iterations and scale (default: quick 5; all every iteration)', positiveInt)
   .option('--images <n>', 'loader suite dataset size (default: quick 10000; all 50000)', positiveInt)
+  .option('--sparsities <list>', `sparse suite sparsities (default ${SPARSE_DEFAULTS.sparsities.join(',')})`, (v: string) => list(v).map(Number))
+  .option('--sparse-models <list>', `sparse suite models (default ${SPARSE_DEFAULTS.models.join(',')})`, list)
+  .option('--sparse-parts <list>', 'sparse suite parts: layer, model (default both)', list)
   .showHelpAfterError();
 program.parse();
 const o = program.opts<{
   suite: string; json?: boolean; threads?: number; backend: string; reps?: number; jsReps: number; skip: string;
   models?: string[]; batches?: number[]; evalModels?: string[]; evalBatch: number; hvpBatch: number;
   criteria?: string; samples: number; measureSamples?: number; measureIterations?: number; images?: number;
+  sparsities?: number[]; sparseModels?: string[]; sparseParts?: string[];
 }>();
 
 function fail(msg: string): never {
@@ -59,7 +66,7 @@ const requested = list(o.suite);
 const full = requested.includes('all');
 const quick = !full && (requested.length === 0 || requested.includes('quick'));
 for (const s of requested) if (!['quick', 'all', ...SUITES].includes(s)) fail(`unknown suite "${s}" (quick, all, ${SUITES.join(', ')})`);
-const suites = new Set<Suite>(full || quick ? SUITES : (requested as Suite[]));
+const suites = new Set<Suite>(full ? SUITES : quick ? SUITES.filter((s) => !NOT_QUICK.includes(s)) : (requested as Suite[]));
 if (!['native', 'js', 'both'].includes(o.backend)) fail(`--backend must be native, js or both, got "${o.backend}"`);
 // Scoring goes through the default backend selection rather than a backend handed to it.
 if (o.backend === 'js' && suites.has('mask')) fail('the mask suite runs on the default (native) backend; leave out --backend js or the mask suite');
@@ -104,7 +111,15 @@ if (suites.has('mask')) {
     samples: o.samples,
     measureSamples: o.measureSamples ?? (quick ? 4 : undefined),
     measureIterations: o.measureIterations ?? (quick ? 5 : undefined),
+    // Whole scoring runs are long: one timed run unless --reps asks for more (pai and PyTorch alternate).
+    reps: o.reps ?? 1,
   }, rep, torch);
+}
+if (suites.has('sparse')) {
+  runSparseSuite({
+    backend: main, reps, ...(o.sparsities ? { sparsities: o.sparsities } : {}), ...(o.sparseModels ? { models: o.sparseModels } : {}),
+    ...(o.sparseParts ? { parts: o.sparseParts as ('layer' | 'model')[] } : {}),
+  }, rep);
 }
 if (suites.has('loader')) await runLoaderSuite({ images: o.images ?? (quick ? 10_000 : 50_000) }, rep);
 

@@ -16,6 +16,9 @@
 
 #include "dnn.h"
 #include "ew.h"
+#include "sparse.h"
+#include "persample.h"
+#include "rng.h"
 
 namespace pai {
 namespace {
@@ -24,6 +27,7 @@ struct JsTypeError : std::runtime_error { using std::runtime_error::runtime_erro
 struct JsRangeError : std::runtime_error { using std::runtime_error::runtime_error; };
 
 const EwTable* ew = nullptr;
+const SparseTable* sparse = nullptr;
 
 #define NAPI_OK(call)                                         \
   do {                                                        \
@@ -465,6 +469,58 @@ napi_value Conv2dBackwardWeight(napi_env env, napi_callback_info info) {
   });
 }
 
+napi_value Conv2dWeightGradMoments(napi_env env, napi_callback_info info) {
+  return guard(env, [&] {
+    Args a(env, info, "conv2dWeightGradMoments", 5);
+    int64_t nx, ny, ns, nq;
+    const float* x = a.f32(0, &nx);
+    const float* gy = a.f32(1, &ny);
+    float* sum = a.f32(2, &ns, true);
+    float* sq = a.f32(3, &nq);
+    ConvArgs p = convArgs(a, 4);
+    need(nx >= xSize(p) && ny >= ySize(p) && nq >= wSize(p) && (!sum || ns >= wSize(p)),
+         "conv2dWeightGradMoments: a buffer is shorter than its shape");
+    if (wSize(p) == 0 || xSize(p) == 0 || ySize(p) == 0) return undef(env);
+    convWeightGradReduce(x, gy, sum, sq, nullptr, nullptr, p);
+    return undef(env);
+  });
+}
+
+napi_value Conv2dWeightGradProbeDot(napi_env env, napi_callback_info info) {
+  return guard(env, [&] {
+    Args a(env, info, "conv2dWeightGradProbeDot", 5);
+    int64_t nx, ny, nz, na;
+    const float* x = a.f32(0, &nx);
+    const float* gy = a.f32(1, &ny);
+    const float* z = a.f32(2, &nz);
+    float* acc = a.f32(3, &na);
+    ConvArgs p = convArgs(a, 4);
+    need(nx >= xSize(p) && ny >= ySize(p) && nz >= p.n * wSize(p) && na >= wSize(p),
+         "conv2dWeightGradProbeDot: a buffer is shorter than its shape");
+    if (wSize(p) == 0 || xSize(p) == 0 || ySize(p) == 0) return undef(env);
+    convWeightGradReduce(x, gy, nullptr, nullptr, z, acc, p);
+    return undef(env);
+  });
+}
+
+napi_value RademacherFill(napi_env env, napi_callback_info info) {
+  return guard(env, [&] {
+    Args a(env, info, "rademacherFill", 2);
+    bool is = false;
+    NAPI_OK(napi_is_typedarray(env, a.argv[0], &is));
+    if (!is) throw JsTypeError("rademacherFill: argument 0 must be a Uint32Array");
+    napi_typedarray_type type;
+    size_t len;
+    void* data;
+    NAPI_OK(napi_get_typedarray_info(env, a.argv[0], &type, &len, &data, nullptr, nullptr));
+    if (type != napi_uint32_array || len != 4) throw JsTypeError("rademacherFill: argument 0 must be a Uint32Array of 4 words");
+    int64_t n;
+    float* out = a.f32(1, &n);
+    rademacherFill(static_cast<uint32_t*>(data), out, n);
+    return undef(env);
+  });
+}
+
 // ---------------------------------------------------------------- pooling
 
 Pool poolArgs(Args& a, size_t i, bool adaptive) {
@@ -653,6 +709,147 @@ napi_value ChannelAffineGrad(napi_env env, napi_callback_info info) {
   });
 }
 
+// ---------------------------------------------------------------- sparse (CSR) layers
+
+// A CSR pattern must be well formed before any kernel indexes with it: rowPtr starts at 0, never
+// decreases and ends at nnz = the length of colIdx and of the values; every column lies in range.
+void checkCsr(const char* fn, const int32_t* rowPtr, int64_t nRowPtr, const int32_t* colIdx, int64_t nCol,
+              int64_t rows, int64_t cols, int64_t nnz) {
+  need(nRowPtr == rows + 1, std::string(fn) + ": rowPtr has " + std::to_string(nRowPtr) + " entries, needs rows + 1 = " + std::to_string(rows + 1));
+  need(rowPtr[0] == 0, std::string(fn) + ": rowPtr[0] must be 0");
+  for (int64_t r = 0; r < rows; ++r) need(rowPtr[r + 1] >= rowPtr[r], std::string(fn) + ": rowPtr decreases at row " + std::to_string(r));
+  need(rowPtr[rows] == nCol, std::string(fn) + ": rowPtr ends at " + std::to_string(rowPtr[rows]) + ", colIdx has " + std::to_string(nCol) + " entries");
+  need(nnz == nCol, std::string(fn) + ": " + std::to_string(nnz) + " values for " + std::to_string(nCol) + " stored entries");
+  for (int64_t k = 0; k < nCol; ++k)
+    need(colIdx[k] >= 0 && colIdx[k] < cols, std::string(fn) + ": colIdx[" + std::to_string(k) + "] = " + std::to_string(colIdx[k]) + " is outside [0, " + std::to_string(cols) + ")");
+}
+
+SparseConv sparseConvArgs(Args& a, size_t i) {
+  ConvArgs c = convArgs(a, i);
+  need(c.groups == 1, std::string(a.fn) + ": groups must be 1 (a grouped pruned convolution stays dense)");
+  return SparseConv{c.n, c.c, c.h, c.w, c.oc, c.kh, c.kw, c.oh, c.ow, c.sh, c.sw, c.ph, c.pw, c.dh, c.dw};
+}
+
+// (x, values, rowPtr, colIdx, bias|null, out, p) / (gy, values, rowPtr, colIdx, gx, p) / (x, gy, rowPtr, colIdx, gv, p)
+napi_value SparseConv2d(napi_env env, napi_callback_info info) {
+  return guard(env, [&] {
+    Args a(env, info, "sparseConv2d", 7);
+    int64_t nx, nv, nr, nc, nb, ny;
+    const float* x = a.f32(0, &nx);
+    const float* v = a.f32(1, &nv);
+    const int32_t* rp = a.i32(2, &nr);
+    const int32_t* ci = a.i32(3, &nc);
+    const float* b = a.f32(4, &nb, true);
+    float* y = a.f32(5, &ny);
+    SparseConv p = sparseConvArgs(a, 6);
+    checkCsr(a.fn, rp, nr, ci, nc, p.oc, p.c * p.kh * p.kw, nv);
+    need(nx == p.n * p.c * p.h * p.w && ny == p.n * p.oc * p.oh * p.ow && (!b || nb == p.oc), "sparseConv2d: a buffer does not match its shape");
+    if (ny == 0) return undef(env);
+    sparse->convForward(x, v, rp, ci, b, y, &p);
+    return undef(env);
+  });
+}
+
+napi_value SparseConv2dBackwardData(napi_env env, napi_callback_info info) {
+  return guard(env, [&] {
+    Args a(env, info, "sparseConv2dBackwardData", 6);
+    int64_t ny, nv, nr, nc, nx;
+    const float* gy = a.f32(0, &ny);
+    const float* v = a.f32(1, &nv);
+    const int32_t* rp = a.i32(2, &nr);
+    const int32_t* ci = a.i32(3, &nc);
+    float* gx = a.f32(4, &nx);
+    SparseConv p = sparseConvArgs(a, 5);
+    checkCsr(a.fn, rp, nr, ci, nc, p.oc, p.c * p.kh * p.kw, nv);
+    need(nx == p.n * p.c * p.h * p.w && ny == p.n * p.oc * p.oh * p.ow, "sparseConv2dBackwardData: a buffer does not match its shape");
+    if (nx == 0) return undef(env);
+    sparse->convBackwardData(gy, v, rp, ci, gx, &p);
+    return undef(env);
+  });
+}
+
+napi_value SparseConv2dBackwardWeight(napi_env env, napi_callback_info info) {
+  return guard(env, [&] {
+    Args a(env, info, "sparseConv2dBackwardWeight", 6);
+    int64_t nx, ny, nr, nc, nv;
+    const float* x = a.f32(0, &nx);
+    const float* gy = a.f32(1, &ny);
+    const int32_t* rp = a.i32(2, &nr);
+    const int32_t* ci = a.i32(3, &nc);
+    float* gv = a.f32(4, &nv);
+    SparseConv p = sparseConvArgs(a, 5);
+    checkCsr(a.fn, rp, nr, ci, nc, p.oc, p.c * p.kh * p.kw, nv);
+    need(nx == p.n * p.c * p.h * p.w && ny == p.n * p.oc * p.oh * p.ow, "sparseConv2dBackwardWeight: a buffer does not match its shape");
+    if (nv == 0) return undef(env);
+    if (p.n == 0) { memset(gv, 0, sizeof(float) * nv); return undef(env); }
+    sparse->convBackwardWeight(x, gy, rp, ci, gv, &p);
+    return undef(env);
+  });
+}
+
+struct LinDims { int64_t n, inF, outF; };
+LinDims linDims(Args& a, size_t i) {
+  LinDims d{a.prop(i, "n"), a.prop(i, "inF"), a.prop(i, "outF")};
+  need(d.n <= (int64_t)1 << 40 && d.inF < (int64_t)1 << 31 && d.outF < (int64_t)1 << 31, std::string(a.fn) + ": dims too large");
+  return d;
+}
+
+napi_value SparseLinear(napi_env env, napi_callback_info info) {
+  return guard(env, [&] {
+    Args a(env, info, "sparseLinear", 7);
+    int64_t nx, nv, nr, nc, nb, ny;
+    const float* x = a.f32(0, &nx);
+    const float* v = a.f32(1, &nv);
+    const int32_t* rp = a.i32(2, &nr);
+    const int32_t* ci = a.i32(3, &nc);
+    const float* b = a.f32(4, &nb, true);
+    float* y = a.f32(5, &ny);
+    LinDims d = linDims(a, 6);
+    checkCsr(a.fn, rp, nr, ci, nc, d.outF, d.inF, nv);
+    need(nx == d.n * d.inF && ny == d.n * d.outF && (!b || nb == d.outF), "sparseLinear: a buffer does not match its shape");
+    if (ny == 0) return undef(env);
+    sparse->linearForward(x, v, rp, ci, b, y, d.n, d.inF, d.outF);
+    return undef(env);
+  });
+}
+
+napi_value SparseLinearBackwardData(napi_env env, napi_callback_info info) {
+  return guard(env, [&] {
+    Args a(env, info, "sparseLinearBackwardData", 6);
+    int64_t ny, nv, nr, nc, nx;
+    const float* gy = a.f32(0, &ny);
+    const float* v = a.f32(1, &nv);
+    const int32_t* rp = a.i32(2, &nr);
+    const int32_t* ci = a.i32(3, &nc);
+    float* gx = a.f32(4, &nx);
+    LinDims d = linDims(a, 5);
+    checkCsr(a.fn, rp, nr, ci, nc, d.outF, d.inF, nv);
+    need(nx == d.n * d.inF && ny == d.n * d.outF, "sparseLinearBackwardData: a buffer does not match its shape");
+    if (nx == 0) return undef(env);
+    sparse->linearBackwardData(gy, v, rp, ci, gx, d.n, d.inF, d.outF);
+    return undef(env);
+  });
+}
+
+napi_value SparseLinearBackwardWeight(napi_env env, napi_callback_info info) {
+  return guard(env, [&] {
+    Args a(env, info, "sparseLinearBackwardWeight", 6);
+    int64_t nx, ny, nr, nc, nv;
+    const float* x = a.f32(0, &nx);
+    const float* gy = a.f32(1, &ny);
+    const int32_t* rp = a.i32(2, &nr);
+    const int32_t* ci = a.i32(3, &nc);
+    float* gv = a.f32(4, &nv);
+    LinDims d = linDims(a, 5);
+    checkCsr(a.fn, rp, nr, ci, nc, d.outF, d.inF, nv);
+    need(nx == d.n * d.inF && ny == d.n * d.outF, "sparseLinearBackwardWeight: a buffer does not match its shape");
+    if (nv == 0) return undef(env);
+    if (d.n == 0) { memset(gv, 0, sizeof(float) * nv); return undef(env); }
+    sparse->linearBackwardWeight(x, gy, rp, ci, gv, d.n, d.inF, d.outF);
+    return undef(env);
+  });
+}
+
 // ---------------------------------------------------------------- threads and info
 
 napi_value SetNumThreads(napi_env env, napi_callback_info info) {
@@ -692,6 +889,7 @@ napi_value Init(napi_env env, napi_value exports) {
   __builtin_cpu_init();
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   ew = (avx2 && !(force && strcmp(force, "sse2") == 0)) ? ew_avx2::table() : ew_base::table();
+  sparse = (avx2 && !(force && strcmp(force, "sse2") == 0)) ? sparse_avx2::table() : sparse_base::table();
   // Default: one thread per core, unless the user set OMP_NUM_THREADS.
   if (!getenv("OMP_NUM_THREADS")) omp_set_num_threads(omp_get_num_procs());
 
@@ -699,12 +897,15 @@ napi_value Init(napi_env env, napi_value exports) {
     {"unary", Unary}, {"affine", Affine}, {"powScalar", PowScalar}, {"binary", Binary}, {"where", Where},
     {"reduce", Reduce}, {"copyStrided", CopyStrided}, {"gather", Gather}, {"scatterAdd", ScatterAdd},
     {"matmul", Matmul}, {"conv2d", Conv2d}, {"conv2dBackwardData", Conv2dBackwardData},
-    {"conv2dBackwardWeight", Conv2dBackwardWeight}, {"maxPool2d", MaxPool2d}, {"avgPool2d", AvgPool2d},
+    {"conv2dBackwardWeight", Conv2dBackwardWeight}, {"conv2dWeightGradMoments", Conv2dWeightGradMoments}, {"conv2dWeightGradProbeDot", Conv2dWeightGradProbeDot}, {"rademacherFill", RademacherFill}, {"maxPool2d", MaxPool2d}, {"avgPool2d", AvgPool2d},
     {"avgPool2dBackward", AvgPool2dBackward}, {"adaptiveAvgPool2d", AdaptiveAvgPool2d},
     {"adaptiveAvgPool2dBackward", AdaptiveAvgPool2dBackward}, {"channelMoments", ChannelMoments},
     {"channelAffine", ChannelAffine}, {"channelGradSums", ChannelGradSums},
     {"channelAffineGrad", ChannelAffineGrad}, {"setNumThreads", SetNumThreads},
     {"numThreads", NumThreads}, {"info", Info},
+    {"sparseConv2d", SparseConv2d}, {"sparseConv2dBackwardData", SparseConv2dBackwardData},
+    {"sparseConv2dBackwardWeight", SparseConv2dBackwardWeight}, {"sparseLinear", SparseLinear},
+    {"sparseLinearBackwardData", SparseLinearBackwardData}, {"sparseLinearBackwardWeight", SparseLinearBackwardWeight},
   };
   for (auto& f : fns) {
     napi_value fn;

@@ -17,6 +17,7 @@ import { basename } from 'node:path';
 import { z } from 'zod';
 import { criterionNames } from '../prune/index.js';
 import { modelNames } from '../models/registry.js';
+import { DEFAULT_MIN_SPARSITY } from '../nn/sparse.js';
 import { DATASET_NAMES, datasetInfo, isDatasetName, type DatasetName } from '../data/registry.js';
 import type { OptimizerSpec, ScheduleSpec } from '../train/index.js';
 
@@ -71,6 +72,12 @@ export interface RunSettings {
 export interface Environment {
   dataDir: string | null;
   workers: number;
+  /**
+   * training.sparseExecution: layers pruned at least minSparsity run with sparse kernels. How a run
+   * is computed, not what: results agree with dense masked training up to float rounding, so it is
+   * not part of a run's identity. Absent: dense.
+   */
+  sparseExecution?: { minSparsity: number };
 }
 
 export interface Run {
@@ -204,6 +211,7 @@ const gridSchema = z.strictObject({
     labelSmoothing: probability.optional(),
     evalEvery: posInt.optional(),
     bestBy: z.enum(['val_top1', 'val_f1']).optional(),
+    sparseExecution: z.union([z.boolean(), z.strictObject({ minSparsity: probability })], { error: 'must be true, false or {"minSparsity": <number in [0, 1]>}' }).optional(),
   }),
 });
 
@@ -385,7 +393,9 @@ function fromGrid(c: GridConfig, fallbackName: string, source: string | null, ra
       }
     });
   });
-  return finish(c.name ?? fallbackName, c.description ?? '', 'grid', settings, { dataDir: d.dataDir ?? null, workers: d.workers ?? 0 }, source, raw);
+  const env: Environment = { dataDir: d.dataDir ?? null, workers: d.workers ?? 0 };
+  if (t.sparseExecution) env.sparseExecution = { minSparsity: t.sparseExecution === true ? DEFAULT_MIN_SPARSITY : t.sparseExecution.minSparsity };
+  return finish(c.name ?? fallbackName, c.description ?? '', 'grid', settings, env, source, raw);
 }
 
 function fromPaper(c: PaperConfig, source: string | null, raw: unknown): Study {

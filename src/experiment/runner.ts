@@ -32,6 +32,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { loadStateDictFile, saveStateDict } from '../nn/serialize.js';
 import { applyMasks, bnWarmup, collapseReport, makeMasks, prunableSet, pruneAtInit, type LayerDensity, type MaskData } from '../prune/index.js';
 import { trainModel, type TrainProgress, type TrainResult } from '../train/index.js';
+import { DEFAULT_MIN_SPARSITY } from '../nn/sparse.js';
 import { backendInfo } from '../kernels/index.js';
 import { paiVersion } from './version.js';
 
@@ -57,6 +58,8 @@ export interface RunnerOptions {
   /** Overrides the config's data.dataDir. */
   dataDir?: string;
   workers?: number;
+  /** Overrides the config's training.sparseExecution (false: dense). */
+  sparseExecution?: boolean | { minSparsity: number };
   /** Keep runs/<id>/ (pruned weights, masks, checkpoints) after the row is written. */
   keepCheckpoints?: boolean;
   /** Go on with the next run when one fails (default: stop at the first failure). */
@@ -396,6 +399,7 @@ export async function executeRun(run: Run, ctx: RunContext): Promise<ResultRow> 
       resume: true,
       bestBy: s.bestBy,
       seed: s.seed,
+      ...(ctx.env.sparseExecution ? { sparseExecution: ctx.env.sparseExecution } : {}),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       progress: (p) => {
         if (p.phase === 'train') ev.tick?.((p.epoch - 1) * trainLoader.length + p.batch);
@@ -475,7 +479,7 @@ export async function runStudies(studies: readonly Study[], o: RunnerOptions): P
     ev.runStart?.(run, position, todo.length);
     try {
       const row = await executeRun(run, {
-        store: o.store, study, env: { dataDir: dataDir ?? null, workers: o.workers ?? study.env.workers }, cache,
+        store: o.store, study, env: { dataDir: dataDir ?? null, workers: o.workers ?? study.env.workers, ...sparseEnv(o.sparseExecution, study.env) }, cache,
         keepCheckpoints: o.keepCheckpoints ?? false, events: ev, memo, ...(o.signal ? { signal: o.signal } : {}),
       });
       result.done.push(row);
@@ -493,4 +497,11 @@ export async function runStudies(studies: readonly Study[], o: RunnerOptions): P
 export function runLabel(s: RunSettings): string {
   const dense = s.criterion === DENSE;
   return `${s.dataset}/${s.model}${s.width !== 1 ? `@${+s.width.toFixed(4)}` : ''} ${s.criterion}${dense ? '' : ` s=${s.sparsity}${s.warmup ? ' +warm-up' : ''}`} seed ${s.seed}`;
+}
+
+/** The sparse-execution setting of a run: the caller's override, else the config's. */
+function sparseEnv(o: RunnerOptions['sparseExecution'], env: Environment): Pick<Environment, 'sparseExecution'> {
+  if (o === undefined) return env.sparseExecution ? { sparseExecution: env.sparseExecution } : {};
+  if (o === false) return {};
+  return { sparseExecution: { minSparsity: o === true ? DEFAULT_MIN_SPARSITY : o.minSparsity } };
 }

@@ -70,6 +70,24 @@ export interface MatmulParams {
   accumulate: boolean;
 }
 
+/**
+ * A pruned weight in compressed sparse row form, one row per output channel (or output feature).
+ * The columns of a row are the flattened (ic, ky, kx) index (ic * kh + ky) * kw + kx of an OIHW
+ * convolution weight [oc, c, kh, kw], or the input feature of a linear weight [out, in]. Row r holds
+ * the entries rowPtr[r] .. rowPtr[r + 1] - 1 of colIdx (and of the values that travel beside it).
+ * rowPtr has rows + 1 entries, starts at 0 and never decreases; columns need not be sorted (a
+ * repeated column adds up). Kernels check all of this, since a bad index would be a wild write.
+ */
+export interface CsrPattern {
+  rowPtr: Int32Array;
+  colIdx: Int32Array;
+}
+
+/** A linear layer y [n, outF] = x [n, inF] Wᵀ (+ bias) with W [outF, inF]. */
+export interface SparseLinearParams {
+  n: number; inF: number; outF: number;
+}
+
 export interface Backend {
   readonly name: 'js' | 'native';
   /** Whether this backend computes in the given dtype; the native one only does float32. */
@@ -129,6 +147,45 @@ export interface Backend {
   conv2dBackwardData(gy: FloatArray, w: FloatArray, gx: FloatArray, p: Conv2dParams): void;
   /** gw = the gradient of conv2d with respect to its weight. Overwrites gw. */
   conv2dBackwardWeight(x: FloatArray, gy: FloatArray, gw: FloatArray, p: Conv2dParams): void;
+  /**
+   * Moments of the per-sample weight gradients: with G_n the weight gradient of conv2d for sample n
+   * alone (conv2dBackwardWeight at batch 1), adds Σ_n G_n into `sum` (skipped when null) and Σ_n G_n²
+   * into `sumSq`. Accumulates: the caller initialises both.
+   */
+  conv2dWeightGradMoments(x: FloatArray, gy: FloatArray, sum: FloatArray | null, sumSq: FloatArray, p: Conv2dParams): void;
+  /**
+   * The probe contraction of the per-sample weight gradients: with G_n as above and z [n, ...weight
+   * shape] one probe per sample, adds Σ_n z_n ⊙ G_n into `acc`.
+   */
+  conv2dWeightGradProbeDot(x: FloatArray, gy: FloatArray, z: FloatArray, acc: FloatArray, p: Conv2dParams): void;
+
+  /**
+   * Rademacher values from an xoshiro128** state [s0, s1, s2, s3] (src/tensor/random.ts), advanced
+   * in place by one step per value: out[i] = 1 when bit 0 of draw i is 0, else -1.
+   */
+  rademacherFill(state: Uint32Array, out: FloatArray): void;
+
+  // Sparse layers (see CsrPattern). `values` holds one weight per stored entry, in pattern order.
+  // The convolutions take Conv2dParams with groups = 1 only (a grouped pruned convolution stays on
+  // the dense path); the dense weight shape they stand for is [oc, c, kh, kw].
+  /** out = conv2d(x, W) (+ bias[oc]) for the sparse weight W. Overwrites out. */
+  sparseConv2d(x: FloatArray, values: FloatArray, pattern: CsrPattern, bias: FloatArray | null, out: FloatArray,
+    p: Conv2dParams): void;
+  /** gx = the input gradient of sparseConv2d for output gradient gy (the transposed sparse convolution). Overwrites gx. */
+  sparseConv2dBackwardData(gy: FloatArray, values: FloatArray, pattern: CsrPattern, gx: FloatArray, p: Conv2dParams): void;
+  /**
+   * gv = the weight gradient of conv2d evaluated at the pattern's entries only (a sampled
+   * dense-dense product): gv[k] = Σ_n,oy,ox gy[n, oc, oy, ox] x[n, ic, iy, ix] for entry k = (oc, ic, ky, kx).
+   * Overwrites gv (one value per stored entry).
+   */
+  sparseConv2dBackwardWeight(x: FloatArray, gy: FloatArray, pattern: CsrPattern, gv: FloatArray, p: Conv2dParams): void;
+  /** out [n, outF] = x [n, inF] Wᵀ (+ bias[outF]) for the sparse weight W [outF, inF]. Overwrites out. */
+  sparseLinear(x: FloatArray, values: FloatArray, pattern: CsrPattern, bias: FloatArray | null, out: FloatArray,
+    p: SparseLinearParams): void;
+  /** gx [n, inF] = gy [n, outF] W. Overwrites gx. */
+  sparseLinearBackwardData(gy: FloatArray, values: FloatArray, pattern: CsrPattern, gx: FloatArray, p: SparseLinearParams): void;
+  /** gv[k] = Σ_n gy[n, o] x[n, i] for entry k = (o, i): the weight gradient at the stored entries. Overwrites gv. */
+  sparseLinearBackwardWeight(x: FloatArray, gy: FloatArray, pattern: CsrPattern, gv: FloatArray, p: SparseLinearParams): void;
 
   /** Max pooling; idx receives the flat index into x of each output's maximum (first one on ties). */
   maxPool2d(x: FloatArray, out: FloatArray, idx: Int32Array, p: Pool2dParams): void;

@@ -4,3 +4,4 @@ export { MaskEnforcer, MaskError } from './masking.js';
 export { MetricAccumulator, evaluate, computeMetrics, summarize, rankOf, argmaxRow, batchesOf, batchCount, type Metrics, type MetricSummary, type BatchSource, type LabeledBatch, type EvaluateOptions } from './metrics.js';
 export { saveCheckpoint, loadCheckpoint, restoreModel, latestCheckpoint, isCheckpointComplete, writeFileAtomic, CheckpointError, CHECKPOINT_FORMAT, type SaveCheckpointOptions, type LoadedCheckpoint } from './checkpoint.js';
 export { trainModel, checkpointPaths, TrainingError, type TrainOptions, type TrainResult, type EpochRecord, type BestRecord, type BestBy, type TrainProgress, type TrainerState, type BestState } from './trainer.js';
+export { SparseTraining, type SparseExecutionOption } from './sparse-exec.js';

@@ -24,7 +24,8 @@ import { createOptimizer, type Optimizer, type OptimizerSpec } from './optim.js'
 import { createScheduler, resolveSchedule, type ScheduleSpec, type SchedulerState } from './schedule.js';
 import { MaskEnforcer } from './masking.js';
 import { batchCount, batchesOf, evaluate, rankOf, summarize, type BatchSource, type MetricSummary, type Metrics } from './metrics.js';
-import { CheckpointError, latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { CheckpointError, latestCheckpoint, loadCheckpoint, saveCheckpoint, type SaveCheckpointOptions } from './checkpoint.js';
+import { minSparsityOf, SparseTraining, type SparseExecutionOption } from './sparse-exec.js';
 
 /** What picks the best epoch: a validation metric, or no selection ('last'). */
 export type BestBy = 'val_top1' | 'val_top5' | 'val_loss' | 'val_f1' | 'last';
@@ -103,6 +104,13 @@ export interface TrainOptions {
   progress?: (p: TrainProgress) => void;
   /** Stops training between steps with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * Run the pruned Conv2d / Linear layers whose mask prunes at least `minSparsity` (true: 0.9)
+   * with sparse kernels (see ./sparse-exec.ts). Training takes the same steps as masked dense
+   * training up to float rounding; checkpoints and the returned model are in the dense form.
+   * Without masks it does nothing.
+   */
+  sparseExecution?: SparseExecutionOption;
 }
 
 export interface TrainResult {
@@ -222,7 +230,7 @@ export async function trainModel(model: Module, opts: TrainOptions): Promise<Tra
   const settings: TrainerState['settings'] = { optimizer: opts.optimizer, schedule, labelSmoothing, bestBy, evalEvery };
   const paths = opts.checkpointDir ? checkpointPaths(opts.checkpointDir) : null;
 
-  const params = model.namedParameters();
+  let params = model.namedParameters();
   const optimizer: Optimizer = createOptimizer(params, opts.optimizer);
   const scheduler = createScheduler(optimizer, schedule, epochs);
   let masks: ReadonlyMap<string, Tensor> | null = opts.masks && opts.masks.size > 0 ? opts.masks : null;
@@ -263,122 +271,147 @@ export async function trainModel(model: Module, opts: TrainOptions): Promise<Tra
     resumedFrom = t.epochsDone;
   }
 
-  const enforcer = masks ? new MaskEnforcer(model, masks) : null;
+  let enforcer = masks ? new MaskEnforcer(model, masks) : null;
   enforcer?.applyToWeights();
 
-  const trainBatches = batchCount(opts.train);
-  const valBatches = opts.val ? batchCount(opts.val) : undefined;
-  const testBatches = opts.test ? batchCount(opts.test) : undefined;
-  // Running estimates for the ETA: seconds per training batch and per evaluation.
-  let secPerTrainBatch = 0, evalSeconds = 0;
-
-  const remainingEvals = (e: number): number => {
-    if (!opts.val && !opts.test) return 0;
-    let k = 0;
-    for (let x = e; x < epochs; x++) if ((x + 1) % evalEvery === 0 || x === epochs - 1) k++;
-    return k;
-  };
-
-  // One optimiser step. Its graph, logits and loss are locals of this function, so they are
-  // unreachable as soon as it returns: nothing of a step outlives it (progress callbacks and the
-  // next batch's preparation included).
-  const trainStep = (x: Tensor, y: ArrayLike<number>, epochNo: number, b: number): { loss: number; correct: number; n: number } => {
-    const where = (): string => `at epoch ${epochNo}, step ${step} (batch ${b + 1}${trainBatches ? `/${trainBatches}` : ''})`;
-    const n = x.shape[0]!;
-    const logits = model.forward(x);
-    const loss = crossEntropy(logits, y, { labelSmoothing });
-    backward(loss);
-    const lv = loss.item();
-    let bad: string | null = null, badAt = -1;
-    for (const [name, p] of params) {
-      if (p.grad === null) continue;
-      const i = firstNonFinite(p.grad.data);
-      if (i >= 0) { bad = name; badAt = i; break; }
+  // Sparse execution: from here on the model holds sparse layers and `active` steps them; the
+  // dense form comes back for every checkpoint and for good when this function returns or throws.
+  let sparse: SparseTraining | null = null;
+  let active: Optimizer = optimizer;
+  if (masks && opts.sparseExecution) {
+    sparse = new SparseTraining(model, masks, minSparsityOf(opts.sparseExecution), optimizer, opts.optimizer);
+    active = sparse.optimizer;
+    params = model.namedParameters();
+    // The sparse layers have no pruned entries left to enforce; the other masked layers still do.
+    const rest = new Map([...masks].filter(([k]) => !sparse!.sparseParameters.includes(k)));
+    enforcer = rest.size > 0 ? new MaskEnforcer(model, rest) : null;
+  }
+  const save = <T>(dir: string, c: SaveCheckpointOptions<T>): void => {
+    sparse?.toDense();
+    try {
+      saveCheckpoint<T>(dir, c);
+    } finally {
+      sparse?.toSparse();
     }
-    if (!Number.isFinite(lv) || bad !== null) {
-      optimizer.zeroGrad();
-      const msg = Number.isFinite(lv)
-        ? `non-finite gradient in ${bad} (index ${badAt}) ${where()}; training stopped before the update (check the lr, the inputs and that layer's weights)`
-        : `loss is ${lv} ${where()}${bad !== null ? `; first non-finite gradient: ${bad} (index ${badAt})` : ''}; training stopped before the update (check the lr and the inputs)`;
-      throw new TrainingError(msg, epochNo, step, b, bad);
-    }
-    enforcer?.maskGradients();
-    optimizer.step();
-    enforcer?.afterStep();
-    optimizer.zeroGrad();
-    const c = logits.shape[1]!, d = logits.data;
-    let correct = 0;
-    for (let i = 0; i < n; i++) if (rankOf(d, c, i, y[i]!) === 0) correct++;
-    return { loss: lv, correct, n };
   };
+  try {
+    const trainBatches = batchCount(opts.train);
+    const valBatches = opts.val ? batchCount(opts.val) : undefined;
+    const testBatches = opts.test ? batchCount(opts.test) : undefined;
+    // Running estimates for the ETA: seconds per training batch and per evaluation.
+    let secPerTrainBatch = 0, evalSeconds = 0;
 
-  for (let e = start; e < epochs; e++) {
-    const epochNo = e + 1;
-    const t0 = performance.now();
-    const lr = optimizer.lr;
-    model.train();
-    let lossSum = 0, seen = 0, correct = 0, b = 0;
+    const remainingEvals = (e: number): number => {
+      if (!opts.val && !opts.test) return 0;
+      let k = 0;
+      for (let x = e; x < epochs; x++) if ((x + 1) % evalEvery === 0 || x === epochs - 1) k++;
+      return k;
+    };
 
-    for await (const batch of batchesOf(opts.train, e)) {
-      if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('training aborted');
-      step++;
-      const r = trainStep(batch.x, batch.y, epochNo, b);
-      lossSum += r.loss * r.n;
-      seen += r.n;
-      correct += r.correct;
-      b++;
-
-      if (opts.progress) {
-        const elapsed = (performance.now() - t0) / 1000;
-        secPerTrainBatch = elapsed / b;
-        const p: TrainProgress = { phase: 'train', epoch: epochNo, epochs, batch: b, step, loss: lossSum / seen, lr, imagesPerSec: elapsed > 0 ? seen / elapsed : 0 };
-        if (trainBatches !== undefined) {
-          p.batches = trainBatches;
-          p.etaSeconds = secPerTrainBatch * ((trainBatches - b) + trainBatches * (epochs - epochNo)) + evalSeconds * remainingEvals(e);
-        }
-        opts.progress(p);
+    // One optimiser step. Its graph, logits and loss are locals of this function, so they are
+    // unreachable as soon as it returns: nothing of a step outlives it (progress callbacks and the
+    // next batch's preparation included).
+    const trainStep = (x: Tensor, y: ArrayLike<number>, epochNo: number, b: number): { loss: number; correct: number; n: number } => {
+      const where = (): string => `at epoch ${epochNo}, step ${step} (batch ${b + 1}${trainBatches ? `/${trainBatches}` : ''})`;
+      const n = x.shape[0]!;
+      const logits = model.forward(x);
+      const loss = crossEntropy(logits, y, { labelSmoothing });
+      backward(loss);
+      const lv = loss.item();
+      let bad: string | null = null, badAt = -1;
+      for (const [name, p] of params) {
+        if (p.grad === null) continue;
+        const i = firstNonFinite(p.grad.data);
+        if (i >= 0) { bad = name; badAt = i; break; }
       }
-    }
-    if (seen === 0) throw new RangeError(`trainModel: the training source yielded no batches in epoch ${epochNo}`);
-    enforcer?.check();
+      if (!Number.isFinite(lv) || bad !== null) {
+        active.zeroGrad();
+        const msg = Number.isFinite(lv)
+          ? `non-finite gradient in ${bad} (index ${badAt}) ${where()}; training stopped before the update (check the lr, the inputs and that layer's weights)`
+          : `loss is ${lv} ${where()}${bad !== null ? `; first non-finite gradient: ${bad} (index ${badAt})` : ''}; training stopped before the update (check the lr and the inputs)`;
+        throw new TrainingError(msg, epochNo, step, b, bad);
+      }
+      enforcer?.maskGradients();
+      active.step();
+      enforcer?.afterStep();
+      active.zeroGrad();
+      const c = logits.shape[1]!, d = logits.data;
+      let correct = 0;
+      for (let i = 0; i < n; i++) if (rankOf(d, c, i, y[i]!) === 0) correct++;
+      return { loss: lv, correct, n };
+    };
 
-    const record: EpochRecord = { epoch: epochNo, lr, train_loss: lossSum / seen, train_top1: correct / seen, seconds: 0 };
-    if ((e + 1) % evalEvery === 0 || e === epochs - 1) {
-      const te = performance.now();
-      lastMetrics = {};
-      const run = async (phase: 'val' | 'test', src: BatchSource, total: number | undefined): Promise<Metrics> =>
-        evaluate(model, src, {
-          epoch: e,
-          ...(opts.progress ? {
-            onBatch: (done: number) => opts.progress!({ phase, epoch: epochNo, epochs, batch: done, ...(total === undefined ? {} : { batches: total }), step, loss: record.train_loss, lr, imagesPerSec: 0 }),
-          } : {}),
-        });
-      if (opts.val) { lastMetrics.val = await run('val', opts.val, valBatches); record.val = summarize(lastMetrics.val); }
-      if (opts.test) { lastMetrics.test = await run('test', opts.test, testBatches); record.test = summarize(lastMetrics.test); }
-      evalSeconds = (performance.now() - te) / 1000;
-    }
-    record.seconds = (performance.now() - t0) / 1000;
-    history.push(record);
+    for (let e = start; e < epochs; e++) {
+      const epochNo = e + 1;
+      const t0 = performance.now();
+      const lr = optimizer.lr;
+      active.lr = lr;
+      model.train();
+      let lossSum = 0, seen = 0, correct = 0, b = 0;
 
-    const v = selects(bestBy, record);
-    const improved = v !== null && (best === null || best.value === null || better(bestBy, v, best.value));
-    if (improved) {
-      best = { epoch: epochNo, by: bestBy, value: v, metrics: record };
-      if (paths) saveCheckpoint<BestState>(paths.best, { model, masks, trainer: { format: 'pai-best/1', best, metrics: lastMetrics } });
-    } else if (bestBy === 'last' && e === epochs - 1) {
-      best = { epoch: epochNo, by: bestBy, value: null, metrics: record };
-      if (paths) saveCheckpoint<BestState>(paths.best, { model, masks, trainer: { format: 'pai-best/1', best, metrics: lastMetrics } });
-    }
+      for await (const batch of batchesOf(opts.train, e)) {
+        if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('training aborted');
+        step++;
+        const r = trainStep(batch.x, batch.y, epochNo, b);
+        lossSum += r.loss * r.n;
+        seen += r.n;
+        correct += r.correct;
+        b++;
 
-    scheduler.step();
-    if (paths) {
-      const state: TrainerState = {
-        format: 'pai-trainer/1', epochsDone: epochNo, epochs, step, scheduler: scheduler.stateDict(), settings,
-        history, best, lastMetrics, rng: { seed: opts.seed ?? null, note: RNG_NOTE },
-      };
-      saveCheckpoint<TrainerState>(paths.last, { model, masks, optimizer, trainer: state });
+        if (opts.progress) {
+          const elapsed = (performance.now() - t0) / 1000;
+          secPerTrainBatch = elapsed / b;
+          const p: TrainProgress = { phase: 'train', epoch: epochNo, epochs, batch: b, step, loss: lossSum / seen, lr, imagesPerSec: elapsed > 0 ? seen / elapsed : 0 };
+          if (trainBatches !== undefined) {
+            p.batches = trainBatches;
+            p.etaSeconds = secPerTrainBatch * ((trainBatches - b) + trainBatches * (epochs - epochNo)) + evalSeconds * remainingEvals(e);
+          }
+          opts.progress(p);
+        }
+      }
+      if (seen === 0) throw new RangeError(`trainModel: the training source yielded no batches in epoch ${epochNo}`);
+      enforcer?.check();
+
+      const record: EpochRecord = { epoch: epochNo, lr, train_loss: lossSum / seen, train_top1: correct / seen, seconds: 0 };
+      if ((e + 1) % evalEvery === 0 || e === epochs - 1) {
+        const te = performance.now();
+        lastMetrics = {};
+        const run = async (phase: 'val' | 'test', src: BatchSource, total: number | undefined): Promise<Metrics> =>
+          evaluate(model, src, {
+            epoch: e,
+            ...(opts.progress ? {
+              onBatch: (done: number) => opts.progress!({ phase, epoch: epochNo, epochs, batch: done, ...(total === undefined ? {} : { batches: total }), step, loss: record.train_loss, lr, imagesPerSec: 0 }),
+            } : {}),
+          });
+        if (opts.val) { lastMetrics.val = await run('val', opts.val, valBatches); record.val = summarize(lastMetrics.val); }
+        if (opts.test) { lastMetrics.test = await run('test', opts.test, testBatches); record.test = summarize(lastMetrics.test); }
+        evalSeconds = (performance.now() - te) / 1000;
+      }
+      record.seconds = (performance.now() - t0) / 1000;
+      history.push(record);
+
+      const v = selects(bestBy, record);
+      const improved = v !== null && (best === null || best.value === null || better(bestBy, v, best.value));
+      if (improved) {
+        best = { epoch: epochNo, by: bestBy, value: v, metrics: record };
+        if (paths) save<BestState>(paths.best, { model, masks, trainer: { format: 'pai-best/1', best, metrics: lastMetrics } });
+      } else if (bestBy === 'last' && e === epochs - 1) {
+        best = { epoch: epochNo, by: bestBy, value: null, metrics: record };
+        if (paths) save<BestState>(paths.best, { model, masks, trainer: { format: 'pai-best/1', best, metrics: lastMetrics } });
+      }
+
+      scheduler.step();
+      if (paths) {
+        const state: TrainerState = {
+          format: 'pai-trainer/1', epochsDone: epochNo, epochs, step, scheduler: scheduler.stateDict(), settings,
+          history, best, lastMetrics, rng: { seed: opts.seed ?? null, note: RNG_NOTE },
+        };
+        save<TrainerState>(paths.last, { model, masks, optimizer, trainer: state });
+      }
+      await opts.onEpoch?.(record);
     }
-    await opts.onEpoch?.(record);
+  } finally {
+    sparse?.toDense();
   }
 
   const last = history[history.length - 1]!;

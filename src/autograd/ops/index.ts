@@ -13,6 +13,7 @@ export * from './norm.js';
 export * from './activation.js';
 export * from './loss.js';
 export * from './dropout.js';
+export * from './sparse.js';
 export type { TensorLike } from './util.js';
 
 installEngineOps({ add, mul, sumAll, onesLike: (t) => fullLike(t, 1), zerosLike });

@@ -8,7 +8,7 @@ import { Option, type Command } from 'commander';
 import type { Run } from '../../experiment/config.js';
 import type { RunnerEvents } from '../../experiment/runner.js';
 import { UserError } from '../errors.js';
-import { checkOutFile, examples, parseInteger } from '../options.js';
+import { checkOutFile, examples, parseInteger, parseNumber } from '../options.js';
 import { startTask, type Task } from '../progress.js';
 
 interface Flags {
@@ -30,6 +30,7 @@ interface Flags {
   keepCheckpoints?: boolean;
   keepGoing?: boolean;
   list?: boolean;
+  sparseExecution?: string | boolean;
 }
 
 /** Progress of a study on stderr: a line per run and epoch, a bar per phase. */
@@ -92,6 +93,7 @@ export function register(program: Command): void {
     .option('--claim <name>', 'with --emit k8s: PersistentVolumeClaim holding the store', 'pai-results')
     .option('--data-dir <dir>', 'where datasets are looked for (overrides the config; default $PAI_DATA_DIR or ./data)')
     .option('--workers <n>', 'data-loader threads per run (overrides the config)')
+    .option('--sparse-execution [min-sparsity]', 'train and evaluate pruned layers at least this sparse (default 0.9) with sparse kernels (overrides the config\'s training.sparseExecution)')
     .option('--keep-checkpoints', 'keep runs/<id>/ (pruned weights, masks, checkpoints) after a run finishes')
     .option('--keep-going', 'go on with the next run when one fails')
     .option('--list', 'list the runs of this shard and whether each is done, and run nothing')
@@ -154,6 +156,7 @@ array (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job
         store, shard,
         ...(dataDir !== undefined ? { dataDir } : {}),
         ...(f.workers !== undefined ? { workers: parseInteger('--workers', f.workers, 0) } : {}),
+        ...(f.sparseExecution !== undefined ? { sparseExecution: typeof f.sparseExecution === 'string' ? { minSparsity: parseMinSparsity(f.sparseExecution) } : f.sparseExecution } : {}),
         keepCheckpoints: f.keepCheckpoints ?? false, keepGoing: f.keepGoing ?? false,
         events: studyEvents(quiet, runLabel),
       });
@@ -169,4 +172,10 @@ array (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job
     'pai run configs/cifar10-resnet18.json --emit k8s --image ghcr.io/me/pai:0.1.0 --parallelism 16 -o job.yaml',
     'pai run exp_configs/exp_hts.json   # a config file of the paper\'s code, as it is',
   ]);
+}
+
+function parseMinSparsity(v: string): number {
+  const n = parseNumber('--sparse-execution', v);
+  if (!(n >= 0 && n <= 1)) throw new UserError(`--sparse-execution takes a minimum layer sparsity in [0, 1], got ${v}`);
+  return n;
 }

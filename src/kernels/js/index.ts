@@ -9,9 +9,15 @@ import { copyStrided, gather, scatterAdd } from './copy.js';
 import { matmul } from './matmul.js';
 import { channelAffine, channelAffineGrad, channelGradSums, channelMoments } from './channel.js';
 import { conv2d, conv2dBackwardData, conv2dBackwardWeight } from './conv.js';
+import { conv2dWeightGradMoments, conv2dWeightGradProbeDot } from './persample.js';
+import { rademacherFill } from './random.js';
 import {
   adaptiveAvgPool2d, adaptiveAvgPool2dBackward, avgPool2d, avgPool2dBackward, maxPool2d,
 } from './pool.js';
+import {
+  sparseConv2d, sparseConv2dBackwardData, sparseConv2dBackwardWeight, sparseLinear, sparseLinearBackwardData,
+  sparseLinearBackwardWeight,
+} from './sparse.js';
 
 export const jsBackend: Backend = {
   name: 'js',
@@ -39,9 +45,18 @@ export const jsBackend: Backend = {
   conv2d,
   conv2dBackwardData,
   conv2dBackwardWeight,
+  conv2dWeightGradMoments,
+  conv2dWeightGradProbeDot,
+  rademacherFill,
   maxPool2d,
   avgPool2d,
   avgPool2dBackward,
   adaptiveAvgPool2d,
   adaptiveAvgPool2dBackward,
+  sparseConv2d,
+  sparseConv2dBackwardData,
+  sparseConv2dBackwardWeight,
+  sparseLinear,
+  sparseLinearBackwardData,
+  sparseLinearBackwardWeight,
 };

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type {
   AdaptivePool2dParams, Backend, BinaryOp, Conv2dParams, DType, FloatArray, MatmulParams, Pool2dParams,
-  ReduceOp, UnaryOp,
+  ReduceOp, SparseLinearParams, UnaryOp,
 } from '../interface.js';
 
 /** The addon's own surface: ops as integer codes (order fixed by native/ew.h), float32 only. */
@@ -29,6 +29,9 @@ interface Addon {
   conv2d(x: FloatArray, w: FloatArray, bias: FloatArray | null, out: FloatArray, p: Conv2dParams): void;
   conv2dBackwardData(gy: FloatArray, w: FloatArray, gx: FloatArray, p: Conv2dParams): void;
   conv2dBackwardWeight(x: FloatArray, gy: FloatArray, gw: FloatArray, p: Conv2dParams): void;
+  conv2dWeightGradMoments(x: FloatArray, gy: FloatArray, sum: FloatArray | null, sumSq: FloatArray, p: Conv2dParams): void;
+  conv2dWeightGradProbeDot(x: FloatArray, gy: FloatArray, z: FloatArray, acc: FloatArray, p: Conv2dParams): void;
+  rademacherFill(state: Uint32Array, out: FloatArray): void;
   maxPool2d(x: FloatArray, out: FloatArray, idx: Int32Array, p: Pool2dParams): void;
   avgPool2d(x: FloatArray, out: FloatArray, p: Pool2dParams): void;
   avgPool2dBackward(gy: FloatArray, gx: FloatArray, p: Pool2dParams): void;
@@ -41,6 +44,12 @@ interface Addon {
     sg: FloatArray, sgx: FloatArray): void;
   channelAffineGrad(g: FloatArray, x: FloatArray, m: FloatArray, a: FloatArray, b: FloatArray, d: FloatArray,
     out: FloatArray, n: number, c: number, inner: number): void;
+  sparseConv2d(x: FloatArray, v: FloatArray, rowPtr: Int32Array, colIdx: Int32Array, bias: FloatArray | null, out: FloatArray, p: Conv2dParams): void;
+  sparseConv2dBackwardData(gy: FloatArray, v: FloatArray, rowPtr: Int32Array, colIdx: Int32Array, gx: FloatArray, p: Conv2dParams): void;
+  sparseConv2dBackwardWeight(x: FloatArray, gy: FloatArray, rowPtr: Int32Array, colIdx: Int32Array, gv: FloatArray, p: Conv2dParams): void;
+  sparseLinear(x: FloatArray, v: FloatArray, rowPtr: Int32Array, colIdx: Int32Array, bias: FloatArray | null, out: FloatArray, p: SparseLinearParams): void;
+  sparseLinearBackwardData(gy: FloatArray, v: FloatArray, rowPtr: Int32Array, colIdx: Int32Array, gx: FloatArray, p: SparseLinearParams): void;
+  sparseLinearBackwardWeight(x: FloatArray, gy: FloatArray, rowPtr: Int32Array, colIdx: Int32Array, gv: FloatArray, p: SparseLinearParams): void;
   setNumThreads(n: number): void;
   numThreads(): number;
   info(): { isa: string; onednn: string; cores: number };
@@ -97,6 +106,9 @@ function wrap(m: Addon): Backend & { info(): { isa: string; onednn: string; core
     conv2d: (x, w, bias, out, p) => m.conv2d(x, w, bias, out, p),
     conv2dBackwardData: (gy, w, gx, p) => m.conv2dBackwardData(gy, w, gx, p),
     conv2dBackwardWeight: (x, gy, gw, p) => m.conv2dBackwardWeight(x, gy, gw, p),
+    conv2dWeightGradMoments: (x, gy, sum, sumSq, p) => m.conv2dWeightGradMoments(x, gy, sum, sumSq, p),
+    conv2dWeightGradProbeDot: (x, gy, z, acc, p) => m.conv2dWeightGradProbeDot(x, gy, z, acc, p),
+    rademacherFill: (state, out) => m.rademacherFill(state, out),
     maxPool2d: (x, out, idx, p) => m.maxPool2d(x, out, idx, p),
     avgPool2d: (x, out, p) => m.avgPool2d(x, out, p),
     avgPool2dBackward: (gy, gx, p) => m.avgPool2dBackward(gy, gx, p),
@@ -106,6 +118,12 @@ function wrap(m: Addon): Backend & { info(): { isa: string; onednn: string; core
     channelAffine: (x, mm, a, d, out, n, c, inner) => m.channelAffine(x, mm, a, d, out, n, c, inner),
     channelGradSums: (g, x, mm, n, c, inner, sg, sgx) => m.channelGradSums(g, x, mm, n, c, inner, sg, sgx),
     channelAffineGrad: (g, x, mm, a, b, d, out, n, c, inner) => m.channelAffineGrad(g, x, mm, a, b, d, out, n, c, inner),
+    sparseConv2d: (x, v, pt, bias, out, p) => m.sparseConv2d(x, v, pt.rowPtr, pt.colIdx, bias, out, p),
+    sparseConv2dBackwardData: (gy, v, pt, gx, p) => m.sparseConv2dBackwardData(gy, v, pt.rowPtr, pt.colIdx, gx, p),
+    sparseConv2dBackwardWeight: (x, gy, pt, gv, p) => m.sparseConv2dBackwardWeight(x, gy, pt.rowPtr, pt.colIdx, gv, p),
+    sparseLinear: (x, v, pt, bias, out, p) => m.sparseLinear(x, v, pt.rowPtr, pt.colIdx, bias, out, p),
+    sparseLinearBackwardData: (gy, v, pt, gx, p) => m.sparseLinearBackwardData(gy, v, pt.rowPtr, pt.colIdx, gx, p),
+    sparseLinearBackwardWeight: (x, gy, pt, gv, p) => m.sparseLinearBackwardWeight(x, gy, pt.rowPtr, pt.colIdx, gv, p),
     info: () => m.info(),
   };
 }

@@ -1,0 +1,178 @@
+// Sparse convolution and linear layers over a fixed CSR pattern (see CsrPattern in the kernel
+// interface). The trainable tensor is `values`, one entry per kept weight; the pattern (which
+// weights exist) never changes. Like dense convolution, each layer is closed under
+// differentiation through three recorded ops: the forward product, its input gradient (the
+// transposed product) and its weight gradient sampled at the pattern's entries. All three are
+// bilinear and the vjp of each is the other two, so derivatives of any order exist.
+
+import type { Conv2dParams, CsrPattern, SparseLinearParams } from '../../kernels/interface.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { numel, shapeStr, ShapeError } from '../../tensor/shape.js';
+import { record } from '../graph.js';
+import { traceOp } from '../trace.js';
+import { perSampleMode, perSampleUnsupported, perSampleWanted } from '../per-sample.js';
+import { be, checkSameDtype, empty, uninit } from './util.js';
+import { sum } from './reduce.js';
+import { reshape } from './shape.js';
+import { conv2dParams, type Conv2dOptions } from './conv.js';
+
+/**
+ * Which entries of a dense weight exist: CSR over the first axis (output channels or features),
+ * columns over the rest flattened in row-major order. `index[k]` is entry k's flat index into the
+ * dense weight, so values = dense[index] and the dense weight is values scattered back.
+ */
+export interface SparsePattern extends CsrPattern {
+  /** The dense weight's shape: [oc, c, kh, kw] or [out, in]. */
+  readonly shape: readonly number[];
+  readonly index: Int32Array;
+  readonly nnz: number;
+}
+
+/** The pattern of a 0/1 mask (non-zero = kept), entries in row-major order. */
+export function sparsePatternFromMask(mask: Tensor): SparsePattern {
+  if (mask.ndim < 2) throw new ShapeError(`sparsePatternFromMask: a weight mask has at least 2 axes, got ${shapeStr(mask.shape)}`);
+  const rows = mask.shape[0]!, cols = mask.size / Math.max(rows, 1);
+  const d = mask.data;
+  let nnz = 0;
+  for (let i = 0; i < d.length; i++) if (d[i] !== 0) nnz++;
+  const rowPtr = new Int32Array(rows + 1), colIdx = new Int32Array(nnz), index = new Int32Array(nnz);
+  let k = 0;
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      if (d[r * cols + c] !== 0) { colIdx[k] = c; index[k] = r * cols + c; k++; }
+    }
+    rowPtr[r + 1] = k;
+  }
+  return { shape: [...mask.shape], rowPtr, colIdx, index, nnz };
+}
+
+/** The kept entries of a dense weight, in pattern order (not recorded: used to build parameters). */
+export function gatherSparseValues(dense: Tensor, pattern: SparsePattern): Tensor {
+  if (numel(pattern.shape) !== dense.size) throw new ShapeError(`gatherSparseValues: weight ${shapeStr(dense.shape)} does not match the pattern's ${shapeStr(pattern.shape)}`);
+  const out = empty(dense, [pattern.nnz]);
+  be(dense).gather(dense.data, pattern.index, out.data);
+  return out;
+}
+
+/** The dense weight (zeros off the pattern) holding `values` (not recorded). */
+export function scatterSparseValues(values: Tensor, pattern: SparsePattern): Tensor {
+  checkValues('scatterSparseValues', values, pattern);
+  const out = empty(values, pattern.shape);
+  be(values).scatterAdd(values.data, pattern.index, out.data);
+  return out;
+}
+
+function checkValues(op: string, values: Tensor, pattern: SparsePattern): void {
+  if (values.ndim !== 1 || values.size !== pattern.nnz) {
+    throw new ShapeError(`${op}: values must be 1-d with one entry per kept weight (${pattern.nnz}), got ${shapeStr(values.shape)}`);
+  }
+}
+
+// A parameter in a per-sample gradient session would silently get a summed gradient here.
+function noPerSample(op: string, values: Tensor, bias: Tensor | null): void {
+  if (perSampleMode() !== 'off' && (perSampleWanted(values) || perSampleWanted(bias))) perSampleUnsupported(`${op}: sparse layers have no per-sample rule`);
+}
+
+// ---------------------------------------------------------------- convolution
+
+/** conv2d with the weight given as values on a pattern of shape [oc, c, kh, kw]; groups = 1 only. */
+export function sparseConv2d(x: Tensor, values: Tensor, pattern: SparsePattern, bias: Tensor | null = null,
+  o: Omit<Conv2dOptions, 'groups'> = {}): Tensor {
+  if ((o as Conv2dOptions).groups !== undefined && (o as Conv2dOptions).groups !== 1) {
+    throw new ShapeError(`sparseConv2d: groups = ${(o as Conv2dOptions).groups}; only groups = 1 has a sparse path`);
+  }
+  if (pattern.shape.length !== 4) throw new ShapeError(`sparseConv2d: the pattern is for a ${shapeStr(pattern.shape)} weight, not a 4-d OIHW one`);
+  const p = conv2dParams(x.shape, pattern.shape, { ...o, groups: 1 });
+  checkValues('sparseConv2d', values, pattern);
+  checkSameDtype('sparseConv2d', x, values);
+  if (bias) {
+    checkSameDtype('sparseConv2d', x, bias);
+    if (bias.ndim !== 1 || bias.shape[0] !== p.oc) throw new ShapeError(`sparseConv2d: bias ${shapeStr(bias.shape)} does not match ${p.oc} output channels`);
+  }
+  noPerSample('sparseConv2d', values, bias);
+  return traceOp('sparseConv2d', [x, values, bias], { p, pattern }, convForward(x, values, bias, pattern, p));
+}
+
+function convForward(x: Tensor, values: Tensor, bias: Tensor | null, pt: SparsePattern, p: Conv2dParams): Tensor {
+  const out = uninit(x, [p.n, p.oc, p.oh, p.ow]);
+  be(x).sparseConv2d(x.data, values.data, pt, bias ? bias.data : null, out.data, p);
+  return record('sparseConv2d', out, bias ? [x, values, bias] : [x, values], (g, need) => [
+    need[0] ? sparseConv2dInputGrad(g, values, pt, p) : null,
+    need[1] ? sparseConv2dWeightGrad(x, g, pt, p) : null,
+    bias && need[2] ? sum(g, [0, 2, 3]) : null,
+  ]);
+}
+
+/** The input gradient of sparseConv2d for output gradient gy (a transposed sparse convolution). */
+export function sparseConv2dInputGrad(gy: Tensor, values: Tensor, pt: SparsePattern, p: Conv2dParams): Tensor {
+  const gx = uninit(gy, [p.n, p.c, p.h, p.w]);
+  be(gy).sparseConv2dBackwardData(gy.data, values.data, pt, gx.data, p);
+  return record('sparseConv2dInputGrad', gx, [gy, values], (g, need) => [
+    need[0] ? convForward(g, values, null, pt, p) : null,
+    need[1] ? sparseConv2dWeightGrad(g, gy, pt, p) : null,
+  ]);
+}
+
+/** The weight gradient of conv2d at the pattern's entries only, [nnz]. */
+export function sparseConv2dWeightGrad(x: Tensor, gy: Tensor, pt: SparsePattern, p: Conv2dParams): Tensor {
+  const gv = empty(x, [pt.nnz]);
+  be(x).sparseConv2dBackwardWeight(x.data, gy.data, pt, gv.data, p);
+  return record('sparseConv2dWeightGrad', gv, [x, gy], (g, need) => [
+    need[0] ? sparseConv2dInputGrad(gy, g, pt, p) : null,
+    need[1] ? convForward(x, g, null, pt, p) : null,
+  ]);
+}
+
+// ---------------------------------------------------------------- linear
+
+/** x @ Wᵀ + b with x [..., in] and W [out, in] given as values on a pattern. */
+export function sparseLinear(x: Tensor, values: Tensor, pattern: SparsePattern, bias: Tensor | null = null): Tensor {
+  if (pattern.shape.length !== 2) throw new ShapeError(`sparseLinear: the pattern is for a ${shapeStr(pattern.shape)} weight, not a 2-d [out, in] one`);
+  const [outF, inF] = pattern.shape as [number, number];
+  if (x.ndim < 1 || x.shape[x.ndim - 1] !== inF) {
+    throw new ShapeError(`sparseLinear: input ${shapeStr(x.shape)} does not end in ${inF} features (weight ${shapeStr(pattern.shape)})`);
+  }
+  checkValues('sparseLinear', values, pattern);
+  checkSameDtype('sparseLinear', x, values);
+  if (bias) {
+    checkSameDtype('sparseLinear', x, bias);
+    if (bias.ndim !== 1 || bias.shape[0] !== outF) throw new ShapeError(`sparseLinear: bias ${shapeStr(bias.shape)} does not match ${outF} outputs`);
+  }
+  noPerSample('sparseLinear', values, bias);
+  const n = x.size / inF;
+  const p: SparseLinearParams = { n, inF, outF };
+  const x2 = x.ndim === 2 ? x : reshape(x, [n, inF]);
+  const y2 = linearForward(x2, values, bias, pattern, p);
+  const y = x.ndim === 2 ? y2 : reshape(y2, [...x.shape.slice(0, -1), outF]);
+  return traceOp('sparseLinear', [x, values, bias], { pattern }, y);
+}
+
+function linearForward(x: Tensor, values: Tensor, bias: Tensor | null, pt: SparsePattern, p: SparseLinearParams): Tensor {
+  const out = uninit(x, [p.n, p.outF]);
+  be(x).sparseLinear(x.data, values.data, pt, bias ? bias.data : null, out.data, p);
+  return record('sparseLinear', out, bias ? [x, values, bias] : [x, values], (g, need) => [
+    need[0] ? sparseLinearInputGrad(g, values, pt, p) : null,
+    need[1] ? sparseLinearWeightGrad(x, g, pt, p) : null,
+    bias && need[2] ? sum(g, 0) : null,
+  ]);
+}
+
+/** gy [n, out] W: the input gradient of sparseLinear. */
+export function sparseLinearInputGrad(gy: Tensor, values: Tensor, pt: SparsePattern, p: SparseLinearParams): Tensor {
+  const gx = uninit(gy, [p.n, p.inF]);
+  be(gy).sparseLinearBackwardData(gy.data, values.data, pt, gx.data, p);
+  return record('sparseLinearInputGrad', gx, [gy, values], (g, need) => [
+    need[0] ? linearForward(g, values, null, pt, p) : null,
+    need[1] ? sparseLinearWeightGrad(g, gy, pt, p) : null,
+  ]);
+}
+
+/** The weight gradient of a linear layer at the pattern's entries only, [nnz]. */
+export function sparseLinearWeightGrad(x: Tensor, gy: Tensor, pt: SparsePattern, p: SparseLinearParams): Tensor {
+  const gv = empty(x, [pt.nnz]);
+  be(x).sparseLinearBackwardWeight(x.data, gy.data, pt, gv.data, p);
+  return record('sparseLinearWeightGrad', gv, [x, gy], (g, need) => [
+    need[0] ? sparseLinearInputGrad(gy, g, pt, p) : null,
+    need[1] ? linearForward(x, g, null, pt, p) : null,
+  ]);
+}
