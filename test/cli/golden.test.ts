@@ -38,6 +38,30 @@ describe(`pai against ${join(GOLDEN_DIR, CASE)}`, { skip }, () => {
     });
   }
 
+  test('pai score --shared-probes runs the shared-probe Hutchinson estimator and records it', async () => {
+    const args = ['score', ...MODEL, '--weights', goldenFile(CASE, 'model.safetensors'), '--data', goldenFile(CASE, 'batch.safetensors'),
+      '--criterion', 'hutch_diag', '--probes', '2', '--mask-batch-size', '1'];
+    const shared = join(dir, 'hutch-shared.safetensors'), own = join(dir, 'hutch-own.safetensors');
+    const a = await pai([...args, '--shared-probes', '--out', shared]);
+    assert.equal(a.code, 0, a.stderr);
+    const b = await pai([...args, '--out', own]);
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(readSafetensors(shared).metadata['shared_probes'], 'true');
+    assert.equal(readSafetensors(own).metadata['shared_probes'], undefined);
+    // Same seed, same probes stream: only the estimator differs, so the scores must too.
+    const x = loadTensors(shared), y = loadTensors(own);
+    const name = goldenMeta(CASE).params[0]!.name;
+    assert.notEqual(compareTensors(x.get(name)!, y.get(name)!, 1e-6, 1e-9), null);
+    for (const t of x.values()) for (const v of t.data) assert.ok(Number.isFinite(v));
+  });
+
+  test('pai score --shared-probes refuses criteria without probes', async () => {
+    const r = await pai(['score', ...MODEL, '--weights', goldenFile(CASE, 'model.safetensors'), '--data', goldenFile(CASE, 'batch.safetensors'),
+      '--criterion', 'snip', '--shared-probes', '--out', join(dir, 'never.safetensors')]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--shared-probes applies to the Hutchinson criteria/);
+  });
+
   test('pai mask --semantics reference reproduces masks/snip_global_0.9', async () => {
     const out = join(dir, 'snip-mask.safetensors');
     const r = await pai(['mask', ...MODEL, '--scores', goldenFile(CASE, 'scores/snip.safetensors'), '--sparsity', '0.9', '--scope', 'global', '--semantics', 'reference', '--out', out]);

@@ -158,6 +158,7 @@ Data-free criteria (magnitude, random, synflow) need no --dataset unless --warmu
       const result = pruneAtInit(model, {
         criterion: s.criterion, sparsity, scope, data, semantics: s.semantics, batchSize: s.batchSize,
         temperature: s.resolved.temperature, probes: s.resolved.probes, seed: s.seed,
+        ...(s.resolved.sharedProbes ? { sharedProbes: true } : {}),
         iterations: effectiveIterations, schedule, refuseCollapse: f.refuseCollapse ?? false,
         ...(effectiveIterations > 1
           ? { onIteration: (e: number) => task?.update(e + 1) }
@@ -174,6 +175,7 @@ Data-free criteria (magnitude, random, synflow) need no --dataset unless --warmu
       saveTensors(join(f.out, 'scores.safetensors'), result.scores, {
         ...meta, content: effectiveIterations > 1 ? 'scores of the last iteration' : 'scores',
         temperature: String(s.resolved.temperature), probes: String(s.resolved.probes), mask_batch_size: String(s.batchSize),
+        ...(s.resolved.sharedProbes ? { shared_probes: 'true' } : {}),
       });
       const r = result.report;
       const report = {
@@ -183,7 +185,7 @@ Data-free criteria (magnitude, random, synflow) need no --dataset unless --warmu
         criterion: s.criterion,
         options: {
           semantics: s.semantics, sparsity, scope, seed: s.seed, temperature: s.resolved.temperature, probes: s.resolved.probes,
-          maskBatchSize: s.batchSize, perClass: data ? perClass : null, maskSamples: data ? data.x.shape[0] : 0,
+          sharedProbes: s.resolved.sharedProbes ?? false, maskBatchSize: s.batchSize, perClass: data ? perClass : null, maskSamples: data ? data.x.shape[0] : 0,
           iterations: effectiveIterations, schedule: effectiveIterations > 1 ? schedule : null,
           warmup: f.warmup ? { batchSize, batches: warmedBatches } : null, padTo32,
         },

@@ -30,11 +30,12 @@ export function addScoringOptions(cmd: Command): Command {
     .option('--mask-batch-size <b>', 'samples per mask batch; 1 is the paper\'s per-sample loop', '1')
     .option('--temperature <t>', 'divide the logits by T before the loss (default: the criterion\'s)')
     .option('--probes <k>', 'Rademacher probes per mask batch for Hutchinson criteria (default: the criterion\'s)')
+    .option('--shared-probes', 'Hutchinson criteria: share each probe across a batch of samples (cheaper; same expectation, a different, documented variance) instead of the paper\'s per-sample probes')
     .option('--seed <n>', 'seed of the random streams (probes, random scores)', '0')
     .addOption(semanticsOption());
 }
 
-export interface ScoringFlags { criterion: string; maskBatchSize: string; temperature?: string; probes?: string; seed: string; semantics: string }
+export interface ScoringFlags { criterion: string; maskBatchSize: string; temperature?: string; probes?: string; sharedProbes?: boolean; seed: string; semantics: string }
 
 export async function scoringOptions(f: ScoringFlags) {
   const { resolveCriterionOptions } = await import('../../prune/index.js');
@@ -46,7 +47,11 @@ export async function scoringOptions(f: ScoringFlags) {
     seed: parseInteger('--seed', f.seed, 0),
     ...(f.temperature !== undefined ? { temperature: parsePositive('--temperature', f.temperature) } : {}),
     ...(f.probes !== undefined ? { probes: parseInteger('--probes', f.probes, 1) } : {}),
+    ...(f.sharedProbes ? { sharedProbes: true } : {}),
   };
+  if (f.sharedProbes && !(await import('../../prune/index.js')).getCriterion(criterion).uses.includes('probes')) {
+    throw new UserError(`--shared-probes applies to the Hutchinson criteria (hutch_diag, hutch_pruning, hts), not ${criterion}`);
+  }
   // Resolved now so a bad combination fails before any model is built, and so files record what ran.
   const resolved = resolveCriterionOptions(criterion, o);
   return { ...o, resolved };
@@ -85,6 +90,7 @@ When --in-channels or --image-size is not given it is taken from the images in -
       const t0 = performance.now();
       const scores = scoreParameters(model, s.criterion, data, {
         semantics: s.semantics, batchSize: s.batchSize, temperature: s.resolved.temperature, probes: s.resolved.probes, seed: s.seed,
+        ...(s.resolved.sharedProbes ? { sharedProbes: true } : {}),
         inputShape: [model.config.inChannels, model.config.imageSize, model.config.imageSize],
         progress: (done, total) => task?.update(done, total),
       });
@@ -93,6 +99,7 @@ When --in-channels or --image-size is not given it is taken from the images in -
       saveTensors(f.out, scores, {
         criterion: s.criterion, semantics: s.semantics,
         temperature: String(s.resolved.temperature), probes: String(s.resolved.probes), seed: String(s.seed),
+        ...(s.resolved.sharedProbes ? { shared_probes: 'true' } : {}),
         mask_batch_size: String(s.batchSize), mask_samples: String(n),
         ...modelMetadata(f.model, model), ...(f.weights !== undefined ? { weights: f.weights } : {}),
         ...(f.data !== undefined ? { data: f.data } : {}), pai_version: paiVersion(),
