@@ -41,15 +41,28 @@ function checkConv(who: string, p: Conv2dParams, pt: CsrPattern, x: number, nnz:
   checkCsr(who, pt, oc, c * kh * kw, nnz);
 }
 
-/** Calls f(k, o, ic, ky, kx) for every stored entry k of a convolution pattern. */
-function forEntries(pt: CsrPattern, p: Conv2dParams, f: (k: number, o: number, ic: number, ky: number, kx: number) => void): void {
-  const taps = p.kh * p.kw;
-  for (let o = 0; o < p.oc; o++) {
+/**
+ * Walks the output rows every stored entry k of a convolution pattern touches: for each sample and
+ * each output row whose tap lies inside the image, f(k, inRow, outRow, lo, hi) where output element
+ * outRow + ox pairs with input element inRow + ox * strideW for ox in [lo, hi). The three kernels
+ * differ only in what they do with such a pair.
+ */
+function forEntryRows(pt: CsrPattern, p: Conv2dParams, f: (k: number, inRow: number, outRow: number, lo: number, hi: number) => void): void {
+  const { n, c, h, w, oc, kh, kw, oh, ow } = p;
+  const taps = kh * kw;
+  for (let o = 0; o < oc; o++) {
     for (let k = pt.rowPtr[o]!; k < pt.rowPtr[o + 1]!; k++) {
       const col = pt.colIdx[k]!;
       const ic = Math.floor(col / taps), t = col - ic * taps;
-      const ky = Math.floor(t / p.kw);
-      f(k, o, ic, ky, t - ky * p.kw);
+      const ky = Math.floor(t / kw), kx = t - ky * kw;
+      const [yLo, yHi] = validRange(oh, h, p.strideH, p.padH, p.dilH, ky);
+      const [xLo, xHi] = validRange(ow, w, p.strideW, p.padW, p.dilW, kx);
+      for (let b = 0; b < n; b++) {
+        const xBase = (b * c + ic) * h * w, yBase = (b * oc + o) * oh * ow;
+        for (let oy = yLo; oy < yHi; oy++) {
+          f(k, xBase + (oy * p.strideH - p.padH + ky * p.dilH) * w - p.padW + kx * p.dilW, yBase + oy * ow, xLo, xHi);
+        }
+      }
     }
   }
 }
@@ -57,59 +70,36 @@ function forEntries(pt: CsrPattern, p: Conv2dParams, f: (k: number, o: number, i
 export function sparseConv2d(x: FloatArray, values: FloatArray, pt: CsrPattern, bias: FloatArray | null, out: FloatArray, p: Conv2dParams): void {
   checkConv('sparseConv2d', p, pt, x.length, values.length, out.length);
   if (bias !== null && bias.length !== p.oc) throw new RangeError(`sparseConv2d: bias has ${bias.length} elements, needs ${p.oc}`);
-  const { n, c, h, w, oc, oh, ow } = p;
+  const { n, oc, oh, ow, strideW } = p;
   const acc = new Float64Array(n * oc * oh * ow);
   if (bias !== null) for (let b = 0; b < n; b++) for (let o = 0; o < oc; o++) acc.fill(bias[o]!, (b * oc + o) * oh * ow, (b * oc + o + 1) * oh * ow);
-  forEntries(pt, p, (k, o, ic, ky, kx) => {
+  forEntryRows(pt, p, (k, inRow, outRow, lo, hi) => {
     const v = values[k]!;
-    const [yLo, yHi] = validRange(oh, h, p.strideH, p.padH, p.dilH, ky);
-    const [xLo, xHi] = validRange(ow, w, p.strideW, p.padW, p.dilW, kx);
-    for (let b = 0; b < n; b++) {
-      const xBase = (b * c + ic) * h * w, yBase = (b * oc + o) * oh * ow;
-      for (let oy = yLo; oy < yHi; oy++) {
-        const row = xBase + (oy * p.strideH - p.padH + ky * p.dilH) * w - p.padW + kx * p.dilW;
-        for (let ox = xLo; ox < xHi; ox++) acc[yBase + oy * ow + ox] += v * x[row + ox * p.strideW]!;
-      }
-    }
+    for (let ox = lo; ox < hi; ox++) acc[outRow + ox] += v * x[inRow + ox * strideW]!;
   });
   out.set(acc);
 }
 
 export function sparseConv2dBackwardData(gy: FloatArray, values: FloatArray, pt: CsrPattern, gx: FloatArray, p: Conv2dParams): void {
   checkConv('sparseConv2dBackwardData', p, pt, gx.length, values.length, gy.length);
-  const { n, c, h, w, oc, oh, ow } = p;
+  const { n, c, h, w, strideW } = p;
   const acc = new Float64Array(n * c * h * w);
-  forEntries(pt, p, (k, o, ic, ky, kx) => {
+  forEntryRows(pt, p, (k, inRow, outRow, lo, hi) => {
     const v = values[k]!;
-    const [yLo, yHi] = validRange(oh, h, p.strideH, p.padH, p.dilH, ky);
-    const [xLo, xHi] = validRange(ow, w, p.strideW, p.padW, p.dilW, kx);
-    for (let b = 0; b < n; b++) {
-      const xBase = (b * c + ic) * h * w, yBase = (b * oc + o) * oh * ow;
-      for (let oy = yLo; oy < yHi; oy++) {
-        const row = xBase + (oy * p.strideH - p.padH + ky * p.dilH) * w - p.padW + kx * p.dilW;
-        for (let ox = xLo; ox < xHi; ox++) acc[row + ox * p.strideW] += v * gy[yBase + oy * ow + ox]!;
-      }
-    }
+    for (let ox = lo; ox < hi; ox++) acc[inRow + ox * strideW] += v * gy[outRow + ox]!;
   });
   gx.set(acc);
 }
 
 export function sparseConv2dBackwardWeight(x: FloatArray, gy: FloatArray, pt: CsrPattern, gv: FloatArray, p: Conv2dParams): void {
   checkConv('sparseConv2dBackwardWeight', p, pt, x.length, gv.length, gy.length);
-  const { n, c, h, w, oc, oh, ow } = p;
-  forEntries(pt, p, (k, o, ic, ky, kx) => {
-    const [yLo, yHi] = validRange(oh, h, p.strideH, p.padH, p.dilH, ky);
-    const [xLo, xHi] = validRange(ow, w, p.strideW, p.padW, p.dilW, kx);
-    let s = 0;
-    for (let b = 0; b < n; b++) {
-      const xBase = (b * c + ic) * h * w, yBase = (b * oc + o) * oh * ow;
-      for (let oy = yLo; oy < yHi; oy++) {
-        const row = xBase + (oy * p.strideH - p.padH + ky * p.dilH) * w - p.padW + kx * p.dilW;
-        for (let ox = xLo; ox < xHi; ox++) s += gy[yBase + oy * ow + ox]! * x[row + ox * p.strideW]!;
-      }
-    }
-    gv[k] = s;
+  const { strideW } = p;
+  // One float64 sum per stored entry, accumulated in the same order as a per-entry running sum.
+  const acc = new Float64Array(gv.length);
+  forEntryRows(pt, p, (k, inRow, outRow, lo, hi) => {
+    for (let ox = lo; ox < hi; ox++) acc[k] += gy[outRow + ox]! * x[inRow + ox * strideW]!;
   });
+  gv.set(acc);
 }
 
 function checkLinear(who: string, p: SparseLinearParams, pt: CsrPattern, x: number, nnz: number, y: number): void {
