@@ -11,7 +11,7 @@ import { randn, rand, tensor, zeros, ones } from '../../src/tensor/create.js';
 import { Generator } from '../../src/tensor/random.js';
 import * as F from '../../src/autograd/index.js';
 import { grad } from '../../src/autograd/graph.js';
-import { gradcheck, hvpcheck } from '../../src/autograd/gradcheck.js';
+import { checkOp as check } from '../helpers/opcheck.js';
 import { conv2dParams } from '../../src/autograd/ops/conv.js';
 import { pool2dParams } from '../../src/autograd/ops/pool.js';
 
@@ -47,17 +47,6 @@ function dotOf(a: Tensor, b: Tensor): number {
   return s;
 }
 
-type Fn = (...xs: Tensor[]) => Tensor;
-
-/** gradcheck(f), hvpcheck(f) and hvpcheck(square o f). */
-function check(name: string, f: Fn, inputs: Tensor[]): void {
-  const g = gradcheck(f, inputs);
-  assert.ok(g.ok, `${name}: gradient: ${g.worst}`);
-  const h = hvpcheck(f, inputs);
-  assert.ok(h.ok, `${name}: hvp: ${h.worst}`);
-  const h2 = hvpcheck((...xs) => F.square(f(...xs)), inputs, { seed: 1 });
-  assert.ok(h2.ok, `${name}: hvp of square: ${h2.worst}`);
-}
 
 function close(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-12, what = ''): void {
   assert.equal(actual.length, expected.length, `${what}: length ${actual.length} vs ${expected.length}`);

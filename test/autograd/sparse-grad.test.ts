@@ -10,7 +10,7 @@ import { randn } from '../../src/tensor/create.js';
 import { Generator } from '../../src/tensor/random.js';
 import * as F from '../../src/autograd/index.js';
 import { grad } from '../../src/autograd/graph.js';
-import { gradcheck, hvpcheck } from '../../src/autograd/gradcheck.js';
+import { checkOp as check } from '../helpers/opcheck.js';
 
 const gen = new Generator(7, 'sparse-grad');
 const f64 = { dtype: 'float64' as const, requiresGrad: true };
@@ -24,15 +24,6 @@ function mask(shape: number[], density: number): Tensor {
   return new Tensor(d, shape);
 }
 
-type Fn = (...xs: Tensor[]) => Tensor;
-function check(name: string, f: Fn, inputs: Tensor[]): void {
-  const g = gradcheck(f, inputs);
-  assert.ok(g.ok, `${name}: gradient: ${g.worst}`);
-  const h = hvpcheck(f, inputs);
-  assert.ok(h.ok, `${name}: hvp: ${h.worst}`);
-  const h2 = hvpcheck((...xs) => F.square(f(...xs)), inputs, { seed: 1 });
-  assert.ok(h2.ok, `${name}: hvp of square: ${h2.worst}`);
-}
 
 function close(a: ArrayLike<number>, e: ArrayLike<number>, what: string, tol = 1e-12): void {
   assert.equal(a.length, e.length, `${what}: length`);
