@@ -38,7 +38,7 @@ export function addScoringOptions(cmd: Command): Command {
 export interface ScoringFlags { criterion: string; maskBatchSize: string; temperature?: string; probes?: string; sharedProbes?: boolean; seed: string; semantics: string }
 
 export async function scoringOptions(f: ScoringFlags) {
-  const { resolveCriterionOptions } = await import('../../prune/index.js');
+  const { resolveCriterionOptions, getCriterion } = await import('../../prune/index.js');
   const criterion = await checkCriterion(f.criterion);
   const semantics = parseChoice('--semantics', f.semantics, SEMANTICS_CHOICES);
   const o = {
@@ -49,7 +49,7 @@ export async function scoringOptions(f: ScoringFlags) {
     ...(f.probes !== undefined ? { probes: parseInteger('--probes', f.probes, 1) } : {}),
     ...(f.sharedProbes ? { sharedProbes: true } : {}),
   };
-  if (f.sharedProbes && !(await import('../../prune/index.js')).getCriterion(criterion).uses.includes('probes')) {
+  if (f.sharedProbes && !getCriterion(criterion).uses.includes('probes')) {
     throw new UserError(`--shared-probes applies to the Hutchinson criteria (hutch_diag, hutch_pruning, hts), not ${criterion}`);
   }
   // Resolved now so a bad combination fails before any model is built, and so files record what ran.
