@@ -2,6 +2,7 @@
 // stack trace; every command has --help with examples; listings are complete.
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { cpuVectorIsa, isaNote } from '../../src/cli/commands/info.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createModel, modelNames } from '../../src/models/registry.js';
@@ -120,6 +121,23 @@ describe('help and listings', () => {
     assert.ok(facts.reason.length > 0 && facts.threads >= 1);
     const js = await pai(['info', '--json'], { env: { PAI_BACKEND: 'js' } });
     assert.equal((JSON.parse(js.stdout) as { backend: string }).backend, 'js');
+  });
+
+  test('pai info names the CPU and says when its AVX-512 goes unused by the native loops', async () => {
+    const r = await pai(['info', '--json']);
+    const facts = JSON.parse(r.stdout) as { cpu: string; isa?: string; isa_note?: string };
+    assert.ok(facts.cpu.length > 0);
+    const cpu = cpuVectorIsa();
+    if (facts.isa !== undefined) assert.equal(facts.isa_note, isaNote(facts.isa, cpu) ?? undefined);
+    // The rule itself, on both machine classes, whatever this machine is.
+    const zen5 = 'processor : 0\nflags\t\t: fpu sse4_2 avx fma avx2 avx512f avx512bw\n';
+    const zen3 = 'processor : 0\nflags\t\t: fpu sse4_2 avx fma avx2\n';
+    assert.deepEqual(cpuVectorIsa(zen5), ['avx512f', 'avx2', 'fma', 'avx', 'sse4_2']);
+    assert.deepEqual(cpuVectorIsa(zen3), ['avx2', 'fma', 'avx', 'sse4_2']);
+    assert.match(isaNote('avx2+fma', cpuVectorIsa(zen5)) ?? '', /CPU has AVX-512; pai's own loops use avx2\+fma/);
+    assert.equal(isaNote('avx2+fma', cpuVectorIsa(zen3)), null);
+    assert.equal(isaNote('avx512', cpuVectorIsa(zen5)), null);
+    assert.equal(cpuVectorIsa('no flags here'), null);
   });
 });
 

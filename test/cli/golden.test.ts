@@ -4,7 +4,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { loadTensors, readSafetensors } from '../../src/tensor/safetensors.js';
-import { GOLDEN_DIR, GOLDEN_SKIP, compareTensors, goldenFile, goldenMeta } from '../helpers/golden.js';
+import { GOLDEN_DIR, GOLDEN_SKIP, assertParity, compareTensors, fixtureNoise, goldenFile, goldenMeta } from '../helpers/golden.js';
 import { pai, scratch } from './run.js';
 
 const CASE = 'tiny_resnet18_w32_seed0';
@@ -24,10 +24,7 @@ describe(`pai against ${join(GOLDEN_DIR, CASE)}`, { skip }, () => {
       const got = loadTensors(out), want = loadTensors(goldenFile(CASE, `scores/${criterion}.safetensors`));
       // Every parameter, in the model's parameter order.
       assert.deepEqual([...got.keys()], goldenMeta(CASE).params.map((p) => p.name));
-      for (const [name, w] of want) {
-        const bad = compareTensors(got.get(name)!, w, 1e-4, 1e-6);
-        assert.equal(bad, null, `${criterion} ${name}: ${bad}`);
-      }
+      assertParity(got, want, fixtureNoise(CASE, criterion), `pai score ${criterion}`);
       const meta = readSafetensors(out).metadata;
       assert.equal(meta['criterion'], criterion);
       assert.equal(meta['semantics'], 'fixed');
@@ -85,13 +82,10 @@ describe(`pai against ${join(GOLDEN_DIR, CASE)}`, { skip }, () => {
     const got = loadTensors(out), want = loadTensors(goldenFile(CASE, 'warm_model.safetensors'));
     assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort());
     for (const [name, w] of want) {
-      if (name.endsWith('num_batches_tracked')) {
-        assert.equal(file.tensors.get(name)!.dtype, 'I64', name);
-        assert.equal(got.get(name)!.data[0], w.data[0], name);
-        continue;
-      }
-      const bad = compareTensors(got.get(name)!, w, 1e-4, 1e-6);
-      assert.equal(bad, null, `${name}: ${bad}`);
+      if (!name.endsWith('num_batches_tracked')) continue;
+      assert.equal(file.tensors.get(name)!.dtype, 'I64', name);
+      assert.equal(got.get(name)!.data[0], w.data[0], name);
     }
+    assertParity(got, want, 0, 'pai warmup');
   });
 });

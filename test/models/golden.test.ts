@@ -11,7 +11,7 @@ import { loadStateDictFile } from '../../src/nn/serialize.js';
 import { loadTensors, readSafetensors } from '../../src/tensor/safetensors.js';
 import { noGrad } from '../../src/autograd/index.js';
 import * as F from '../../src/autograd/ops/index.js';
-import type { Tensor } from '../../src/tensor/tensor.js';
+import { assertParity } from '../helpers/golden.js';
 
 // dist/test/models -> the repository root -> its sibling shared/golden
 const GOLDEN = fileURLToPath(new URL('../../../../shared/golden', import.meta.url));
@@ -25,17 +25,6 @@ interface Meta {
 }
 const meta = (c: string): Meta => JSON.parse(readFileSync(join(GOLDEN, c, 'meta.json'), 'utf8')) as Meta;
 const build = (m: Meta) => createModel(m.arch, { width: 1 / m.width_divisor, numClasses: m.num_classes, inChannels: m.in_channels, imageSize: m.image_size });
-
-function assertClose(got: Tensor, want: Tensor, rtol: number, what: string): void {
-  assert.deepEqual([...got.shape], [...want.shape], `${what}: shape`);
-  let scale = 0;
-  for (const v of want.data) scale = Math.max(scale, Math.abs(v));
-  for (let i = 0; i < want.size; i++) {
-    const g = got.data[i]!, w = want.data[i]!;
-    // Relative per element, with a floor at 1e-3 of the largest value for entries near zero.
-    assert.ok(Math.abs(g - w) <= rtol * Math.max(Math.abs(w), 1e-3 * scale), `${what}[${i}]: got ${g}, want ${w}`);
-  }
-}
 
 test('golden: resnet18 state-dict keys, order, shapes and dtypes', { skip }, () => {
   for (const c of cases) {
@@ -74,7 +63,9 @@ test('golden: eval-mode logits of model and warm_model match PyTorch to 1e-4', {
       const model = build(m);
       loadStateDictFile(model, join(GOLDEN, c, `${file}.safetensors`));
       model.eval();
-      assertClose(noGrad(() => model.forward(x)), logits.get(key)!, 1e-4, `${c} ${key}`);
+      const got = noGrad(() => model.forward(x));
+      assert.deepEqual([...got.shape], [...logits.get(key)!.shape], `${c} ${key}: shape`);
+      assertParity(new Map([[key, got]]), new Map([[key, logits.get(key)!]]), 0, `${c} ${key}`);
     }
   }
 });
@@ -89,8 +80,6 @@ test('golden: BN warm-up (train mode, 4 batches of 16, no grad) reproduces warm_
   noGrad(() => { for (let b = 0; b < 4; b++) model.forward(F.slice(xw, 0, 16 * b, 16 * (b + 1))); });
   model.eval();
   const want = loadTensors(join(GOLDEN, c, 'warm_model.safetensors'));
-  for (const [name, t] of model.stateDict()) {
-    if (name.endsWith('num_batches_tracked')) assert.equal(t.item(), 4, name);
-    else assertClose(t, want.get(name)!, 1e-4, `${c} ${name}`);
-  }
+  for (const [name, t] of model.stateDict()) if (name.endsWith('num_batches_tracked')) assert.equal(t.item(), 4, name);
+  assertParity(model.stateDict(), want, 0, `${c} warm_model`);
 });

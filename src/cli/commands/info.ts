@@ -2,14 +2,39 @@
 
 import type { Command } from 'commander';
 import { cpus } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { examples } from '../options.js';
 import { paiVersion } from '../version.js';
 
 interface NativeInfo { isa: string; onednn: string; cores: number }
 
+/** The vector extensions of this CPU that matter to pai's loops, from /proc/cpuinfo (Linux), or null. */
+export function cpuVectorIsa(cpuinfo?: string): string[] | null {
+  let text = cpuinfo;
+  if (text === undefined) {
+    try { text = readFileSync('/proc/cpuinfo', 'utf8'); } catch { return null; }
+  }
+  const line = text.split('\n').find((l) => /^flags\s*:/.test(l));
+  if (!line) return null;
+  const flags = new Set(line.slice(line.indexOf(':') + 1).trim().split(/\s+/));
+  return ['avx512f', 'avx2', 'fma', 'avx', 'sse4_2'].filter((f) => flags.has(f));
+}
+
+/**
+ * What the native loops use against what the CPU offers. pai's own element-wise, reduction and
+ * sparse loops are compiled for AVX2+FMA at most; oneDNN (convolutions, matmul) picks its own
+ * kernels for the CPU, AVX-512 included.
+ */
+export function isaNote(loopIsa: string, cpu: string[] | null): string | null {
+  if (cpu?.includes('avx512f') && !/avx512/.test(loopIsa)) {
+    return `the CPU has AVX-512; pai's own loops use ${loopIsa} (no AVX-512 variant yet); oneDNN picks its own convolution and matmul kernels for this CPU`;
+  }
+  return null;
+}
+
 export function register(program: Command): void {
   const cmd = program.command('info')
-    .description('version, compute backend and why it was chosen, threads, native ISA and oneDNN')
+    .description('version, compute backend and why it was chosen, threads, the CPU and the ISA of the native loops, oneDNN')
     .option('--json', 'print as JSON')
     .action(async (o: { json?: boolean }) => {
       const { backendInfo, nativeBackend } = await import('../../kernels/index.js');
@@ -17,15 +42,18 @@ export function register(program: Command): void {
       // Asked only when native is in use: under PAI_BACKEND=js the addon should not even load.
       const native = b.name === 'native' ? nativeBackend() as ({ info?: () => NativeInfo }) | null : null;
       const ni = native?.info ? native.info() : null;
+      const cpuIsa = cpuVectorIsa();
       const facts = {
         version: paiVersion(),
         node: process.version,
         platform: `${process.platform}-${process.arch}`,
         cpus: cpus().length,
+        cpu: `${cpus()[0]?.model ?? 'unknown'}${cpuIsa ? ` (${cpuIsa.join(', ') || 'no AVX'})` : ''}`,
         backend: b.name,
         reason: b.reason,
         threads: b.threads,
         ...(ni ? { isa: ni.isa, onednn: ni.onednn, cores: ni.cores } : {}),
+        ...(ni && isaNote(ni.isa, cpuIsa) ? { isa_note: isaNote(ni.isa, cpuIsa) } : {}),
       };
       if (o.json) { process.stdout.write(`${JSON.stringify(facts, null, 2)}\n`); return; }
       const w = Math.max(...Object.keys(facts).map((k) => k.length));
