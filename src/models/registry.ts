@@ -3,6 +3,7 @@
 // stays instant even for ViT-Base; the tests check every formula against a built model.
 
 import { Conv2d, Linear } from '../nn/layers.js';
+import type { Module } from '../nn/module.js';
 import { Model, resolve, scaled, convOut, type ModelOptions, type ResolvedOptions } from './common.js';
 import { CifarResNet, type CifarResNetDepth } from './resnet_cifar.js';
 import { VGG, VGG_CFG, type VggName } from './vgg.js';
@@ -234,17 +235,20 @@ export type PruneSemantics = 'fixed' | 'reference';
 /**
  * Names of the prunable parameters, in named_parameters order. `fixed`: the weights of every
  * convolution and linear layer except the classifier head; never a bias, norm or embedding.
+ * (A plain Module, not a zoo model, has no known classifier: every convolution and linear weight.)
  * `reference`: the paper's rule by substring, which also prunes the ResNet shortcut BN weights
  * (`layerX.0.shortcut.1.weight`) and, in models without those substrings in the head's name, the head.
  */
-export function prunableParameters(model: Model, semantics: PruneSemantics = 'fixed'): string[] {
+export function prunableParameters(model: Module, semantics: PruneSemantics = 'fixed'): string[] {
   if (semantics === 'reference') {
     return model.namedParameters().map(([n]) => n).filter((n) => !REFERENCE_SKIP.some((s) => n.includes(s)));
   }
   if (semantics !== 'fixed') throw new RangeError(`prune semantics must be "fixed" or "reference", got ${JSON.stringify(semantics)}`);
+  // A module outside the zoo names no classifier: all of its convolution and linear weights.
+  const head = model instanceof Model ? model.classifierName : null;
   const out: string[] = [];
   for (const [prefix, m] of model.namedModules()) {
-    if (prefix === model.classifierName || !(m instanceof Conv2d || m instanceof Linear)) continue;
+    if (prefix === head || !(m instanceof Conv2d || m instanceof Linear)) continue;
     out.push(prefix === '' ? 'weight' : `${prefix}.weight`);
   }
   return out;

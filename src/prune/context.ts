@@ -20,6 +20,11 @@ export interface ScoreContext {
   /** Mask batch size (1 reproduces the paper's per-sample loop). */
   batchSize: number;
   semantics: Semantics;
+  /**
+   * The prunable parameters (names). Criteria that couple parameters (GraSP's Hg) take their
+   * quantities over this set only, as the published methods do; the rest score every parameter.
+   */
+  prunable: ReadonlySet<string>;
   /** Named streams: 'probes' for Hutchinson, 'random' for random scores. */
   gen: Generator;
   /** Input shape [C, H, W] for data-free criteria. */
@@ -58,6 +63,12 @@ export function makeContext(model: Module, o: Omit<ScoreContext, 'model' | 'name
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new PruneError(`mask batch size must be a positive integer, got ${o.batchSize}`);
   if (o.computeBatch !== undefined && (!Number.isInteger(o.computeBatch) || o.computeBatch < 1)) throw new PruneError(`compute batch must be a positive integer, got ${o.computeBatch}`);
   return { model, names: np.map(([n]) => n), params: np.map(([, t]) => t), ...o };
+}
+
+/** The same context over a subset of the parameters (in their named_parameters order). */
+export function restrictTo(ctx: ScoreContext, names: ReadonlySet<string>): ScoreContext {
+  const keep = ctx.names.map((n, i) => [n, i] as const).filter(([n]) => names.has(n));
+  return { ...ctx, names: keep.map(([n]) => n), params: keep.map(([, i]) => ctx.params[i]!) };
 }
 
 export function requireData(ctx: ScoreContext, criterion: string): MaskData {

@@ -2,6 +2,7 @@
 // (one-shot or iterative), masks, layer-collapse diagnostics, and the masks applied.
 
 import type { Tensor } from '../tensor/tensor.js';
+import type { Module } from '../nn/module.js';
 import { prunableParameters, type Model } from '../models/registry.js';
 import type { MaskData } from './context.js';
 import { applyMasks } from './apply.js';
@@ -41,7 +42,7 @@ export interface PruneResult {
   warnings: string[];
 }
 
-export function prunableSet(model: Model, semantics: Semantics = 'fixed'): Set<string> {
+export function prunableSet(model: Module, semantics: Semantics = 'fixed'): Set<string> {
   return new Set(prunableParameters(model, semantics));
 }
 

@@ -3,6 +3,7 @@
 import { Generator } from '../tensor/random.js';
 import { shapeStr } from '../tensor/shape.js';
 import type { Module } from '../nn/module.js';
+import { prunableParameters } from '../models/registry.js';
 import { makeContext, type MaskData } from './context.js';
 import { getCriterion, type CriterionOptions } from './criteria/index.js';
 import { PruneError, type Scores, type Semantics } from './types.js';
@@ -20,6 +21,8 @@ export interface ScoreOptions {
   progress?: (done: number, total: number) => void;
   /** Samples per internal pass of the batched criteria (see ScoreContext.computeBatch); 1 forces the loops. */
   computeBatch?: number;
+  /** The prunable parameter names; default: the model's prunable set under `semantics`. */
+  prunable?: Iterable<string>;
   /** Hutchinson only: share each probe across a compute batch (cheaper, same expectation, more variance). */
   sharedProbes?: boolean;
   note?: (message: string) => void;
@@ -65,6 +68,7 @@ export function scoreParameters(model: Module, criterion: string, data: MaskData
   try {
     const ctx = makeContext(model, {
       data, batchSize: o.batchSize ?? 1, semantics: o.semantics ?? 'fixed',
+      prunable: new Set(o.prunable ?? prunableParameters(model, o.semantics ?? 'fixed')),
       gen: new Generator(o.seed ?? 0, 'prune'), inputShape, progress: o.progress,
       computeBatch: o.computeBatch, note: o.note,
     });

@@ -32,12 +32,16 @@ function assertScores(got: Scores, c: string, dir: string, set: string, label: s
   assertParity(got, want, fixtureNoise(c, set), label);
 }
 
-const CRITERIA: [string, string, 'fixed' | 'reference'][] = [
+// grasp_synflow is Synaptic-Flow's GraSP with every parameter passed as prunable: pai's fixed GraSP
+// over a prunable set of every parameter must reproduce it (the published set, the prunable weights
+// only, is checked against its own fixture in grasp.test.ts).
+const EVERY = 'every parameter';
+const CRITERIA: [string, string, 'fixed' | 'reference' | typeof EVERY][] = [
   ['magnitude', 'magnitude', 'fixed'],
   ['grad_norm', 'grad_norm', 'fixed'],
   ['snip', 'snip', 'fixed'],
   ['grasp', 'grasp', 'reference'],
-  ['grasp', 'grasp_synflow', 'fixed'],
+  ['grasp', 'grasp_synflow', EVERY],
   ['fisher_diag', 'fisher_diag', 'fixed'],
   ['fisher_pruner', 'fisher_pruner', 'fixed'],
   ['fts', 'fts', 'fixed'],
@@ -51,13 +55,14 @@ for (const c of GOLDEN_CASES) {
       for (const [crit, file, semantics] of CRITERIA) {
         test(`${crit} (${semantics}) matches ${dir}/${file}`, () => {
           const model = buildModel(c, warm ? 'warm_model.safetensors' : 'model.safetensors');
-          const got = scoreParameters(model, crit, maskData(c), { semantics, inputShape: [3, 32, 32] });
+          const every = semantics === EVERY ? { prunable: model.namedParameters().map(([n]) => n) } : {};
+          const got = scoreParameters(model, crit, maskData(c), { semantics: semantics === EVERY ? 'fixed' : semantics, inputShape: [3, 32, 32], ...every });
           assertScores(got, c, dir, file, `${c} ${dir}/${file}`);
         });
       }
       test(`first-order part of hts matches ${dir}/hts_grad`, () => {
         const model = buildModel(c, warm ? 'warm_model.safetensors' : 'model.safetensors');
-        const ctx = makeContext(model, { data: maskData(c), batchSize: 1, semantics: 'fixed', gen: new Generator(0), inputShape: [3, 32, 32] });
+        const ctx = makeContext(model, { data: maskData(c), batchSize: 1, semantics: 'fixed', prunable: prunableSet(model), gen: new Generator(0), inputShape: [3, 32, 32] });
         const { sum, batches } = gradientSum(ctx, 'hts', 200);
         const got: Scores = new Map(ctx.names.map((n, i) => [n, new Tensor(sum[i]!.data.map((v) => v / batches), sum[i]!.shape)]));
         assertScores(got, c, dir, 'hts_grad', `${c} ${dir}/hts_grad`);

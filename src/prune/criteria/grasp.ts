@@ -1,45 +1,70 @@
 // GraSP (Wang et al. 2020): the effect of removing a weight on the gradient norm, θ ⊙ Hg.
-// `fixed` keeps the largest θ ⊙ Hg with T = 200 as the original GraSP code and Synaptic-Flow do;
-// `reference` reproduces the paper's code, which keeps the largest −θ ⊙ Hg with T = 1.
+//
+// `fixed` follows the published method as Synaptic-Flow implements it: T = 200, keep the largest
+// θ ⊙ Hg, with g = Σ_b ∇_P CE(f(x_b)/T, y_b) and Hg = ∇_P Σ_b <stop(g), ∇_P CE(f(x_b)/T, y_b)> taken
+// over the prunable weights P only (batch-norm, biases and the classifier neither enter g nor receive
+// a score; their scores are 0), normalised by |Σ_P θ ⊙ Hg| + 1e-10. Checked against an independent
+// PyTorch computation (scripts/make-grasp-fixture.py, test/prune/grasp.test.ts).
+// What of the original GraSP code pai does not follow, in either mode, and why: its forward runs in
+// train mode (batch statistics) while pai scores every criterion in eval mode, as the paper's code
+// does, so that criteria compare on one network; it splits each class-balanced sample into two halves
+// for g and Hg, where pai uses the same mask batches for both, as Synaptic-Flow does; and it
+// re-initialises the last layer before scoring, which pai never does, so that every criterion scores
+// the same initial weights.
+//
+// `reference` reproduces the paper's released code: T = 1, keeps the largest −θ ⊙ Hg, with g, Hg and
+// the normaliser |Σ| over every parameter.
 
 import { grad, noGrad } from '../../autograd/graph.js';
 import { add, mul, sum } from '../../autograd/ops/index.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { accumulate, mapScores, maskBatches, requireData, temperedLoss, toScores, zeroScores } from '../context.js';
+import { zerosLike } from '../../tensor/create.js';
+import { accumulate, mapScores, maskBatches, requireData, restrictTo, temperedLoss, toScores, zeroScores, type ScoreContext } from '../context.js';
 import { gradientSum } from './passes.js';
 import { BASE_DEFAULTS, type Criterion } from './types.js';
+
+/** Σ_b H_b g over the context's parameters, g = Σ_b g_b (stopped). */
+function hessianGradient(ctx: ScoreContext, T: number): Tensor[] {
+  const g = gradientSum(ctx, 'grasp', T).sum;
+  const hg = zeroScores(ctx);
+  const data = requireData(ctx, 'grasp');
+  for (const { x, y, index, count } of maskBatches(data, ctx.batchSize)) {
+    const gb = grad(temperedLoss(ctx.model, x, y, T), ctx.params, { createGraph: true, allowUnused: true });
+    let z: Tensor | null = null;
+    gb.forEach((gi, i) => {
+      if (!gi.requiresGrad) return;
+      const term = sum(mul(gi, g[i]!));
+      z = z ? add(z, term) : term;
+    });
+    if (z) {
+      const h = grad(z, ctx.params, { allowUnused: true });
+      noGrad(() => h.forEach((hi, i) => accumulate(hg[i]!, hi)));
+    }
+    ctx.progress?.(index + 1, count);
+  }
+  return hg;
+}
 
 export const grasp: Criterion = {
   name: 'grasp',
   summary: 'gradient-signal preservation θ ⊙ Hg (GraSP), by double backprop',
-  formula: 'fixed: θ ⊙ Σ_b H_b g / (|Σ_all| + 1e-10), T = 200; reference: −θ ⊙ Σ_b H_b g / |Σ_all|, T = 1',
+  formula: 'fixed: θ ⊙ H_PP g_P / (|Σ_P| + 1e-10) over the prunable weights P, T = 200 (others 0); reference: −θ ⊙ Σ_b H_b g / |Σ_all| over every parameter, T = 1',
   needsData: true,
   uses: ['temperature'],
   defaults: (s) => ({ ...BASE_DEFAULTS, temperature: s === 'reference' ? 1 : 200 }),
   score: (ctx, o) => {
-    const T = o.temperature;
-    const g = gradientSum(ctx, 'grasp', T).sum;
-    const hg = zeroScores(ctx);
-    const data = requireData(ctx, 'grasp');
-    for (const { x, y, index, count } of maskBatches(data, ctx.batchSize)) {
-      const gb = grad(temperedLoss(ctx.model, x, y, T), ctx.params, { createGraph: true, allowUnused: true });
-      let z: Tensor | null = null;
-      gb.forEach((gi, i) => {
-        if (!gi.requiresGrad) return;
-        const term = sum(mul(gi, g[i]!));
-        z = z ? add(z, term) : term;
-      });
-      if (z) {
-        const h = grad(z, ctx.params, { allowUnused: true });
-        noGrad(() => h.forEach((hi, i) => accumulate(hg[i]!, hi)));
-      }
-      ctx.progress?.(index + 1, count);
-    }
-    const sign = ctx.semantics === 'reference' ? -1 : 1;
-    const raw = hg.map((h, k) => mapScores(h, (i) => sign * ctx.params[k]!.data[i]! * h.data[i]!));
+    const reference = ctx.semantics === 'reference';
+    const over = reference ? ctx : restrictTo(ctx, ctx.prunable);
+    const hg = hessianGradient(over, o.temperature);
+    const sign = reference ? -1 : 1;
+    const raw = hg.map((h, k) => mapScores(h, (i) => sign * over.params[k]!.data[i]! * h.data[i]!));
     let total = 0;
     for (const t of raw) for (let i = 0; i < t.size; i++) total += t.data[i]!;
-    const norm = ctx.semantics === 'reference' ? Math.abs(total) : Math.abs(total) + 1e-10;
-    return toScores(ctx, raw.map((t) => mapScores(t, (i) => t.data[i]! / norm)));
+    const norm = reference ? Math.abs(total) : Math.abs(total) + 1e-10;
+    const byName = new Map(over.names.map((n, k) => [n, raw[k]!] as const));
+    return toScores(ctx, ctx.params.map((p, k) => {
+      const t = byName.get(ctx.names[k]!);
+      return t ? mapScores(t, (i) => t.data[i]! / norm) : zerosLike(p);
+    }));
   },
 };
