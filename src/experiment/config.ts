@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { z } from 'zod';
-import { criterionNames } from '../prune/index.js';
+import { criterionNames, OPTION_SPECS, type TaylorForm } from '../prune/index.js';
 import { modelNames } from '../models/registry.js';
 import { DEFAULT_MIN_SPARSITY } from '../nn/sparse.js';
 import { DATASET_NAMES, datasetInfo, isDatasetName, type DatasetName } from '../data/registry.js';
@@ -58,6 +58,9 @@ export interface RunSettings {
   /** null: the criterion's default. */
   temperature: number | null;
   probes: number | null;
+  /** Absent: the criterion's default (and the run's id as before the option existed). */
+  sharedProbes?: boolean;
+  taylorForm?: TaylorForm;
   iterations: number | null;
   batchSize: number;
   epochs: number;
@@ -201,6 +204,8 @@ const gridSchema = z.strictObject({
     maskBatchSize: posInt.optional(),
     temperature: positive.optional(),
     probes: posInt.optional(),
+    sharedProbes: z.boolean().optional(),
+    taylorForm: z.enum(OPTION_SPECS.taylorForm.choices as [TaylorForm, ...TaylorForm[]]).optional(),
     iterations: posInt.optional(),
     warmupBatches: posInt.optional(),
   }).optional(),
@@ -383,6 +388,8 @@ function fromGrid(c: GridConfig, fallbackName: string, source: string | null, ra
                 scope: p.scope ?? 'global', semantics: p.semantics ?? 'fixed',
                 maskPerClass: p.maskPerClass ?? 10, maskBatchSize: p.maskBatchSize ?? 1,
                 temperature: p.temperature ?? null, probes: p.probes ?? null, iterations: p.iterations ?? null,
+                ...(p.sharedProbes !== undefined ? { sharedProbes: p.sharedProbes } : {}),
+                ...(p.taylorForm !== undefined ? { taylorForm: p.taylorForm } : {}),
                 batchSize: d.batchSize ?? 128, epochs: t.epochs, optimizer: t.optimizer as OptimizerSpec,
                 schedule: (t.schedule ?? { name: 'constant' }) as ScheduleSpec, labelSmoothing: t.labelSmoothing ?? 0,
                 evalEvery: t.evalEvery ?? 1, bestBy: t.bestBy ?? 'val_top1',

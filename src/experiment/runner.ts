@@ -30,7 +30,7 @@ import { Generator } from '../tensor/random.js';
 import { loadTensors, saveTensors } from '../tensor/safetensors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { loadStateDictFile, saveStateDict } from '../nn/serialize.js';
-import { applyMasks, bnWarmup, collapseReport, makeMasks, prunableSet, pruneAtInit, type LayerDensity, type MaskData } from '../prune/index.js';
+import { getCriterion, pruneAtInit, type CriterionOptions, type LayerDensity, type MaskData, type PruneResult } from '../prune/index.js';
 import { trainModel, type TrainProgress, type TrainResult } from '../train/index.js';
 import { DEFAULT_MIN_SPARSITY } from '../nn/sparse.js';
 import { backendInfo } from '../kernels/index.js';
@@ -232,7 +232,7 @@ export class ScoreMemo {
       dataset: s.dataset, trainPerClass: s.trainPerClass, valFraction: s.valFraction, augment: s.augment, padTo32: s.padTo32,
       model: s.model, width: s.width, numClasses: s.numClasses, inChannels: s.inChannels, imageSize: s.imageSize,
       criterion: s.criterion, seed: s.seed, warmup: s.warmup, warmupBatches: s.warmup ? s.warmupBatches : null, batchSize: s.warmup ? s.batchSize : null,
-      semantics: s.semantics, maskPerClass: s.maskPerClass, maskBatchSize: s.maskBatchSize, temperature: s.temperature, probes: s.probes,
+      semantics: s.semantics, maskPerClass: s.maskPerClass, maskBatchSize: s.maskBatchSize, ...criterionOptions(s),
     });
   }
 
@@ -254,74 +254,71 @@ export class ScoreMemo {
   }
 }
 
+/** The run's criterion options that override the criterion's defaults (null or absent: the default). */
+function criterionOptions(s: RunSettings): Partial<CriterionOptions> {
+  return {
+    ...(s.temperature !== null ? { temperature: s.temperature } : {}),
+    ...(s.probes !== null ? { probes: s.probes } : {}),
+    ...(s.sharedProbes !== undefined ? { sharedProbes: s.sharedProbes } : {}),
+    ...(s.taylorForm !== undefined ? { taylorForm: s.taylorForm } : {}),
+  };
+}
+
 function cloneState(model: Model): Map<string, Tensor> {
   return new Map([...model.stateDict()].map(([k, t]) => [k, t.clone()]));
 }
 
 function prune(model: Model, run: Run, data: RunData, loader: DataLoader, evalTransform: TransformSpec, ev: RunnerEvents, memo: ScoreMemo): { masks: Map<string, Tensor>; record: PruneRecord } {
   const s = run.settings;
-  const iterations = s.iterations ?? (s.criterion === 'synflow' ? 100 : 1);
+  const iterations = s.iterations ?? getCriterion(s.criterion).iterations;
   const key = iterations === 1 ? ScoreMemo.key(s) : null;
   const hit = key ? memo.get(key) : undefined;
+  const common = {
+    criterion: s.criterion, sparsity: s.sparsity, scope: s.scope, semantics: s.semantics,
+    batchSize: s.maskBatchSize, seed: s.seed, iterations, ...criterionOptions(s),
+  };
+  let r: PruneResult, warmupMs: number, scoreMs: number;
   if (hit) {
-    // The same steps as pruneAtInit after scoring: masks, collapse check, masks applied.
+    // The warmed-up state and its scores: the same pipeline from the masks on.
     model.loadStateDict(hit.state);
-    const prunable = prunableSet(model, s.semantics);
-    const masks = makeMasks(hit.scores, prunable, s.sparsity, s.scope);
-    const rep = collapseReport(model, masks, prunable, [model.config.inChannels, model.config.imageSize, model.config.imageSize]);
-    const warnings: string[] = [];
-    if (rep.emptyLayers.length) warnings.push(`${rep.emptyLayers.length} prunable tensor(s) fully pruned: ${rep.emptyLayers.join(', ')}`);
-    if (rep.connected === false) warnings.push(`layer collapse: at sparsity ${s.sparsity} the ${s.criterion} mask leaves no path from input to output`);
-    applyMasks(model, masks);
-    return {
-      masks,
-      record: { layers: rep.layers, kept: rep.kept, total: rep.total, emptyLayers: rep.emptyLayers, connected: rep.connected, warnings, warmupSeconds: hit.warmupMs / 1000, maskSeconds: hit.scoreMs / 1000 },
-    };
-  }
-
-  const md = maskData(data.train, s, evalTransform);
-  const warmTotal = Math.min(loader.length, s.warmupBatches ?? Infinity);
-  let warmupMs = 0;
-  if (s.warmup) {
-    ev.phase?.(run, 'warm-up', warmTotal, 'batches');
-    const t0 = performance.now();
-    let done = 0;
-    const xs = (function* () {
-      for (const b of loader.batchesSync(0)) {
-        if (done >= warmTotal) return;
-        yield b.x;
-        ev.tick?.(++done, warmTotal);
-      }
-    })();
-    // The warm-up runs here rather than inside pruneAtInit so that its progress can be shown.
-    bnWarmup(model, xs, { maxBatches: warmTotal });
-    warmupMs = performance.now() - t0;
+    r = pruneAtInit(model, { ...common, data: null, scores: hit.scores });
+    ({ warmupMs, scoreMs } = hit);
+  } else {
+    const md = maskData(data.train, s, evalTransform);
+    const warmTotal = Math.min(loader.length, s.warmupBatches ?? Infinity);
+    const scoreTotal = iterations > 1 ? iterations : Math.ceil(md.x.shape[0]! / s.maskBatchSize);
+    let state: Map<string, Tensor> | null = null;
+    r = pruneAtInit(model, {
+      ...common, data: md,
+      ...(s.warmup ? {
+        warmup: (function* () { for (const b of loader.batchesSync(0)) yield b.x; })(),
+        warmupBatches: warmTotal,
+        warmupProgress: (done: number) => ev.tick?.(done, warmTotal),
+      } : {}),
+      onPhase: (phase) => {
+        if (phase === 'score') ev.phaseEnd?.();
+        ev.phase?.(run, phase, phase === 'warm-up' ? warmTotal : scoreTotal, phase === 'warm-up' ? 'batches' : iterations > 1 ? 'iterations' : 'mask batches');
+      },
+      // The state after the warm-up, before the masks: what the memo keeps (the scores go with it).
+      onScored: () => { if (key) state = cloneState(model); },
+      ...(iterations > 1
+        ? { onIteration: (e: number) => ev.tick?.(e + 1, scoreTotal) }
+        : { progress: (done: number, total: number) => ev.tick?.(done, total) }),
+    });
     ev.phaseEnd?.();
-  }
-  const state = key ? cloneState(model) : null;
-  const scoreTotal = iterations > 1 ? iterations : Math.ceil(md.x.shape[0]! / s.maskBatchSize);
-  ev.phase?.(run, 'score', scoreTotal, iterations > 1 ? 'iterations' : 'mask batches');
-  const r = pruneAtInit(model, {
-    criterion: s.criterion, sparsity: s.sparsity, scope: s.scope, data: md, semantics: s.semantics,
-    batchSize: s.maskBatchSize, seed: s.seed, iterations,
-    ...(s.temperature !== null ? { temperature: s.temperature } : {}),
-    ...(s.probes !== null ? { probes: s.probes } : {}),
-    ...(iterations > 1
-      ? { onIteration: (e: number) => ev.tick?.(e + 1, scoreTotal) }
-      : { progress: (done: number, total: number) => ev.tick?.(done, total) }),
-  });
-  ev.phaseEnd?.();
-  if (key && state) {
-    let bytes = 0;
-    for (const t of [...state.values(), ...r.scores.values()]) bytes += t.data.byteLength;
-    memo.set(key, { state, scores: r.scores, warmupMs, scoreMs: r.scoreMs, bytes });
+    warmupMs = r.warmupMs; scoreMs = r.scoreMs;
+    if (key && state) {
+      let bytes = 0;
+      for (const t of [...(state as Map<string, Tensor>).values(), ...r.scores.values()]) bytes += t.data.byteLength;
+      memo.set(key, { state, scores: r.scores, warmupMs, scoreMs, bytes });
+    }
   }
   const rep = r.report;
   return {
     masks: r.masks,
     record: {
       layers: rep.layers, kept: rep.kept, total: rep.total, emptyLayers: rep.emptyLayers, connected: rep.connected,
-      warnings: r.warnings, warmupSeconds: warmupMs / 1000, maskSeconds: r.scoreMs / 1000,
+      warnings: r.warnings, warmupSeconds: warmupMs / 1000, maskSeconds: scoreMs / 1000,
     },
   };
 }

@@ -13,7 +13,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { readSafetensors, saveTensors, toTensor } from '../tensor/safetensors.js';
 import type { Module } from '../nn/module.js';
 import { DEFAULT_COMPUTE_BATCH, type MaskData } from './context.js';
-import { getCriterion } from './criteria/index.js';
+import { getCriterion, OPTION_SPECS } from './criteria/index.js';
 import { resolveCriterionOptions, type ScoreOptions } from './score.js';
 import type { Scores } from './types.js';
 
@@ -74,23 +74,17 @@ export function hashMaskData(data: MaskData): string {
   return h.digest('hex');
 }
 
-/** Criteria whose scores depend on the seed. */
-function drawsRandom(criterion: string): boolean {
-  return criterion === 'random' || getCriterion(criterion).uses.includes('probes');
-}
-
 export function scoreCacheKey(k: ScoreCacheKeyInput): ScoreCacheKey {
   const c = getCriterion(k.criterion);
   const o = k.options ?? {};
   const resolved = resolveCriterionOptions(k.criterion, o);
   const options: Record<string, unknown> = { semantics: o.semantics ?? 'fixed' };
-  for (const u of c.uses) options[u] = resolved[u];
-  // A different estimator (same expectation), so different scores; absent when off, so that keys
-  // written before the option existed stay valid.
-  if (resolved.sharedProbes && c.uses.includes('probes')) { options['sharedProbes'] = true; options['computeBatch'] = o.computeBatch ?? DEFAULT_COMPUTE_BATCH; }
+  for (const u of c.uses) if (resolved[u] !== OPTION_SPECS[u].keyOmits) options[u] = resolved[u];
+  // Shared probes are drawn per compute batch, so its size decides the scores.
+  if (resolved.sharedProbes) options['computeBatch'] = o.computeBatch ?? DEFAULT_COMPUTE_BATCH;
   if (c.needsData) options['batchSize'] = o.batchSize ?? 1;
   else options['inputShape'] = [...(o.inputShape ?? k.data?.x.shape.slice(1) ?? [])];
-  if (drawsRandom(k.criterion)) options['seed'] = o.seed ?? 0;
+  if (c.drawsRandom) options['seed'] = o.seed ?? 0;
   return {
     format: FORMAT,
     model: k.modelName,

@@ -45,12 +45,17 @@ export const DEFAULT_COMPUTE_BATCH = 32;
 
 const noted = new Set<string>();
 
-/** Says `message` once per process (per distinct text) through ctx.note or stderr. */
-export function noteOnce(ctx: ScoreContext, message: string): void {
-  if (ctx.note) return ctx.note(message);
+/** Writes `message` to stderr once per process (per distinct text). */
+export function sayOnce(message: string): void {
   if (noted.has(message)) return;
   noted.add(message);
   process.stderr.write(`pai: ${message}\n`);
+}
+
+/** Passes `message` to ctx.note, or says it once per process on stderr. */
+export function noteOnce(ctx: ScoreContext, message: string): void {
+  if (ctx.note) ctx.note(message);
+  else sayOnce(message);
 }
 
 export function makeContext(model: Module, o: Omit<ScoreContext, 'model' | 'names' | 'params'>): ScoreContext {

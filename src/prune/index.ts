@@ -7,7 +7,12 @@ export { scoreParameters, resolveCriterionOptions, type ScoreOptions } from './s
 export { iterativePrune, scheduleSparsity, type Schedule, type IterativeOptions } from './iterative.js';
 export { collapseReport, layerDensities, pathSurvives, formatDensityTable, type CollapseReport, type LayerDensity } from './collapse.js';
 export { pruneAtInit, prunableSet, type PruneOptions, type PruneResult } from './prune.js';
-export { criteria, criterionNames, getCriterion, hutchinsonDiagonal, ggnDiagonal, gradientSum, gradientMoments, type Criterion, type CriterionOptions } from './criteria/index.js';
+export {
+  criteria, criterionNames, getCriterion, criteriaUsing, OPTION_KEYS, OPTION_SPECS, optionSpecs, showOption,
+  type Criterion, type CriterionOptions, type OptionKey, type OptionSpec, type Quantity, type TaylorForm,
+} from './criteria/index.js';
+export { gradientSum, meanGradient, gradientMoments, hessianGradient, ggnDiagonal, hutchinsonDiagonal } from './quantities.js';
+export { checkPiecewiseLinear, type PiecewiseLinearCheck } from './piecewise-linear.js';
 export {
   ScoreCache, cachedScores, scoreCacheKey, hashWeights, hashMaskData, DEFAULT_SCORE_CACHE_DIR, DEFAULT_SCORE_CACHE_MAX_BYTES,
   type ScoreCacheKey, type ScoreCacheKeyInput, type ScoreCacheOptions, type ScoreCacheUsage, type ScoreCacheEntry,

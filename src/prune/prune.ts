@@ -1,16 +1,20 @@
-// pruneAtInit: the whole procedure of the paper for one model: optional BN warm-up, scoring
-// (one-shot or iterative), masks, layer-collapse diagnostics, and the masks applied.
+// pruneAtInit: the whole procedure of the paper for one model, the one pipeline the library, the
+// CLI (`pai prune`) and the grid runner use: optional BN warm-up, scoring (one-shot or iterative;
+// or scores the caller already holds for this model state), masks, layer-collapse diagnostics, and
+// the masks applied.
 
 import type { Tensor } from '../tensor/tensor.js';
 import type { Module } from '../nn/module.js';
-import { prunableParameters, type Model } from '../models/registry.js';
-import type { MaskData } from './context.js';
+import { prunableParameters } from '../models/registry.js';
+import { LayerNorm } from '../nn/layers.js';
+import { sayOnce, type MaskData } from './context.js';
 import { applyMasks } from './apply.js';
 import { collapseReport, type CollapseReport } from './collapse.js';
 import { makeMasks } from './masks.js';
 import { iterativePrune, type Schedule } from './iterative.js';
 import { scoreParameters, type ScoreOptions } from './score.js';
 import { bnWarmup } from './warmup.js';
+import { getCriterion } from './criteria/index.js';
 import { PruneError, type Masks, type Scope, type Scores, type Semantics } from './types.js';
 
 export interface PruneOptions extends ScoreOptions {
@@ -20,8 +24,20 @@ export interface PruneOptions extends ScoreOptions {
   data: MaskData | null;
   /** Batches for the BN warm-up (train mode, no gradients) before scoring; none = no warm-up. */
   warmup?: Iterable<Tensor> | null;
+  /** At most this many warm-up batches (default: all of `warmup`). */
   warmupBatches?: number;
-  /** Iterations of prune-rescore (SynFlow: 100 by default, others 1). */
+  /** Called after each warm-up batch with the number done. */
+  warmupProgress?: (done: number) => void;
+  /**
+   * Scores of this criterion already computed on this model state (a cache hit): scoring is
+   * skipped, and so is the warm-up, which the state already includes. One-shot criteria only.
+   */
+  scores?: Scores;
+  /** Called as each phase that runs begins: 'warm-up' (when there is one), then 'score'. */
+  onPhase?: (phase: 'warm-up' | 'score') => void;
+  /** Called with the scores after the warm-up and scoring, before any mask is applied. */
+  onScored?: (scores: Scores) => void;
+  /** Iterations of prune-rescore (default: the criterion's, 100 for SynFlow, 1 for the others). */
   iterations?: number;
   schedule?: Schedule;
   /** Called after each prune-rescore iteration (iterative pruning only), for progress reports. */
@@ -37,6 +53,8 @@ export interface PruneResult {
   scores: Scores;
   report: CollapseReport;
   prunable: string[];
+  /** Warm-up batches run (0 without a warm-up). */
+  warmupBatches: number;
   warmupMs: number;
   scoreMs: number;
   warnings: string[];
@@ -46,30 +64,52 @@ export function prunableSet(model: Module, semantics: Semantics = 'fixed'): Set<
   return new Set(prunableParameters(model, semantics));
 }
 
-export function pruneAtInit(model: Model, o: PruneOptions): PruneResult {
+/** [C, H, W] of one input: the zoo model's configuration, or the caller's. */
+function inputShapeOf(model: Module, o: PruneOptions): readonly number[] {
+  const config = (model as Partial<{ config: { inChannels: number; imageSize: number } }>).config;
+  const shape = o.inputShape ?? (config ? [config.inChannels, config.imageSize, config.imageSize] : o.data?.x.shape.slice(1));
+  if (!shape) throw new PruneError('pruneAtInit: give the input shape (inputShape) or mask data');
+  return shape;
+}
+
+export function pruneAtInit(model: Module, o: PruneOptions): PruneResult {
   const semantics = o.semantics ?? 'fixed';
   const prunable = prunableSet(model, semantics);
-  const inputShape = [model.config.inChannels, model.config.imageSize, model.config.imageSize];
-  let warmupMs = 0;
-  if (o.warmup) {
+  const inputShape = inputShapeOf(model, o);
+  const iterations = o.iterations ?? getCriterion(o.criterion).iterations;
+  if (o.scores && iterations > 1) throw new PruneError(`pruneAtInit: given scores cannot be used with ${iterations} prune-rescore iterations`);
+  let warmupMs = 0, warmupBatches = 0;
+  if (o.warmup && !o.scores) {
+    o.onPhase?.('warm-up');
     const t0 = performance.now();
-    bnWarmup(model, o.warmup, { maxBatches: o.warmupBatches });
+    warmupBatches = bnWarmup(model, o.warmup, { ...(o.warmupBatches !== undefined ? { maxBatches: o.warmupBatches } : {}), ...(o.warmupProgress ? { progress: o.warmupProgress } : {}) });
     warmupMs = performance.now() - t0;
   }
-  const iterations = o.iterations ?? (o.criterion === 'synflow' ? 100 : 1);
+  if (!o.scores) o.onPhase?.('score');
   const t0 = performance.now();
-  const scoreOpts: ScoreOptions = { ...o, inputShape };
+  // Notes the criteria give (a GGN criterion outside its condition, a batched path falling back)
+  // also go into the result's warnings, and so into reports.
+  const notes: string[] = [];
+  const note = (m: string): void => {
+    if (!notes.includes(m)) notes.push(m);
+    if (o.note) o.note(m);
+    else sayOnce(m);
+  };
+  const scoreOpts: ScoreOptions = { ...o, inputShape, note };
   let masks: Masks, scores: Scores;
   if (iterations > 1) {
     ({ masks, scores } = iterativePrune(model, o.criterion, o.data, prunable, { ...scoreOpts, sparsity: o.sparsity, scope: o.scope ?? 'global', iterations, schedule: o.schedule ?? 'exponential' }));
   } else {
-    scores = scoreParameters(model, o.criterion, o.data, scoreOpts);
+    scores = o.scores ?? scoreParameters(model, o.criterion, o.data, scoreOpts);
     masks = makeMasks(scores, prunable, o.sparsity, o.scope ?? 'global');
   }
-  const scoreMs = performance.now() - t0;
-  const hasLayerNorm = model.namedModules().some(([, m]) => m.constructor.name === 'LayerNorm');
+  const scoreMs = o.scores ? 0 : performance.now() - t0;
+  o.onScored?.(scores);
+  // The float64 path check stands in non-negative weights for every op; LayerNorm's normalisation
+  // has no such stand-in, so models with it get densities and empty tensors only.
+  const hasLayerNorm = model.namedModules().some(([, m]) => m instanceof LayerNorm);
   const report = collapseReport(hasLayerNorm ? null : model, masks, prunable, inputShape);
-  const warnings: string[] = [];
+  const warnings: string[] = [...notes];
   if (report.emptyLayers.length) warnings.push(`${report.emptyLayers.length} prunable tensor(s) fully pruned: ${report.emptyLayers.join(', ')}`);
   if (report.connected === false) {
     const msg = `layer collapse: at sparsity ${o.sparsity} the ${o.criterion} mask leaves no path from input to output`;
@@ -77,5 +117,5 @@ export function pruneAtInit(model: Model, o: PruneOptions): PruneResult {
     warnings.push(msg);
   }
   if (o.apply ?? true) applyMasks(model, masks);
-  return { masks, scores, report, prunable: [...prunable], warmupMs, scoreMs, warnings };
+  return { masks, scores, report, prunable: [...prunable], warmupBatches, warmupMs, scoreMs, warnings };
 }

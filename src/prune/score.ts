@@ -5,15 +5,17 @@ import { shapeStr } from '../tensor/shape.js';
 import type { Module } from '../nn/module.js';
 import { prunableParameters } from '../models/registry.js';
 import { makeContext, type MaskData } from './context.js';
-import { getCriterion, type CriterionOptions } from './criteria/index.js';
+import { getCriterion, OPTION_SPECS, type CriterionOptions } from './criteria/index.js';
 import { PruneError, type Scores, type Semantics } from './types.js';
 
-export interface ScoreOptions {
+/**
+ * How to score. The criterion options (temperature, probes, sharedProbes, taylorForm) override the
+ * criterion's defaults; an option the criterion does not read is ignored here (the CLI refuses it).
+ */
+export interface ScoreOptions extends Partial<CriterionOptions> {
   semantics?: Semantics;
   /** Mask batch size; 1 (the default) reproduces the paper's per-sample loops. */
   batchSize?: number;
-  temperature?: number;
-  probes?: number;
   /** Seed of the 'probes' and 'random' streams. */
   seed?: number;
   /** [C, H, W] of one input, for data-free criteria when no data is given. */
@@ -23,19 +25,19 @@ export interface ScoreOptions {
   computeBatch?: number;
   /** The prunable parameter names; default: the model's prunable set under `semantics`. */
   prunable?: Iterable<string>;
-  /** Hutchinson only: share each probe across a compute batch (cheaper, same expectation, more variance). */
-  sharedProbes?: boolean;
   note?: (message: string) => void;
 }
 
-export function resolveCriterionOptions(name: string, o: ScoreOptions): CriterionOptions {
+/** The options criterion `name` reads: given values checked, the rest its defaults under the semantics. */
+export function resolveCriterionOptions(name: string, o: ScoreOptions): Partial<CriterionOptions> {
   const c = getCriterion(name);
   const d = c.defaults(o.semantics ?? 'fixed');
-  const r: CriterionOptions = { temperature: o.temperature ?? d.temperature, probes: o.probes ?? d.probes };
-  if (o.sharedProbes) r.sharedProbes = true;
-  if (!(r.temperature > 0) || !Number.isFinite(r.temperature)) throw new PruneError(`temperature must be a positive number, got ${r.temperature}`);
-  if (!Number.isInteger(r.probes) || r.probes < 1) throw new PruneError(`probes must be a positive integer, got ${r.probes}`);
-  return r;
+  const r: Record<string, unknown> = {};
+  for (const k of c.uses) {
+    const given = o[k];
+    r[k] = given === undefined ? d[k] : OPTION_SPECS[k].parse(given, k);
+  }
+  return r as Partial<CriterionOptions>;
 }
 
 /**
@@ -72,7 +74,7 @@ export function scoreParameters(model: Module, criterion: string, data: MaskData
       gen: new Generator(o.seed ?? 0, 'prune'), inputShape, progress: o.progress,
       computeBatch: o.computeBatch, note: o.note,
     });
-    return c.score(ctx, opts);
+    return c.score(ctx, opts as CriterionOptions);
   } finally {
     model.train(wasTraining);
   }

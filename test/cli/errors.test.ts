@@ -109,8 +109,11 @@ describe('help and listings', () => {
     const r = await pai(['criteria']);
     assert.equal(r.code, 0, r.stderr);
     for (const c of criterionNames()) assert.match(r.stdout, new RegExp(`^${c}\\s`, 'm'));
-    assert.match(r.stdout, /^hutch_diag\s+yes\s+T=200 K=10\s+T=200 K=10/m);
-    assert.match(r.stdout, /^grasp\s+yes\s+T=200\s+T=1\s/m);
+    assert.match(r.stdout, /^hutch_diag\s+yes\s+1\s+T=200 K=10 shared=false\s+T=200 K=10 shared=false\s/m);
+    assert.match(r.stdout, /^grasp\s+yes\s+1\s+T=200\s+T=1\s/m);
+    assert.match(r.stdout, /^synflow\s+no\s+100\s/m);
+    assert.match(r.stdout, /^hts\s.*--taylor-form/m);
+    assert.match(r.stdout, /only where the network is piecewise linear/);
   });
 
   test('pai info names the backend and why', async () => {

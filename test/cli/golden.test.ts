@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { loadTensors, readSafetensors } from '../../src/tensor/safetensors.js';
 import { GOLDEN_DIR, GOLDEN_SKIP, assertParity, compareTensors, fixtureNoise, goldenFile, goldenMeta } from '../helpers/golden.js';
 import { pai, scratch } from './run.js';
+import { getCriterion, OPTION_KEYS } from '../../src/prune/index.js';
 
 const CASE = 'tiny_resnet18_w32_seed0';
 const skip = GOLDEN_SKIP ? `${GOLDEN_SKIP} (${CASE} absent; skipping the CLI golden tests)` : false;
@@ -31,7 +32,9 @@ describe(`pai against ${join(GOLDEN_DIR, CASE)}`, { skip }, () => {
       assert.equal(meta['mask_batch_size'], '1');
       assert.equal(meta['seed'], '0');
       assert.equal(meta['model'], 'resnet18');
-      assert.ok(meta['temperature'] !== undefined && meta['probes'] !== undefined);
+      // The options the criterion reads, and only those.
+      const uses = getCriterion(criterion).uses;
+      for (const k of OPTION_KEYS) assert.equal(meta[k] !== undefined, uses.includes(k), `${criterion}: metadata ${k}`);
     });
   }
 
@@ -43,8 +46,8 @@ describe(`pai against ${join(GOLDEN_DIR, CASE)}`, { skip }, () => {
     assert.equal(a.code, 0, a.stderr);
     const b = await pai([...args, '--out', own]);
     assert.equal(b.code, 0, b.stderr);
-    assert.equal(readSafetensors(shared).metadata['shared_probes'], 'true');
-    assert.equal(readSafetensors(own).metadata['shared_probes'], undefined);
+    assert.equal(readSafetensors(shared).metadata['sharedProbes'], 'true');
+    assert.equal(readSafetensors(own).metadata['sharedProbes'], 'false');
     // Same seed, same probes stream: only the estimator differs, so the scores must too.
     const x = loadTensors(shared), y = loadTensors(own);
     const name = goldenMeta(CASE).params[0]!.name;
@@ -56,7 +59,7 @@ describe(`pai against ${join(GOLDEN_DIR, CASE)}`, { skip }, () => {
     const r = await pai(['score', ...MODEL, '--weights', goldenFile(CASE, 'model.safetensors'), '--data', goldenFile(CASE, 'batch.safetensors'),
       '--criterion', 'snip', '--shared-probes', '--out', join(dir, 'never.safetensors')]);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /--shared-probes applies to the Hutchinson criteria/);
+    assert.match(r.stderr, /--shared-probes applies to hutch_diag, hutch_pruning, hts, not snip/);
   });
 
   test('pai mask --semantics reference reproduces masks/snip_global_0.9', async () => {

@@ -292,15 +292,21 @@ describe('reference vs fixed: exactly the documented differences', () => {
       }
     }
     const hd = resolveCriterionOptions('hutch_diag', {});
-    assert.deepEqual(hd, { temperature: 200, probes: 10 });
+    assert.deepEqual(hd, { temperature: 200, probes: 10, sharedProbes: false });
+    assert.deepEqual(resolveCriterionOptions('hts', {}), { temperature: 200, probes: 10, sharedProbes: false, taylorForm: 'paper' });
+    assert.deepEqual(resolveCriterionOptions('magnitude', { temperature: 5 }), {}, 'options a criterion does not read are ignored');
+    assert.throws(() => resolveCriterionOptions('hts', { taylorForm: 'other' as never }), /taylorForm must be one of paper, removal/);
+    assert.throws(() => resolveCriterionOptions('snip', { temperature: -1 }), /temperature must be a positive number/);
     assert.equal(resolveCriterionOptions('ggn_diag', {}).temperature, 200);
     assert.equal(resolveCriterionOptions('snip', {}).temperature, 1);
   });
 
-  test('GraSP: reference scores are −(fixed scores) at the same T; every other criterion ignores semantics', () => {
+  test('GraSP: reference scores are −(fixed scores over every parameter) at the same T; every other criterion ignores semantics', () => {
     const model = smallModel();
     const data = smallData(4, 1, 16);
-    const f = scoreParameters(model, 'grasp', data, { semantics: 'fixed', temperature: 1 });
+    // fixed takes g and Hg over the prunable set; over every parameter it is the reference's sum.
+    const every = model.namedParameters().map(([n]) => n);
+    const f = scoreParameters(model, 'grasp', data, { semantics: 'fixed', temperature: 1, prunable: every });
     const r = scoreParameters(model, 'grasp', data, { semantics: 'reference', temperature: 1 });
     let total = 0;
     for (const t of r.values()) for (let i = 0; i < t.size; i++) total += t.data[i]!;

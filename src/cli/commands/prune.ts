@@ -17,7 +17,7 @@ import {
 } from '../options.js';
 import { startTask } from '../progress.js';
 import { paiVersion } from '../version.js';
-import { addScoringOptions, scoringOptions, type ScoringFlags } from './score.js';
+import { addScoringOptions, optionMetadata, scoringOptions, type ScoringFlags } from './score.js';
 import { defaultDataDir } from './data.js';
 
 interface Flags extends ModelFlags, ScoringFlags {
@@ -73,7 +73,7 @@ export function register(program: Command): void {
     .option('--warmup', 'BN warm-up: one pass over the training loader (train mode, no gradients) before scoring')
     .option('--warmup-batches <n>', 'warm up on this many batches instead of a full pass')
     .option('--batch-size <b>', 'training-loader batch size for the warm-up', '128')
-    .option('--iterations <e>', 'prune-rescore iterations (default 1; synflow 100)')
+    .option('--iterations <e>', 'prune-rescore iterations (default: the criterion\'s, see pai criteria)')
     .addOption(new Option('--schedule <s>', 'sparsity schedule over the iterations').choices(SCHEDULE_CHOICES).default('exponential'))
     .option('--refuse-collapse', 'fail (exit 2) instead of warning when no input-to-output path survives')
     .requiredOption('--out <dir>', 'output folder (created if needed)')
@@ -107,7 +107,7 @@ Data-free criteria (magnitude, random, synflow) need no --dataset unless --warmu
       const { maskSubset } = await import('../../data/subset.js');
       const { standardTransform } = await import('../../data/transforms.js');
       const { saveStateDict } = await import('../../nn/serialize.js');
-      const { bnWarmup, formatDensityTable, getCriterion, pruneAtInit } = await import('../../prune/index.js');
+      const { formatDensityTable, getCriterion, pruneAtInit } = await import('../../prune/index.js');
       const { Generator } = await import('../../tensor/random.js');
       const { saveTensors } = await import('../../tensor/safetensors.js');
       const crit = getCriterion(s.criterion);
@@ -139,31 +139,32 @@ Data-free criteria (magnitude, random, synflow) need no --dataset unless --warmu
         data = { x: b.value.x, y: b.value.y };
       }
 
-      let warmupMs = 0, warmedBatches = 0;
+      const effectiveIterations = iterations ?? crit.iterations;
+      const scoreTask = (): ReturnType<typeof startTask> | null => effectiveIterations > 1
+        ? startTask(`prune ${s.criterion}`, effectiveIterations, { unit: 'iterations' })
+        : crit.needsData ? startTask(`score ${s.criterion}`, Math.ceil(data!.x.shape[0]! / s.batchSize), { unit: 'mask batches' }) : null;
+      let task: ReturnType<typeof startTask> | null = null;
+      let warmup = {};
       if (f.warmup && train && dataset) {
         const loader = new DataLoader(train, { batchSize, shuffle: true, transform: transform(dataset, 'train'), seed: s.seed });
         const total = Math.min(loader.length, warmupBatches ?? Infinity);
-        const task = startTask('warm-up', total, { unit: 'batches' });
-        const t0 = performance.now();
-        const xs = (function* () { for (const b of loader.batchesSync(0)) yield b.x; })();
-        warmedBatches = bnWarmup(model, xs, { ...(warmupBatches !== undefined ? { maxBatches: warmupBatches } : {}), progress: (d) => task.update(d) });
-        task.done();
-        warmupMs = performance.now() - t0;
+        warmup = {
+          warmup: (function* () { for (const b of loader.batchesSync(0)) yield b.x; })(),
+          warmupBatches: total,
+          warmupProgress: (d: number) => task?.update(d),
+        };
+        task = startTask('warm-up', total, { unit: 'batches' });
       }
-
-      const effectiveIterations = iterations ?? (s.criterion === 'synflow' ? 100 : 1);
-      const task = effectiveIterations > 1
-        ? startTask(`prune ${s.criterion}`, effectiveIterations, { unit: 'iterations' })
-        : crit.needsData ? startTask(`score ${s.criterion}`, Math.ceil(data!.x.shape[0]! / s.batchSize), { unit: 'mask batches' }) : null;
       const result = pruneAtInit(model, {
-        criterion: s.criterion, sparsity, scope, data, semantics: s.semantics, batchSize: s.batchSize,
-        temperature: s.resolved.temperature, probes: s.resolved.probes, seed: s.seed,
-        ...(s.resolved.sharedProbes ? { sharedProbes: true } : {}),
+        ...s.resolved, criterion: s.criterion, sparsity, scope, data, semantics: s.semantics, batchSize: s.batchSize, seed: s.seed,
+        ...warmup,
+        onPhase: (phase) => { if (phase === 'score') { task?.done(); task = scoreTask(); } },
         iterations: effectiveIterations, schedule, refuseCollapse: f.refuseCollapse ?? false,
         ...(effectiveIterations > 1
           ? { onIteration: (e: number) => task?.update(e + 1) }
           : { progress: (done: number, total: number) => task?.update(done, total) }),
       });
+      const warmupMs = result.warmupMs, warmedBatches = result.warmupBatches;
       task?.done();
 
       const meta = {
@@ -174,8 +175,7 @@ Data-free criteria (magnitude, random, synflow) need no --dataset unless --warmu
       saveTensors(join(f.out, 'masks.safetensors'), result.masks, { ...meta, content: 'masks (1 = keep)' });
       saveTensors(join(f.out, 'scores.safetensors'), result.scores, {
         ...meta, content: effectiveIterations > 1 ? 'scores of the last iteration' : 'scores',
-        temperature: String(s.resolved.temperature), probes: String(s.resolved.probes), mask_batch_size: String(s.batchSize),
-        ...(s.resolved.sharedProbes ? { shared_probes: 'true' } : {}),
+        ...optionMetadata(s.resolved), mask_batch_size: String(s.batchSize),
       });
       const r = result.report;
       const report = {
@@ -184,8 +184,7 @@ Data-free criteria (magnitude, random, synflow) need no --dataset unless --warmu
         dataset: dataset ?? null,
         criterion: s.criterion,
         options: {
-          semantics: s.semantics, sparsity, scope, seed: s.seed, temperature: s.resolved.temperature, probes: s.resolved.probes,
-          sharedProbes: s.resolved.sharedProbes ?? false, maskBatchSize: s.batchSize, perClass: data ? perClass : null, maskSamples: data ? data.x.shape[0] : 0,
+          semantics: s.semantics, sparsity, scope, seed: s.seed, ...s.resolved, maskBatchSize: s.batchSize, perClass: data ? perClass : null, maskSamples: data ? data.x.shape[0] : 0,
           iterations: effectiveIterations, schedule: effectiveIterations > 1 ? schedule : null,
           warmup: f.warmup ? { batchSize, batches: warmedBatches } : null, padTo32,
         },

@@ -2,59 +2,67 @@
 // safetensors file, written as safetensors in the model's parameter order.
 
 import { Option, type Command } from 'commander';
-import type { MaskData } from '../../prune/index.js';
+import type { CriterionOptions, MaskData, OptionKey } from '../../prune/index.js';
+import { optionSpecs } from '../../prune/criteria/options.js';
 import { UserError } from '../errors.js';
 import {
   addModelOptions, checkOutFile, buildModel, checkCriterion, examples, fitToInput, modelMetadata, modelOptions, parseChoice, parseInteger,
-  parsePositive, requireFile, semanticsOption, SEMANTICS_CHOICES, type ModelFlags,
+  requireFile, semanticsOption, SEMANTICS_CHOICES, type ModelFlags,
 } from '../options.js';
 import { startTask } from '../progress.js';
 import { paiVersion } from '../version.js';
 
-interface Flags extends ModelFlags {
+interface Flags extends ModelFlags, ScoringFlags {
   weights?: string;
   data?: string;
-  criterion: string;
-  maskBatchSize: string;
-  temperature?: string;
-  probes?: string;
-  seed: string;
-  semantics: string;
   out: string;
 }
 
-/** Options every scoring command shares (pai score and pai prune). */
+/** Options every scoring command shares (pai score and pai prune); the criterion options come from the registry's list. */
 export function addScoringOptions(cmd: Command): Command {
+  cmd.requiredOption('--criterion <name>', 'pruning criterion (see pai criteria)')
+    .option('--mask-batch-size <b>', 'samples per mask batch; 1 is the paper\'s per-sample loop', '1');
+  for (const spec of optionSpecs()) {
+    const o = new Option(`--${spec.flag}${spec.arg ? ` ${spec.arg}` : ''}`, `${spec.help}; criteria that read it: see pai criteria`);
+    cmd.addOption(spec.choices ? o.choices(spec.choices) : o);
+  }
   return cmd
-    .requiredOption('--criterion <name>', 'pruning criterion (see pai criteria)')
-    .option('--mask-batch-size <b>', 'samples per mask batch; 1 is the paper\'s per-sample loop', '1')
-    .option('--temperature <t>', 'divide the logits by T before the loss (default: the criterion\'s)')
-    .option('--probes <k>', 'Rademacher probes per mask batch for Hutchinson criteria (default: the criterion\'s)')
-    .option('--shared-probes', 'Hutchinson criteria: share each probe across a batch of samples (cheaper; same expectation, a different, documented variance) instead of the paper\'s per-sample probes')
     .option('--seed <n>', 'seed of the random streams (probes, random scores)', '0')
     .addOption(semanticsOption());
 }
 
-export interface ScoringFlags { criterion: string; maskBatchSize: string; temperature?: string; probes?: string; sharedProbes?: boolean; seed: string; semantics: string }
+export type ScoringFlags = { criterion: string; maskBatchSize: string; seed: string; semantics: string } & { [K in OptionKey]?: string | boolean };
 
+/**
+ * The scoring flags checked and resolved: a criterion option the criterion does not read is refused
+ * (it would change nothing), the rest take the criterion's defaults. `resolved` is what ran, for files.
+ */
 export async function scoringOptions(f: ScoringFlags) {
-  const { resolveCriterionOptions, getCriterion } = await import('../../prune/index.js');
+  const { resolveCriterionOptions, getCriterion, criteriaUsing } = await import('../../prune/index.js');
   const criterion = await checkCriterion(f.criterion);
+  const c = getCriterion(criterion);
   const semantics = parseChoice('--semantics', f.semantics, SEMANTICS_CHOICES);
+  const given: Partial<CriterionOptions> = {};
+  for (const spec of optionSpecs()) {
+    const v = f[spec.key];
+    if (v === undefined) continue;
+    if (!c.uses.includes(spec.key)) throw new UserError(`--${spec.flag} applies to ${criteriaUsing(spec.key).join(', ')}, not ${criterion}`);
+    (given as Record<string, unknown>)[spec.key] = spec.parse(v, `--${spec.flag}`);
+  }
   const o = {
     criterion, semantics,
     batchSize: parseInteger('--mask-batch-size', f.maskBatchSize, 1),
     seed: parseInteger('--seed', f.seed, 0),
-    ...(f.temperature !== undefined ? { temperature: parsePositive('--temperature', f.temperature) } : {}),
-    ...(f.probes !== undefined ? { probes: parseInteger('--probes', f.probes, 1) } : {}),
-    ...(f.sharedProbes ? { sharedProbes: true } : {}),
+    ...given,
   };
-  if (f.sharedProbes && !getCriterion(criterion).uses.includes('probes')) {
-    throw new UserError(`--shared-probes applies to the Hutchinson criteria (hutch_diag, hutch_pruning, hts), not ${criterion}`);
-  }
   // Resolved now so a bad combination fails before any model is built, and so files record what ran.
   const resolved = resolveCriterionOptions(criterion, o);
   return { ...o, resolved };
+}
+
+/** The resolved criterion options as file metadata (safetensors __metadata__ strings), by option key. */
+export function optionMetadata(resolved: Partial<CriterionOptions>): Record<string, string> {
+  return Object.fromEntries(Object.entries(resolved).map(([k, v]) => [k, String(v)]));
 }
 
 export function register(program: Command): void {
@@ -65,7 +73,8 @@ export function register(program: Command): void {
     .addOption(new Option('--out <file>', 'scores file to write (safetensors)').makeOptionMandatory())
     .addHelpText('after', `
 Scores are written for every parameter, named as in the model's state dict, in parameter order, with
-__metadata__ recording the criterion, semantics, temperature, probes, seed, model and mask batch size.
+__metadata__ recording the criterion, semantics, the criterion's options (temperature, probes, ...), the
+seed, the model and the mask batch size.
 When --in-channels or --image-size is not given it is taken from the images in --data.`)
     .action(async (f: Flags) => {
       const s = await scoringOptions(f);
@@ -89,17 +98,14 @@ When --in-channels or --image-size is not given it is taken from the images in -
       const task = crit.needsData ? startTask(`score ${s.criterion}`, Math.ceil(n / s.batchSize), { unit: 'mask batches' }) : null;
       const t0 = performance.now();
       const scores = scoreParameters(model, s.criterion, data, {
-        semantics: s.semantics, batchSize: s.batchSize, temperature: s.resolved.temperature, probes: s.resolved.probes, seed: s.seed,
-        ...(s.resolved.sharedProbes ? { sharedProbes: true } : {}),
+        ...s.resolved, semantics: s.semantics, batchSize: s.batchSize, seed: s.seed,
         inputShape: [model.config.inChannels, model.config.imageSize, model.config.imageSize],
         progress: (done, total) => task?.update(done, total),
       });
       task?.done();
       const secs = (performance.now() - t0) / 1000;
       saveTensors(f.out, scores, {
-        criterion: s.criterion, semantics: s.semantics,
-        temperature: String(s.resolved.temperature), probes: String(s.resolved.probes), seed: String(s.seed),
-        ...(s.resolved.sharedProbes ? { shared_probes: 'true' } : {}),
+        criterion: s.criterion, semantics: s.semantics, ...optionMetadata(s.resolved), seed: String(s.seed),
         mask_batch_size: String(s.batchSize), mask_samples: String(n),
         ...modelMetadata(f.model, model), ...(f.weights !== undefined ? { weights: f.weights } : {}),
         ...(f.data !== undefined ? { data: f.data } : {}), pai_version: paiVersion(),
@@ -111,6 +117,7 @@ When --in-channels or --image-size is not given it is taken from the images in -
   examples(cmd, [
     'pai score --model resnet18 --width 1/32 --weights model.safetensors --data batch.safetensors --criterion snip --out snip.safetensors',
     'pai score --model resnet18 --width 1/16 --weights model.safetensors --data batch.safetensors --criterion hutch_diag --temperature 200 --probes 100 --seed 1 --out hutch.safetensors',
+    'pai score --model resnet20 --weights model.safetensors --data batch.safetensors --criterion hts --taylor-form removal --out hts-removal.safetensors',
     'pai score --model lenet5 --criterion synflow --out synflow.safetensors   # data-free, from the seed-0 initialisation',
   ]);
 }

@@ -1,16 +1,13 @@
 import { mapScores, toScores } from '../context.js';
-import { gradientSum } from './passes.js';
-import { BASE_DEFAULTS, type Criterion } from './types.js';
+import { meanGradient } from '../quantities.js';
+import { defineCriterion } from './types.js';
 
-export const gradNorm: Criterion = {
+export const gradNorm = defineCriterion({
   name: 'grad_norm',
   summary: 'magnitude of the mean mask-batch gradient',
   formula: '|(1/B) Σ_b g_b|',
-  needsData: true,
-  uses: ['temperature'],
-  defaults: () => ({ ...BASE_DEFAULTS }),
-  score: (ctx, o) => {
-    const { sum, batches } = gradientSum(ctx, 'grad_norm', o.temperature);
-    return toScores(ctx, sum.map((s) => mapScores(s, (i) => Math.abs(s.data[i]! / batches))));
-  },
-};
+  doc: 'Gradient norm: the magnitude of the mean gradient of the (tempered) cross-entropy over the mask batches, as the paper\'s code computes it. First order, without the weight itself.',
+  needsData: true, drawsRandom: false, iterations: 1, quantity: 'gradient-sum',
+  defaults: () => ({ temperature: 1 }),
+  score: (ctx, o) => toScores(ctx, meanGradient(ctx, 'grad_norm', o.temperature).map((g) => mapScores(g, (i) => Math.abs(g.data[i]!)))),
+});

@@ -15,47 +15,22 @@
 // `reference` reproduces the paper's released code: T = 1, keeps the largest −θ ⊙ Hg, with g, Hg and
 // the normaliser |Σ| over every parameter.
 
-import { grad, noGrad } from '../../autograd/graph.js';
-import { add, mul, sum } from '../../autograd/ops/index.js';
-import type { Tensor } from '../../tensor/tensor.js';
 import { zerosLike } from '../../tensor/create.js';
-import { accumulate, mapScores, maskBatches, requireData, restrictTo, temperedLoss, toScores, zeroScores, type ScoreContext } from '../context.js';
-import { gradientSum } from './passes.js';
-import { BASE_DEFAULTS, type Criterion } from './types.js';
+import { mapScores, restrictTo, toScores } from '../context.js';
+import { hessianGradient } from '../quantities.js';
+import { defineCriterion } from './types.js';
 
-/** Σ_b H_b g over the context's parameters, g = Σ_b g_b (stopped). */
-function hessianGradient(ctx: ScoreContext, T: number): Tensor[] {
-  const g = gradientSum(ctx, 'grasp', T).sum;
-  const hg = zeroScores(ctx);
-  const data = requireData(ctx, 'grasp');
-  for (const { x, y, index, count } of maskBatches(data, ctx.batchSize)) {
-    const gb = grad(temperedLoss(ctx.model, x, y, T), ctx.params, { createGraph: true, allowUnused: true });
-    let z: Tensor | null = null;
-    gb.forEach((gi, i) => {
-      if (!gi.requiresGrad) return;
-      const term = sum(mul(gi, g[i]!));
-      z = z ? add(z, term) : term;
-    });
-    if (z) {
-      const h = grad(z, ctx.params, { allowUnused: true });
-      noGrad(() => h.forEach((hi, i) => accumulate(hg[i]!, hi)));
-    }
-    ctx.progress?.(index + 1, count);
-  }
-  return hg;
-}
-
-export const grasp: Criterion = {
+export const grasp = defineCriterion({
   name: 'grasp',
   summary: 'gradient-signal preservation θ ⊙ Hg (GraSP), by double backprop',
   formula: 'fixed: θ ⊙ H_PP g_P / (|Σ_P| + 1e-10) over the prunable weights P, T = 200 (others 0); reference: −θ ⊙ Σ_b H_b g / |Σ_all| over every parameter, T = 1',
-  needsData: true,
-  uses: ['temperature'],
-  defaults: (s) => ({ ...BASE_DEFAULTS, temperature: s === 'reference' ? 1 : 200 }),
+  doc: 'GraSP (Wang et al. 2020): the change of the gradient norm when a weight is removed, θ ⊙ Hg by double backprop. `fixed`: as published, over the prunable weights only, T = 200, keeping the largest θ ⊙ Hg; `reference`: the paper\'s code, over every parameter, T = 1, keeping the largest −θ ⊙ Hg. Scored in eval mode on the mask batches, without the original\'s data halves or last-layer re-initialisation.',
+  needsData: true, drawsRandom: false, iterations: 1, quantity: 'hessian-gradient',
+  defaults: (s) => ({ temperature: s === 'reference' ? 1 : 200 }),
   score: (ctx, o) => {
     const reference = ctx.semantics === 'reference';
     const over = reference ? ctx : restrictTo(ctx, ctx.prunable);
-    const hg = hessianGradient(over, o.temperature);
+    const hg = hessianGradient(over, 'grasp', o.temperature);
     const sign = reference ? -1 : 1;
     const raw = hg.map((h, k) => mapScores(h, (i) => sign * over.params[k]!.data[i]! * h.data[i]!));
     let total = 0;
@@ -67,4 +42,4 @@ export const grasp: Criterion = {
       return t ? mapScores(t, (i) => t.data[i]! / norm) : zerosLike(p);
     }));
   },
-};
+});

@@ -1,4 +1,5 @@
-// The registry of pruning criteria: the CLI, configs and reports list criteria from here.
+// The registry of pruning criteria, one file each. The CLI, configs, the runner, the score cache and
+// reports list criteria and their options from here; nothing outside this folder names a criterion.
 import type { Criterion } from './types.js';
 import { random } from './random.js';
 import { magnitude } from './magnitude.js';
@@ -6,15 +7,20 @@ import { gradNorm } from './grad_norm.js';
 import { snip } from './snip.js';
 import { grasp } from './grasp.js';
 import { synflow } from './synflow.js';
-import { fisherDiag, fisherPruner, fts } from './fisher.js';
-import { hutchDiag, hutchPruning, hts } from './hutchinson.js';
-import { ggnDiag, ggnPruning, ggnTs } from './ggn.js';
+import { fisherDiag } from './fisher_diag.js';
+import { fisherPruner } from './fisher_pruner.js';
+import { fts } from './fts.js';
+import { hutchDiag } from './hutch_diag.js';
+import { hutchPruning } from './hutch_pruning.js';
+import { hts } from './hts.js';
+import { ggnDiag } from './ggn_diag.js';
+import { ggnPruning } from './ggn_pruning.js';
+import { ggnTs } from './ggn_ts.js';
 import { PruneError } from '../types.js';
 
-export type { Criterion, CriterionOptions } from './types.js';
-export { hutchinsonDiagonal } from './hutchinson.js';
-export { ggnDiagonal } from './ggn.js';
-export { gradientSum, gradientMoments } from './passes.js';
+export type { Criterion, CriterionOptions, OptionKey, Quantity, TaylorForm } from './types.js';
+export { OPTION_KEYS } from './types.js';
+export { OPTION_SPECS, optionSpecs, showOption, type OptionSpec } from './options.js';
 
 const ALL: readonly Criterion[] = [
   random, magnitude, gradNorm, snip, grasp, synflow,
@@ -36,4 +42,9 @@ export function getCriterion(name: string): Criterion {
   const c = BY_NAME.get(name);
   if (!c) throw new PruneError(`unknown criterion "${name}"; choose one of: ${criterionNames().join(', ')}`);
   return c;
+}
+
+/** The criteria that read an option (for messages such as "--probes applies to ..."). */
+export function criteriaUsing(key: Criterion['uses'][number]): string[] {
+  return ALL.filter((c) => c.uses.includes(key)).map((c) => c.name);
 }

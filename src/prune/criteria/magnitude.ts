@@ -1,12 +1,12 @@
 import { mapScores, toScores } from '../context.js';
-import { BASE_DEFAULTS, type Criterion } from './types.js';
+import { defineCriterion } from './types.js';
 
-export const magnitude: Criterion = {
+export const magnitude = defineCriterion({
   name: 'magnitude',
   summary: 'weight magnitude (data-free)',
   formula: '|θ|',
-  needsData: false,
-  uses: [],
-  defaults: () => ({ ...BASE_DEFAULTS }),
+  doc: 'Magnitude pruning at initialisation: keep the largest |θ|. Data-free; at initialisation it mostly follows each layer\'s initialisation scale.',
+  needsData: false, drawsRandom: false, iterations: 1, quantity: null,
+  defaults: () => ({}),
   score: (ctx) => toScores(ctx, ctx.params.map((p) => mapScores(p, (i) => Math.abs(p.data[i]!)))),
-};
+});

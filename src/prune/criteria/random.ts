@@ -1,15 +1,15 @@
 import { mapScores, toScores } from '../context.js';
-import { BASE_DEFAULTS, type Criterion } from './types.js';
+import { defineCriterion } from './types.js';
 
-export const random: Criterion = {
+export const random = defineCriterion({
   name: 'random',
   summary: 'uniformly random ranking from the seeded stream "random"',
   formula: 'u ~ U(0, 1) per weight',
-  needsData: false,
-  uses: [],
-  defaults: () => ({ ...BASE_DEFAULTS }),
+  doc: 'Random pruning: every weight gets an independent uniform score from the experiment seed\'s "random" stream, so the mask is a uniformly random subset of the prunable weights of the requested size. The baseline every PaI criterion must beat.',
+  needsData: false, drawsRandom: true, iterations: 1, quantity: null,
+  defaults: () => ({}),
   score: (ctx) => {
     const g = ctx.gen.stream('random');
     return toScores(ctx, ctx.params.map((p) => mapScores(p, () => g.uniform())));
   },
-};
+});

@@ -1,15 +1,14 @@
 import { mapScores, toScores } from '../context.js';
-import { gradientSum } from './passes.js';
-import { BASE_DEFAULTS, type Criterion } from './types.js';
+import { gradientSum } from '../quantities.js';
+import { defineCriterion } from './types.js';
 
-/** SNIP (Lee et al. 2019): connection sensitivity, normalised over all parameters as the paper's code does. */
-export const snip: Criterion = {
+export const snip = defineCriterion({
   name: 'snip',
   summary: 'connection sensitivity |θ ⊙ g| (SNIP)',
   formula: '|θ ⊙ Σ_b g_b| / Σ_all |θ ⊙ Σ_b g_b|',
-  needsData: true,
-  uses: ['temperature'],
-  defaults: () => ({ ...BASE_DEFAULTS }),
+  doc: 'SNIP (Lee et al. 2019): connection sensitivity, the first-order change of the loss when a weight is removed, |θ ⊙ g| over the summed mask-batch gradient, normalised over all parameters as the paper\'s code does (the normalisation does not change the ranking).',
+  needsData: true, drawsRandom: false, iterations: 1, quantity: 'gradient-sum',
+  defaults: () => ({ temperature: 1 }),
   score: (ctx, o) => {
     const { sum } = gradientSum(ctx, 'snip', o.temperature);
     const raw = sum.map((s, k) => mapScores(s, (i) => Math.abs(ctx.params[k]!.data[i]! * s.data[i]!)));
@@ -18,4 +17,4 @@ export const snip: Criterion = {
     const norm = Math.abs(total);
     return toScores(ctx, raw.map((t) => mapScores(t, (i) => t.data[i]! / norm)));
   },
-};
+});

@@ -5,15 +5,15 @@ import { grad } from '../../autograd/graph.js';
 import { sum } from '../../autograd/ops/index.js';
 import { ones } from '../../tensor/create.js';
 import { mapScores, toScores } from '../context.js';
-import { BASE_DEFAULTS, type Criterion } from './types.js';
+import { defineCriterion } from './types.js';
 
-export const synflow: Criterion = {
+export const synflow = defineCriterion({
   name: 'synflow',
   summary: 'synaptic flow |θ ⊙ ∂R/∂θ| of the |θ|-network on an all-ones input (data-free)',
   formula: '|θ ⊙ ∂R/∂θ|, R = Σ f_|θ|(1)',
-  needsData: false,
-  uses: [],
-  defaults: () => ({ ...BASE_DEFAULTS }),
+  doc: 'SynFlow (Tanaka et al. 2020): every state-dict entry (batch-norm statistics included) replaced by its absolute value, R the sum of the outputs on an all-ones input, score |θ ⊙ ∂R/∂θ|. Data-free. It avoids layer collapse only when iterated: by default 100 prune-rescore iterations on an exponential schedule of the kept fraction (`fixed`), or the paper\'s shipped schedule (`reference`).',
+  needsData: false, drawsRandom: false, iterations: 100, quantity: null,
+  defaults: () => ({}),
   score: (ctx) => {
     const model = ctx.model;
     model.eval();
@@ -29,4 +29,4 @@ export const synflow: Criterion = {
       state.forEach((t, i) => t.data.set(saved[i]!));
     }
   },
-};
+});

@@ -6,16 +6,16 @@
 // null, after a one-time note, when the model uses a parameter in a way the extension cannot split;
 // the criterion then runs its per-sample loop. The result equals the loop's up to float rounding.
 
-import { grad, noGrad } from '../../autograd/graph.js';
-import { checkPerSampleGraph, withPerSampleGradients, type PerSampleSink } from '../../autograd/per-sample.js';
-import { add, mul, mulScalar, softmax, sum } from '../../autograd/ops/index.js';
-import { scalar } from '../../tensor/create.js';
-import { backendFor } from '../../kernels/index.js';
-import { Tensor, allocate } from '../../tensor/tensor.js';
-import { shapeStr } from '../../tensor/shape.js';
-import type { Generator } from '../../tensor/random.js';
-import { DEFAULT_COMPUTE_BATCH, noteOnce, requireData, temperedLoss, zeroScores, type MaskData, type ScoreContext } from '../context.js';
-import { PruneError } from '../types.js';
+import { grad, noGrad } from '../autograd/graph.js';
+import { checkPerSampleGraph, withPerSampleGradients, type PerSampleSink } from '../autograd/per-sample.js';
+import { add, mul, mulScalar, softmax, sum } from '../autograd/ops/index.js';
+import { scalar } from '../tensor/create.js';
+import { backendFor } from '../kernels/index.js';
+import { Tensor, allocate } from '../tensor/tensor.js';
+import { shapeStr } from '../tensor/shape.js';
+import type { Generator } from '../tensor/random.js';
+import { DEFAULT_COMPUTE_BATCH, noteOnce, requireData, temperedLoss, zeroScores, type MaskData, type ScoreContext } from './context.js';
+import { PruneError } from './types.js';
 
 export function computeBatchOf(ctx: ScoreContext): number {
   return ctx.computeBatch ?? DEFAULT_COMPUTE_BATCH;
@@ -118,7 +118,7 @@ export function batchedGradientSum(ctx: ScoreContext, criterion: string, T: numb
 }
 
 /**
- * Σ_n Σ_c (J_nᵀ a_nc)² over the mask samples (see ggn.ts): one reverse pass per class column over a
+ * Σ_n Σ_c (J_nᵀ a_nc)² over the mask samples (see quantities.ts): one reverse pass per class column over a
  * whole batch, the per-sample squares taken inside it. Null when the model cannot be split.
  */
 export function batchedGgnSum(ctx: ScoreContext, criterion: string, T: number): { squares: Tensor[]; samples: number } | null {
