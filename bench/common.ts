@@ -182,8 +182,6 @@ export function oneOf(names: () => readonly string[]): Parse<string> {
   return (flag, v) => parseChoice(flag, v, names());
 }
 
-export const text: Parse<string> = (_flag, v) => v;
-
 /**
  * One flag: `--name <value>` with a parser (and a default, shown by --help), or a bare `--name`
  * switch without one.
