@@ -1,11 +1,15 @@
 // What every suite of `npm run bench` shares: the row format, the timing method (median of
 // repetitions after one warm-up call, the same method bench/torch/bench.py uses), the output in
-// both forms, and the optional PyTorch run of the identical workload.
+// both forms, the optional PyTorch run of the identical workload, and the command line of every
+// entry point (benchFlags).
 
 import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, Option } from 'commander';
 import { jsBackend, nativeBackend, type Backend } from '../src/kernels/index.js';
+import { oneLine, UserError } from '../src/cli/errors.js';
+import { parseChoice, parseInteger, parsePositive, parseSparsity, parseWidth } from '../src/cli/options.js';
 
 export interface Row {
   suite: string;
@@ -149,18 +153,111 @@ export class Reporter {
   }
 }
 
+// ---- flags ----
+//
+// Every entry point under bench/ declares its flags here, on commander, and gets the same contract
+// as the `pai` command: --help prints the flags, their defaults and examples, and a bad flag or value
+// is one `bench: ...` line on stderr naming the flag, with exit code 2. Values are checked by the
+// pai command's own parsers (src/cli/options.ts), which name the flag in their UserError.
+
+/** Turns a flag's text into its value; throws UserError naming `flag`. */
+export type Parse<T> = (flag: string, v: string) => T;
+
+export const int = (min = 1): Parse<number> => (flag, v) => parseInteger(flag, v, min);
+export const positive: Parse<number> = parsePositive;
+export const fraction: Parse<number> = (flag, v) => parseSparsity(v, flag);
+export const width: Parse<number> = (_flag, v) => parseWidth(v);
+
+/** A comma-separated list, each item parsed on its own (the message names the item). */
+export function listOf<T>(item: Parse<T>): Parse<T[]> {
+  return (flag, v) => {
+    const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+    if (items.length === 0) throw new UserError(`${flag} needs a comma-separated list, got "${v}"`);
+    return items.map((s) => item(flag, s));
+  };
+}
+
+/** One of a set of names; the set is a function so that a registry is read only when the flag is given. */
+export function oneOf(names: () => readonly string[]): Parse<string> {
+  return (flag, v) => parseChoice(flag, v, names());
+}
+
 /**
- * The shared start of a single-suite script: --backend js|native, --threads, --json; a one-line
- * note when PyTorch is skipped. `val(flag)` reads a flag's value.
+ * One flag: `--name <value>` with a parser (and a default, shown by --help), or a bare `--name`
+ * switch without one.
  */
-export function standaloneSuite(run: (val: (flag: string) => string | undefined, backend: Backend, rep: Reporter, torch: Torch) => void): void {
-  const argv = process.argv.slice(2);
-  const val = (k: string): string | undefined => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : undefined; };
-  const backend = val('--backend') === 'js' ? jsBackend : nativeBackend();
-  if (!backend) throw new Error('native backend not built; run `node scripts/build-native.mjs` or pass --backend js');
-  if (val('--threads')) backend.setNumThreads(Number(val('--threads')));
-  const rep = new Reporter(argv.includes('--json'));
+export function flag<T>(flags: string, description: string, parse?: Parse<T>, defaultValue?: T, defaultText?: string): Option {
+  const o = new Option(flags, description);
+  if (parse) {
+    const name = o.long ?? o.flags;
+    o.argParser((v: string) => parse(name, v));
+  }
+  if (defaultValue !== undefined) o.default(defaultValue, defaultText);
+  return o;
+}
+
+export const jsonFlag = (what = 'one JSON object per line'): Option => flag('--json', what);
+export const threadsFlag = (what = 'compute threads of the native backend (default: all cores)'): Option => flag('--threads <n>', what, int(1));
+export const repsFlag = (defaultValue?: number, what = 'timed repetitions per workload, after one warm-up'): Option => flag('--reps <n>', what, int(1), defaultValue);
+export const backendFlag = (choices: readonly string[] = ['native', 'js']): Option =>
+  new Option('--backend <which>', 'compute backend').choices(choices).default('native');
+
+export interface BenchCli {
+  /** The command's name in the usage line: `node dist/bench/<file>.js`. */
+  file: string;
+  description: string;
+  flags: Option[];
+  /** Command lines shown under the help text. */
+  examples: string[];
+}
+
+/** A bench entry's command line; exits 0 after --help and 2 with one `bench:` line on a bad flag. */
+export function benchFlags<T extends object>(cli: BenchCli, argv: readonly string[] = process.argv): T {
+  const cmd = new Command(`node dist/bench/${cli.file}.js`)
+    .description(cli.description)
+    .helpOption('-h, --help', 'print this help')
+    .exitOverride()
+    .configureOutput({ outputError: () => { /* benchFail prints the one-line form */ } })
+    .addHelpText('after', `\nExamples:\n${cli.examples.map((l) => `  $ ${l}`).join('\n')}\n`);
+  for (const o of cli.flags) cmd.addOption(o);
+  try {
+    cmd.parse([...argv]);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) process.exit(0);
+      benchFail(e.message.replace(/^error:\s*/, ''));
+    }
+    if (e instanceof UserError) benchFail(e.message);
+    throw e;
+  }
+  return cmd.opts() as T;
+}
+
+/** A user error of a bench entry: one `bench:` line on stderr, exit code 2. */
+export function benchFail(message: string): never {
+  process.stderr.write(`bench: ${oneLine(message)}\n`);
+  process.exit(2);
+}
+
+/** The backend a suite runs on, with its thread count set; a native backend that is not built is a user error. */
+export function suiteBackend(name: string, threads?: number): Backend {
+  const backend = name === 'js' ? jsBackend : nativeBackend();
+  if (!backend) benchFail('native backend not built; run `node scripts/build-native.mjs` or pass --backend js');
+  if (threads !== undefined) backend.setNumThreads(threads);
+  return backend;
+}
+
+export interface SuiteFlags { backend: string; threads?: number; json?: boolean }
+
+/**
+ * The shared start of a single-suite script: its flags plus --backend js|native, --threads and
+ * --json; a one-line note when PyTorch is skipped.
+ */
+export function standaloneSuite<T extends object>(cli: BenchCli, run: (o: T & SuiteFlags, backend: Backend, rep: Reporter, torch: Torch) => void): void {
+  const o = benchFlags<T & SuiteFlags>({ ...cli, flags: [...cli.flags, backendFlag(), threadsFlag(), jsonFlag()] });
+  const backend = suiteBackend(o.backend, o.threads);
+  const rep = new Reporter(Boolean(o.json));
   const torch = openTorch();
   if (torch.skipped) rep.note(`PyTorch skipped: ${torch.skipped}`);
-  run(val, backend, rep, torch);
+  run(o, backend, rep, torch);
 }

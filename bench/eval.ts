@@ -8,8 +8,8 @@ import { useBackend, type Backend } from '../src/kernels/index.js';
 import { Generator } from '../src/tensor/random.js';
 import { randn } from '../src/tensor/create.js';
 import { noGrad } from '../src/autograd/graph.js';
-import { createModel } from '../src/models/registry.js';
-import { Reporter, round, standaloneSuite, timeMedian, withTorch, type Torch } from './common.js';
+import { createModel, modelNames } from '../src/models/registry.js';
+import { flag, int, listOf, oneOf, repsFlag, Reporter, round, standaloneSuite, timeMedian, withTorch, type Torch } from './common.js';
 
 export const EVAL_MODELS = ['resnet20', 'resnet18'];
 
@@ -39,7 +39,16 @@ export function runEvalSuite(o: EvalOptions, rep: Reporter, torch: Torch): void 
 }
 
 function main(): void {
-  standaloneSuite((val, backend, rep, torch) => runEvalSuite({ models: val('--models')?.split(','), batch: val('--batch') ? Number(val('--batch')) : undefined, reps: Number(val('--reps') ?? 5), backend }, rep, torch));
+  standaloneSuite<{ models: string[]; batch: number; reps: number }>({
+    file: 'eval',
+    description: 'Evaluation throughput (images/s of the eval-mode forward pass without gradients) on random 3x32x32 batches, and PyTorch\'s when PAI_TORCH_PYTHON names a Python with torch.',
+    flags: [
+      flag('--models <list>', 'comma-separated models', listOf(oneOf(modelNames)), EVAL_MODELS, EVAL_MODELS.join(',')),
+      flag('--batch <n>', 'batch size', int(1), 128),
+      repsFlag(5),
+    ],
+    examples: ['node dist/bench/eval.js --models resnet20 --batch 128 --reps 5 --threads 2', 'node dist/bench/eval.js --json'],
+  }, (o, backend, rep, torch) => runEvalSuite({ models: o.models, batch: o.batch, reps: o.reps, backend }, rep, torch));
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();

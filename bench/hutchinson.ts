@@ -3,7 +3,7 @@
 // (tiny_resnet18_w32_seed0, 8 samples, T = 200): its relative L2 error against the exact diagonal
 // hessian_diag_T200 for each probe count, next to the error the exact per-entry standard deviation
 // predicts (‖std‖ / ‖D‖ · √(10 / K)), and the exact Gauss-Newton diagonal (ggn_diag) for contrast.
-import { Command, InvalidArgumentError } from 'commander';
+import { benchFail, benchFlags, flag, int, jsonFlag, listOf, positive } from './common.js';
 import { createModel } from '../src/models/registry.js';
 import { loadStateDictFile } from '../src/nn/serialize.js';
 import type { Tensor } from '../src/tensor/tensor.js';
@@ -12,27 +12,20 @@ import { GOLDEN_SKIP, goldenFile, goldenMeta, goldenTensors } from '../test/help
 
 const CASE = 'tiny_resnet18_w32_seed0';
 
-function list(v: string): number[] {
-  const out = v.split(',').map(Number);
-  if (out.some((n) => !Number.isInteger(n) || n < 1)) throw new InvalidArgumentError('comma-separated positive integers');
-  return out;
-}
+const o = benchFlags<{ probes: number[]; seeds: number; seedProbes: number; budgetS: number; json?: boolean }>({
+  file: 'hutchinson',
+  description: `Relative L2 error of hutch_diag against the exact Hessian diagonal on ${CASE}, per probe count.`,
+  flags: [
+    flag('--probes <list>', 'probe counts per sample', listOf(int(1)), [10, 100, 1000, 10000], '10,100,1000,10000'),
+    flag('--seeds <n>', 'independent probe seeds per count (fewer for large counts, see --seed-probes)', int(1), 3),
+    flag('--seed-probes <n>', 'counts above this use a single seed', int(1), 100),
+    flag('--budget-s <s>', 'skip probe counts whose predicted time would pass this many seconds in total (default: no limit)', positive, Infinity, 'no limit'),
+    jsonFlag(),
+  ],
+  examples: ['node dist/bench/hutchinson.js --json', 'node dist/bench/hutchinson.js --probes 10,100 --seeds 10 --budget-s 600'],
+});
 
-const program = new Command('pai-bench-hutchinson')
-  .description(`Relative L2 error of hutch_diag against the exact Hessian diagonal on ${CASE}, per probe count.`)
-  .option('--probes <list>', 'probe counts per sample', list, [10, 100, 1000, 10000])
-  .option('--seeds <n>', 'independent probe seeds per count (fewer for large counts, see --seed-probes)', (v) => list(v)[0]!, 3)
-  .option('--seed-probes <n>', 'counts above this use a single seed', (v) => list(v)[0]!, 100)
-  .option('--budget-s <s>', 'skip probe counts whose predicted time would pass this many seconds in total', Number, Infinity)
-  .option('--json', 'one JSON object per line')
-  .showHelpAfterError();
-program.parse();
-const o = program.opts<{ probes: number[]; seeds: number; seedProbes: number; budgetS: number; json?: boolean }>();
-
-if (GOLDEN_SKIP) {
-  process.stderr.write(`pai-bench-hutchinson: ${GOLDEN_SKIP}\n`);
-  process.exit(2);
-}
+if (GOLDEN_SKIP) benchFail(GOLDEN_SKIP);
 
 const meta = goldenMeta(CASE);
 function model() {

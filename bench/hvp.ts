@@ -11,8 +11,8 @@ import { Generator } from '../src/tensor/random.js';
 import { randn, rademacher } from '../src/tensor/create.js';
 import { grad, hvp } from '../src/autograd/graph.js';
 import { crossEntropy } from '../src/autograd/ops/index.js';
-import { createModel } from '../src/models/registry.js';
-import { Reporter, round, standaloneSuite, timeMedian, withTorch, type Torch } from './common.js';
+import { createModel, modelNames } from '../src/models/registry.js';
+import { flag, int, oneOf, repsFlag, Reporter, round, standaloneSuite, timeMedian, withTorch, type Torch } from './common.js';
 
 export interface HvpOptions { model?: string; batch?: number; reps: number; backend: Backend }
 
@@ -47,7 +47,16 @@ export function runHvpSuite(o: HvpOptions, rep: Reporter, torch: Torch): void {
 }
 
 function main(): void {
-  standaloneSuite((val, backend, rep, torch) => runHvpSuite({ model: val('--model'), batch: val('--batch') ? Number(val('--batch')) : undefined, reps: Number(val('--reps') ?? 5), backend }, rep, torch));
+  standaloneSuite<{ model: string; batch: number; reps: number }>({
+    file: 'hvp',
+    description: 'One Hessian-vector product as a multiple of one gradient (train mode, random 3x32x32 data), and PyTorch\'s when PAI_TORCH_PYTHON names a Python with torch.',
+    flags: [
+      flag('--model <name>', 'model from the zoo', oneOf(modelNames), 'resnet20'),
+      flag('--batch <n>', 'batch size', int(1), 64),
+      repsFlag(5),
+    ],
+    examples: ['node dist/bench/hvp.js --model resnet20 --batch 64 --reps 5 --threads 2'],
+  }, (o, backend, rep, torch) => runHvpSuite({ model: o.model, batch: o.batch, reps: o.reps, backend }, rep, torch));
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();

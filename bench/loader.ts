@@ -6,7 +6,7 @@
 //   node dist/bench/loader.js [--json] [--images N]
 
 import { pathToFileURL } from 'node:url';
-import { round, type Reporter } from './common.js';
+import { benchFlags, flag, int, jsonFlag, round, type Reporter } from './common.js';
 import { InMemoryDataset } from '../src/data/dataset.js';
 import { DataLoader } from '../src/data/loader.js';
 import { standardTransform } from '../src/data/transforms.js';
@@ -100,16 +100,18 @@ export async function runLoaderSuite(o: { images?: number }, rep: Reporter): Pro
 }
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const json = args.includes('--json');
-  const nIdx = args.indexOf('--images');
-  const N = nIdx >= 0 ? Number(args[nIdx + 1]) : 50_000;
+  const { json, images } = benchFlags<{ json?: boolean; images: number }>({
+    file: 'loader',
+    description: 'Loader throughput: CIFAR-format images through crop, flip and normalise at batch 128 (no workers and two), and JPEG decoding of 64x64 images.',
+    flags: [flag('--images <n>', 'images in the in-memory CIFAR-format dataset', int(1), 50_000), jsonFlag()],
+    examples: ['node dist/bench/loader.js --images 10000', 'node dist/bench/loader.js --json'],
+  });
   const report: Report = (workload, fields, text) => {
     const { ms: _ms, ...rest } = fields;
     if (json) console.log(JSON.stringify({ workload: workload.replace(/-w\d+$/, ''), ...rest }));
     else console.log(text);
   };
-  await cifar(N, report);
+  await cifar(images, report);
   await jpeg(report);
 }
 

@@ -2,7 +2,6 @@
 // The one entry point for every workload of the performance issue. Each suite lives in its own
 // file (runnable on its own too); this file picks the suites, the quick or full sizes, and opens
 // the PyTorch side (PAI_TORCH_PYTHON) once for all of them.
-import { Command, InvalidArgumentError } from 'commander';
 import { jsBackend, nativeBackend, type Backend } from '../src/kernels/index.js';
 import { runEngineBench } from './engine.js';
 import { runTrainSuite } from './train-step.js';
@@ -10,70 +9,66 @@ import { runHvpSuite } from './hvp.js';
 import { runEvalSuite } from './eval.js';
 import { runMaskSuite, MASK_DEFAULTS } from './prune.js';
 import { runLoaderSuite } from './loader.js';
-import { runSparseSuite, SPARSE_DEFAULTS } from './sparse.js';
-import { openTorch, Reporter, round, withTorch, type Torch } from './common.js';
+import { runSparseSuite, SPARSE_DEFAULTS, SPARSE_PARTS } from './sparse.js';
+import { backendFlag, benchFail, benchFlags, flag, fraction, int, jsonFlag, listOf, oneOf, openTorch, repsFlag, Reporter, round, threadsFlag, withTorch, type Torch } from './common.js';
+import { modelNames } from '../src/models/registry.js';
+import { criterionNames } from '../src/prune/index.js';
 
 const SUITES = ['engine', 'train', 'hvp', 'mask', 'eval', 'loader', 'sparse'] as const;
 // Suites too long for the quick default; `all` or naming them runs them.
 const NOT_QUICK: readonly string[] = ['sparse'];
 type Suite = (typeof SUITES)[number];
+const models = listOf(oneOf(modelNames));
 
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
-  return n;
-}
-const list = (v: string): string[] => v.split(',').filter(Boolean);
-const intList = (v: string): number[] => list(v).map(positiveInt);
-
-const program = new Command('pai-bench')
-  .description('Time pai on the workloads of the performance issue, and PyTorch on the same ones when PAI_TORCH_PYTHON names a Python with torch.')
-  .option('--suite <list>', `quick (default: a subset that takes a few minutes), all, or comma-separated: ${SUITES.join(', ')}`, 'quick')
-  .option('--json', 'one JSON object per line: {"suite","workload","backend","threads","ms",...}')
-  .option('--threads <n>', 'threads for the native backend and for PyTorch (default: all cores)', positiveInt)
-  .option('--backend <which>', 'native or js; the engine suite also takes both', 'native')
-  .option('--reps <n>', 'timed repetitions per workload, after one warm-up', positiveInt)
-  .option('--js-reps <n>', 'timed repetitions on the slow reference backend (engine suite)', positiveInt, 1)
-  .option('--skip <what>', 'engine suite: comma-separated kernels, train', '')
-  .option('--models <list>', 'train suite models (default: quick resnet20; all resnet20,resnet18,vgg19,vit_tiny_patch4_32)', list)
-  .option('--batches <list>', 'train suite batches (default: quick 64; all 64,128)', intList)
-  .option('--eval-models <list>', 'eval suite models (default: quick resnet20; all resnet20,resnet18)', list)
-  .option('--eval-batch <n>', 'eval suite batch', positiveInt, 128)
-  .option('--hvp-batch <n>', 'hvp suite batch', positiveInt, 64)
-  .option('--criteria <list>', 'mask suite criteria (default: quick magnitude,snip,fisher_diag,hutch_diag; all every criterion)')
-  .option('--samples <n>', 'mask samples', positiveInt, MASK_DEFAULTS.samples)
-  .option('--measure-samples <n>', 'time the data-driven criteria on this many samples and scale (default: quick 4; all every sample)', positiveInt)
-  .option('--measure-iterations <n>', 'time SynFlow on this many of its iterations and scale (default: quick 5; all every iteration)', positiveInt)
-  .option('--images <n>', 'loader suite dataset size (default: quick 10000; all 50000)', positiveInt)
-  .option('--sparsities <list>', `sparse suite sparsities (default ${SPARSE_DEFAULTS.sparsities.join(',')})`, (v: string) => list(v).map(Number))
-  .option('--sparse-models <list>', `sparse suite models (default ${SPARSE_DEFAULTS.models.join(',')})`, list)
-  .option('--sparse-parts <list>', 'sparse suite parts: layer, model (default both)', list)
-  .showHelpAfterError();
-program.parse();
-const o = program.opts<{
-  suite: string; json?: boolean; threads?: number; backend: string; reps?: number; jsReps: number; skip: string;
+const o = benchFlags<{
+  suite: string[]; json?: boolean; threads?: number; backend: string; reps?: number; jsReps: number; skip?: string[];
   models?: string[]; batches?: number[]; evalModels?: string[]; evalBatch: number; hvpBatch: number;
-  criteria?: string; samples: number; measureSamples?: number; measureIterations?: number; images?: number;
-  sparsities?: number[]; sparseModels?: string[]; sparseParts?: string[];
-}>();
+  criteria?: string[]; samples: number; measureSamples?: number; measureIterations?: number; images?: number;
+  sparsities?: number[]; sparseModels?: string[]; sparseParts?: (typeof SPARSE_PARTS)[number][];
+}>({
+  file: 'main',
+  description: 'Time pai on the workloads of the performance issue, and PyTorch on the same ones when PAI_TORCH_PYTHON names a Python with torch.',
+  flags: [
+    flag('--suite <list>', `quick (a subset that takes a few minutes), all, or comma-separated: ${SUITES.join(', ')}`, listOf(oneOf(() => ['quick', 'all', ...SUITES])), ['quick'], 'quick'),
+    jsonFlag('one JSON object per line: {"suite","workload","backend","threads","ms",...}'),
+    threadsFlag('threads for the native backend and for PyTorch (default: all cores)'),
+    backendFlag(['native', 'js', 'both']),
+    repsFlag(undefined, 'timed repetitions per workload, after one warm-up (default: quick 3; all 5; the mask suite 1)'),
+    flag('--js-reps <n>', 'timed repetitions on the slow reference backend (engine suite)', int(1), 1),
+    flag('--skip <list>', 'engine suite: comma-separated parts to leave out: kernels, train', listOf(oneOf(() => ['kernels', 'train']))),
+    flag('--models <list>', 'train suite models (default: quick resnet20; all resnet20,resnet18,vgg19,vit_tiny_patch4_32)', models),
+    flag('--batches <list>', 'train suite batches (default: quick 64; all 64,128)', listOf(int(1))),
+    flag('--eval-models <list>', 'eval suite models (default: quick resnet20; all resnet20,resnet18)', models),
+    flag('--eval-batch <n>', 'eval suite batch', int(1), 128),
+    flag('--hvp-batch <n>', 'hvp suite batch', int(1), 64),
+    flag('--criteria <list>', 'mask suite criteria (default: quick magnitude,snip,fisher_diag,hutch_diag; all every criterion)', listOf(oneOf(criterionNames))),
+    flag('--samples <n>', 'mask samples', int(1), MASK_DEFAULTS.samples),
+    flag('--measure-samples <n>', 'time the data-driven criteria on this many samples and scale (default: quick 4; all every sample)', int(1)),
+    flag('--measure-iterations <n>', 'time SynFlow on this many of its iterations and scale (default: quick 5; all every iteration)', int(1)),
+    flag('--images <n>', 'loader suite dataset size (default: quick 10000; all 50000)', int(1)),
+    flag('--sparsities <list>', `sparse suite sparsities, in [0, 1) (default ${SPARSE_DEFAULTS.sparsities.join(',')})`, listOf(fraction)),
+    flag('--sparse-models <list>', `sparse suite models (default ${SPARSE_DEFAULTS.models.join(',')})`, models),
+    flag('--sparse-parts <list>', 'sparse suite parts: layer, model (default both)', listOf(oneOf(() => SPARSE_PARTS))),
+  ],
+  examples: [
+    'npm run bench',
+    'npm run bench -- --suite train,mask --threads 2 --reps 5',
+    'npm run bench -- --suite mask --criteria fisher_diag,hutch_diag --measure-samples 32 --reps 3',
+    'npm run bench -- --suite sparse --sparse-parts model --threads 2',
+    'npm run bench -- --suite all --json',
+  ],
+});
 
-function fail(msg: string): never {
-  process.stderr.write(`pai-bench: ${msg}\n`);
-  process.exit(2);
-}
-
-const requested = list(o.suite);
+const requested = o.suite;
 const full = requested.includes('all');
-const quick = !full && (requested.length === 0 || requested.includes('quick'));
-for (const s of requested) if (!['quick', 'all', ...SUITES].includes(s)) fail(`unknown suite "${s}" (quick, all, ${SUITES.join(', ')})`);
+const quick = !full && requested.includes('quick');
 const suites = new Set<Suite>(full ? SUITES : quick ? SUITES.filter((s) => !NOT_QUICK.includes(s)) : (requested as Suite[]));
-if (!['native', 'js', 'both'].includes(o.backend)) fail(`--backend must be native, js or both, got "${o.backend}"`);
 // Scoring goes through the default backend selection rather than a backend handed to it.
-if (o.backend === 'js' && suites.has('mask')) fail('the mask suite runs on the default (native) backend; leave out --backend js or the mask suite');
-if (o.backend === 'both' && [...suites].some((s) => s !== 'engine')) fail('--backend both applies to the engine suite only (--suite engine)');
+if (o.backend === 'js' && suites.has('mask')) benchFail('the mask suite runs on the default (native) backend; leave out --backend js or the mask suite');
+if (o.backend === 'both' && [...suites].some((s) => s !== 'engine')) benchFail('--backend both applies to the engine suite only (--suite engine)');
 
 const native = nativeBackend();
-const main: Backend = o.backend === 'js' ? jsBackend : native ?? fail('native backend not built (see the install log); run with --backend js');
+const main: Backend = o.backend === 'js' ? jsBackend : native ?? benchFail('native backend not built (see the install log); run with --backend js');
 if (o.threads !== undefined) {
   main.setNumThreads(o.threads);
   native?.setNumThreads(o.threads);
@@ -87,7 +82,7 @@ const t0 = performance.now();
 
 if (suites.has('engine')) {
   const backends = o.backend === 'both' ? (['native', 'js'] as const) : ([main.name] as ['native' | 'js']);
-  for (const r of runEngineBench({ backends: [...backends], threads: o.threads, reps, jsReps: o.jsReps, skip: new Set(list(o.skip)) })) {
+  for (const r of runEngineBench({ backends: [...backends], threads: o.threads, reps, jsReps: o.jsReps, skip: new Set(o.skip) })) {
     if ('skipped' in r) { rep.note(`skipped: ${r.skipped}`); continue; }
     const row = { suite: 'engine', ...r, ms: round(r.ms, 3), ...(r.gflops !== undefined ? { gflops: round(r.gflops) } : {}) };
     // The reference backend is pai's own slow baseline; PyTorch is compared with the native one.
@@ -107,7 +102,7 @@ if (suites.has('eval')) runEvalSuite({ models: o.evalModels ?? (quick ? ['resnet
 if (suites.has('mask')) {
   runMaskSuite({
     ...MASK_DEFAULTS,
-    criteria: o.criteria ?? (quick ? 'magnitude,snip,fisher_diag,hutch_diag' : undefined),
+    criteria: o.criteria ?? (quick ? ['magnitude', 'snip', 'fisher_diag', 'hutch_diag'] : undefined),
     samples: o.samples,
     measureSamples: o.measureSamples ?? (quick ? 4 : undefined),
     measureIterations: o.measureIterations ?? (quick ? 5 : undefined),
@@ -118,7 +113,7 @@ if (suites.has('mask')) {
 if (suites.has('sparse')) {
   runSparseSuite({
     backend: main, reps, ...(o.sparsities ? { sparsities: o.sparsities } : {}), ...(o.sparseModels ? { models: o.sparseModels } : {}),
-    ...(o.sparseParts ? { parts: o.sparseParts as ('layer' | 'model')[] } : {}),
+    ...(o.sparseParts ? { parts: o.sparseParts } : {}),
   }, rep);
 }
 if (suites.has('loader')) await runLoaderSuite({ images: o.images ?? (quick ? 10_000 : 50_000) }, rep);

@@ -8,28 +8,26 @@
 
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Command, InvalidArgumentError } from 'commander';
 import { Tensor } from '../src/tensor/tensor.js';
 import { randn } from '../src/tensor/create.js';
 import { Generator } from '../src/tensor/random.js';
 import { backendInfo, setNumThreads } from '../src/kernels/index.js';
-import { createModel } from '../src/models/index.js';
+import { createModel, modelNames } from '../src/models/index.js';
+import { benchFlags, flag, int, oneOf, threadsFlag, width } from './common.js';
 import { trainModel } from '../src/train/index.js';
 
-function positive(v: string): number {
-  const n = Number(v);
-  if (!(n > 0)) throw new InvalidArgumentError('must be a positive number');
-  return n;
-}
-
-const o = new Command('pai-bench-memory')
-  .option('--model <name>', 'model from the zoo', 'resnet20')
-  .option('--width <w>', 'width multiplier', positive, 0.25)
-  .option('--steps <n>', 'training steps', positive, 1000)
-  .option('--batch <n>', 'batch size', positive, 64)
-  .option('--threads <n>', 'native backend threads', positive)
-  .parse()
-  .opts<{ model: string; width: number; steps: number; batch: number; threads?: number }>();
+const o = benchFlags<{ model: string; width: number; steps: number; batch: number; threads?: number }>({
+  file: 'memory',
+  description: 'Heap, typed-array storage and RSS over a long masked training run on random 1x28x28 data, sampled every 100 steps, with the per-step slope.',
+  flags: [
+    flag('--model <name>', 'model from the zoo', oneOf(modelNames), 'resnet20'),
+    flag('--width <w>', 'width multiplier, a decimal or a fraction (1/4 = 0.25)', width, 0.25),
+    flag('--steps <n>', 'training steps (rounded up to whole epochs of 20)', int(1), 1000),
+    flag('--batch <n>', 'batch size', int(1), 64),
+    threadsFlag(),
+  ],
+  examples: ['node dist/bench/memory.js --steps 1000 --threads 1', 'node dist/bench/memory.js --model resnet20 --width 1/4 --steps 200 --batch 32'],
+});
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;

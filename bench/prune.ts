@@ -9,21 +9,14 @@
 // per-sample loops); --compare times every data-driven criterion both ways and prints the ratio,
 // with wall and CPU time (process.cpuUsage, all threads).
 import { pathToFileURL } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
-import { median, round, withTorch, type Reporter, type Row, type Torch } from './common.js';
+import { benchFlags, flag, fraction, int, jsonFlag, listOf, median, oneOf, repsFlag, round, withTorch, type Reporter, type Row, type Torch } from './common.js';
 import { createModel } from '../src/models/registry.js';
 import { Generator } from '../src/tensor/random.js';
 import { randn } from '../src/tensor/create.js';
 import { sliceAxes } from '../src/autograd/ops/index.js';
 import { backendInfo } from '../src/kernels/index.js';
-import { criteria, getCriterion, iterativePrune, makeMasks, prunableSet, scoreParameters, type MaskData } from '../src/prune/index.js';
+import { criteria, criterionNames, getCriterion, iterativePrune, makeMasks, prunableSet, scoreParameters, type MaskData } from '../src/prune/index.js';
 import { DEFAULT_COMPUTE_BATCH } from '../src/prune/context.js';
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
-  return n;
-}
 
 class StopEarly extends Error {}
 
@@ -32,7 +25,7 @@ function cpuMs(u: NodeJS.CpuUsage): number {
 }
 
 export interface MaskOptions {
-  criteria?: string; samples: number; measureSamples?: number; synflowIterations: number; measureIterations?: number; sparsity: number;
+  criteria?: string[]; samples: number; measureSamples?: number; synflowIterations: number; measureIterations?: number; sparsity: number;
   computeBatch?: number; compare?: boolean; json?: boolean;
   /** Timed repetitions of each data-driven criterion (after one untimed warm-up); the row reports the median. */
   reps?: number;
@@ -44,7 +37,7 @@ export const MASK_DEFAULTS: MaskOptions = { samples: 100, synflowIterations: 100
 
 /** Times every requested criterion; yields each result row with its line for the text output. */
 export function* maskRows(o: MaskOptions): IterableIterator<{ row: Record<string, unknown>; text: string }> {
-  const names = o.criteria ? o.criteria.split(',') : criteria().map((c) => c.name);
+  const names = o.criteria ?? criteria().map((c) => c.name);
   for (const n of names) getCriterion(n);
 
   const model = createModel('resnet18', { seed: 0 });
@@ -204,21 +197,23 @@ export function runMaskSuite(o: MaskOptions, rep: Reporter, torch: Torch): void 
 export const TORCH_MASK = new Set(['magnitude', 'random', 'snip', 'grad_norm', 'grasp', 'fisher_diag', 'fisher_pruner', 'fts', 'hutch_diag', 'hutch_pruning', 'hts']);
 
 function main(): void {
-  const program = new Command('pai-bench-prune')
-    .description('Mask-generation time per criterion on ResNet-18 / CIFAR-10 shape, 100 mask samples, batch 1.')
-    .option('--criteria <list>', 'comma-separated criteria (default: all)')
-    .option('--samples <n>', 'mask samples (10 per class)', positiveInt, 100)
-    .option('--measure-samples <n>', 'time data-driven criteria on this many samples and scale to --samples', positiveInt)
-    .option('--synflow-iterations <n>', 'SynFlow prune-rescore iterations', positiveInt, 100)
-    .option('--measure-iterations <n>', 'time SynFlow on this many iterations of the schedule and scale to --synflow-iterations', positiveInt)
-    .option('--sparsity <s>', 'mask sparsity', Number, 0.9)
-    .option('--compute-batch <n>', 'internal batch of the batched per-sample criteria (1: the per-sample loops)', positiveInt)
-    .option('--compare', 'time data-driven criteria with the per-sample loop and batched, and their ratio')
-    .option('--reps <n>', 'timed runs of each data-driven criterion after the warm-up (median reported)', positiveInt)
-    .option('--json', 'one JSON object per line: {"workload":"mask-<criterion>","ms":...}')
-    .showHelpAfterError();
-  program.parse();
-  const o = program.opts<MaskOptions>();
+  const o = benchFlags<MaskOptions>({
+    file: 'prune',
+    description: 'Mask-generation time per criterion on ResNet-18 / CIFAR-10 shape, 100 mask samples, batch 1.',
+    flags: [
+      flag('--criteria <list>', 'comma-separated criteria (default: all)', listOf(oneOf(criterionNames))),
+      flag('--samples <n>', 'mask samples (10 per class)', int(1), MASK_DEFAULTS.samples),
+      flag('--measure-samples <n>', 'time data-driven criteria on this many samples and scale to --samples', int(1)),
+      flag('--synflow-iterations <n>', 'SynFlow prune-rescore iterations', int(1), MASK_DEFAULTS.synflowIterations),
+      flag('--measure-iterations <n>', 'time SynFlow on this many iterations of the schedule and scale to --synflow-iterations', int(1)),
+      flag('--sparsity <s>', 'mask sparsity, in [0, 1)', fraction, MASK_DEFAULTS.sparsity),
+      flag('--compute-batch <n>', 'internal batch of the batched per-sample criteria (1: the per-sample loops)', int(1)),
+      flag('--compare', 'time data-driven criteria with the per-sample loop and batched, and their ratio'),
+      repsFlag(undefined, 'timed runs of each data-driven criterion after the warm-up (median reported; default 1)'),
+      jsonFlag('one JSON object per line: {"workload":"mask-<criterion>","ms":...}'),
+    ],
+    examples: ['node dist/bench/prune.js --criteria snip,fisher_diag --measure-samples 10', 'node dist/bench/prune.js --criteria synflow --measure-iterations 10 --json'],
+  });
 
   for (const { row, text } of maskRows(o)) {
     if (o.json) { if (row['workload'] !== undefined) process.stdout.write(`${JSON.stringify(row)}\n`); }

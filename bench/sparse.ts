@@ -10,7 +10,7 @@
 //        [--sparsities 0.5,0.8,0.9,0.95,0.98,0.99,0.995] [--parts layer,model] [--models resnet20,resnet18]
 
 import { pathToFileURL } from 'node:url';
-import { nativeBackend, useBackend, type Backend } from '../src/kernels/index.js';
+import { useBackend, type Backend } from '../src/kernels/index.js';
 import type { Conv2dParams } from '../src/kernels/interface.js';
 import { Generator } from '../src/tensor/random.js';
 import { randn } from '../src/tensor/create.js';
@@ -20,11 +20,11 @@ import { crossEntropy, sparsePatternFromMask } from '../src/autograd/ops/index.j
 import { Conv2d, Linear } from '../src/nn/layers.js';
 import { sparsifyModel } from '../src/nn/sparse.js';
 import type { Module } from '../src/nn/module.js';
-import { createModel } from '../src/models/registry.js';
+import { createModel, modelNames } from '../src/models/registry.js';
 import type { Model } from '../src/models/common.js';
 import { MaskEnforcer } from '../src/train/masking.js';
 import { createOptimizer } from '../src/train/optim.js';
-import { median, round, type Reporter, type Row } from './common.js';
+import { benchFlags, flag, fraction, int, jsonFlag, listOf, median, oneOf, repsFlag, Reporter, round, suiteBackend, threadsFlag, type Row } from './common.js';
 
 export const SPARSE_DEFAULTS = {
   sparsities: [0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995],
@@ -32,13 +32,15 @@ export const SPARSE_DEFAULTS = {
   batch: 64,
 };
 
+export const SPARSE_PARTS = ['layer', 'model'] as const;
+
 export interface SparseSuiteOptions {
   backend: Backend;
   reps: number;
   batch?: number;
   sparsities?: number[];
   models?: string[];
-  parts?: ('layer' | 'model')[];
+  parts?: (typeof SPARSE_PARTS)[number][];
 }
 
 interface Pair { wall: [number, number]; cpu: [number, number] }
@@ -212,7 +214,7 @@ function runModels(o: SparseSuiteOptions, rep: Reporter, gen: Generator): void {
 /** The `sparse` suite of `npm run bench`. */
 export function runSparseSuite(o: SparseSuiteOptions, rep: Reporter): void {
   const gen = new Generator(0, 'bench-sparse');
-  const parts = o.parts ?? ['layer', 'model'];
+  const parts = o.parts ?? SPARSE_PARTS;
   useBackend(o.backend);
   try {
     rep.note(`sparse suite: backend ${o.backend.name}, ${o.backend.numThreads()} threads; speed-up = dense masked / sparse time, timed alternately; crossover from ${o.backend.numThreads() === 1 ? 'CPU' : 'wall'} time`);
@@ -223,22 +225,23 @@ export function runSparseSuite(o: SparseSuiteOptions, rep: Reporter): void {
   }
 }
 
-async function main(): Promise<void> {
-  const { Reporter } = await import('./common.js');
-  const argv = process.argv.slice(2);
-  const val = (f: string): string | undefined => { const i = argv.indexOf(f); return i >= 0 ? argv[i + 1] : undefined; };
-  const backend = nativeBackend();
-  if (!backend) throw new Error('native backend not built; run `node scripts/build-native.mjs`');
-  if (val('--threads')) backend.setNumThreads(Number(val('--threads')));
-  const rep = new Reporter(argv.includes('--json'));
-  runSparseSuite({
-    backend,
-    reps: Number(val('--reps') ?? 3),
-    batch: Number(val('--batch') ?? SPARSE_DEFAULTS.batch),
-    sparsities: val('--sparsities')?.split(',').map(Number),
-    models: val('--models')?.split(','),
-    parts: val('--parts')?.split(',') as ('layer' | 'model')[] | undefined,
-  }, rep);
+function main(): void {
+  const o = benchFlags<{ json?: boolean; threads?: number; reps: number; batch: number; sparsities: number[]; models: string[]; parts: ('layer' | 'model')[] }>({
+    file: 'sparse',
+    description: 'Sparse execution against dense masked execution, per layer and per model, timed alternately, with the crossover sparsity of each workload (native backend).',
+    flags: [
+      repsFlag(3),
+      flag('--batch <n>', 'batch size', int(1), SPARSE_DEFAULTS.batch),
+      flag('--sparsities <list>', 'comma-separated sparsities in [0, 1)', listOf(fraction), SPARSE_DEFAULTS.sparsities, SPARSE_DEFAULTS.sparsities.join(',')),
+      flag('--parts <list>', 'layer, model or both', listOf(oneOf(() => SPARSE_PARTS)), [...SPARSE_PARTS], SPARSE_PARTS.join(',')),
+      flag('--models <list>', 'models of the model part', listOf(oneOf(modelNames)), SPARSE_DEFAULTS.models, SPARSE_DEFAULTS.models.join(',')),
+      threadsFlag(),
+      jsonFlag(),
+    ],
+    examples: ['node dist/bench/sparse.js --parts layer --threads 1', 'node dist/bench/sparse.js --parts model --models resnet20 --sparsities 0.9,0.99 --reps 3'],
+  });
+  const rep = new Reporter(Boolean(o.json));
+  runSparseSuite({ backend: suiteBackend('native', o.threads), reps: o.reps, batch: o.batch, sparsities: o.sparsities, models: o.models, parts: o.parts }, rep);
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();

@@ -6,38 +6,17 @@
 //                                 [--reps 5] [--threads N] [--backend native|js]
 
 import { pathToFileURL } from 'node:url';
-import { jsBackend, nativeBackend, useBackend, type Backend } from '../src/kernels/index.js';
+import { useBackend, type Backend } from '../src/kernels/index.js';
 import { Generator } from '../src/tensor/random.js';
 import { randn } from '../src/tensor/create.js';
 import { backward, noGrad } from '../src/autograd/graph.js';
 import { crossEntropy } from '../src/autograd/ops/index.js';
-import { createModel } from '../src/models/registry.js';
-import { median, round, withTorch, type Reporter, type Row, type Torch } from './common.js';
+import { createModel, modelNames } from '../src/models/registry.js';
+import { backendFlag, benchFlags, flag, int, jsonFlag, listOf, median, oneOf, repsFlag, round, suiteBackend, threadsFlag, withTorch, type Reporter, type Row, type Torch } from './common.js';
 
 export const DEFAULT_MODELS = ['resnet20', 'resnet18', 'vgg19', 'vit_tiny_patch4_32'];
 
-interface Args { json: boolean; profile: boolean; models: string[]; batches: number[]; reps: number; threads?: number; backend: 'native' | 'js' }
-
-function parseArgs(argv: string[]): Args {
-  const a: Args = { json: false, profile: false, models: DEFAULT_MODELS, batches: [64, 128], reps: 5, backend: 'native' };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i]!;
-    const v = (): string => {
-      const s = argv[++i];
-      if (s === undefined) throw new Error(`${k} needs a value`);
-      return s;
-    };
-    if (k === '--json') a.json = true;
-    else if (k === '--profile') a.profile = true;
-    else if (k === '--models') a.models = v().split(',').filter(Boolean);
-    else if (k === '--batches') a.batches = v().split(',').map(Number);
-    else if (k === '--reps') a.reps = Number(v());
-    else if (k === '--threads') a.threads = Number(v());
-    else if (k === '--backend') a.backend = v() as 'native' | 'js';
-    else throw new Error(`unknown option ${k}`);
-  }
-  return a;
-}
+interface Args { json?: boolean; profile?: boolean; models: string[]; batches: number[]; reps: number; threads?: number; backend: string }
 
 const UNARY = ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'abs', 'sign', 'relu', 'step', 'tanh', 'sigmoid', 'erf', 'square', 'reciprocal'];
 
@@ -133,10 +112,24 @@ export function runTrainSuite(o: { models?: string[]; batches?: number[]; reps: 
 }
 
 function main(): void {
-  const a = parseArgs(process.argv.slice(2));
-  const base = a.backend === 'native' ? nativeBackend() : jsBackend;
-  if (!base) throw new Error('native backend not built; run `node scripts/build-native.mjs` or pass --backend js');
-  if (a.threads !== undefined) base.setNumThreads(a.threads);
+  const a = benchFlags<Args>({
+    file: 'train-step',
+    description: 'Milliseconds per SGD training step (forward, backward, update) on random CIFAR-size data; --profile adds the kernel time by kernel.',
+    flags: [
+      flag('--models <list>', 'comma-separated models', listOf(oneOf(modelNames)), DEFAULT_MODELS, DEFAULT_MODELS.join(',')),
+      flag('--batches <list>', 'comma-separated batch sizes', listOf(int(1)), [64, 128], '64,128'),
+      repsFlag(5),
+      flag('--profile', 'after each workload, one more step with the time of every kernel'),
+      backendFlag(),
+      threadsFlag(),
+      jsonFlag(),
+    ],
+    examples: [
+      'node dist/bench/train-step.js --profile --models resnet20 --batches 64 --threads 2',
+      'node dist/bench/train-step.js --models resnet20,resnet18 --batches 64,128 --reps 5 --json',
+    ],
+  });
+  const base = suiteBackend(a.backend, a.threads);
   for (const model of a.models) {
     for (const batch of a.batches) {
       useBackend(base);

@@ -39,9 +39,9 @@ export function parseWidth(v: string): number {
   return n;
 }
 
-export function parseSparsity(v: string): number {
-  const n = parseNumber('--sparsity', v);
-  if (!(n >= 0 && n < 1)) throw new UserError(`--sparsity must be in [0, 1), got ${v}`);
+export function parseSparsity(v: string, flag = '--sparsity'): number {
+  const n = parseNumber(flag, v);
+  if (!(n >= 0 && n < 1)) throw new UserError(`${flag} must be in [0, 1), got ${v}`);
   return n;
 }
 
