@@ -22,7 +22,7 @@ import { sparsifyModel } from '../src/nn/sparse.js';
 import type { Module } from '../src/nn/module.js';
 import { createModel, modelNames } from '../src/models/registry.js';
 import type { Model } from '../src/models/common.js';
-import { MaskEnforcer } from '../src/train/masking.js';
+import { MaskEnforcer } from '../src/prune/masking.js';
 import { createOptimizer } from '../src/train/optim.js';
 import { benchFlags, flag, fraction, int, jsonFlag, listOf, median, oneOf, repsFlag, Reporter, round, suiteBackend, threadsFlag, type Row } from './common.js';
 

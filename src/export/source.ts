@@ -11,7 +11,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createModel, type CreateOptions, type Model } from '../models/registry.js';
 import { entriesToTensors } from '../nn/serialize.js';
-import { applyMasks } from '../prune/apply.js';
+import { applyMasks } from '../prune/masking.js';
 import { readSafetensors, type StEntry } from '../tensor/safetensors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { isCheckpointComplete, loadCheckpoint } from '../train/checkpoint.js';

@@ -1,7 +1,7 @@
 export * from './types.js';
 export { type MaskData, maskBatches, temperedLoss } from './context.js';
 export { makeMasks, keptCount, topKMask, maskDensity, checkSparsity } from './masks.js';
-export { applyMasks } from './apply.js';
+export { applyMasks, MaskEnforcer, MaskError } from './masking.js';
 export { bnWarmup } from './warmup.js';
 export { scoreParameters, resolveCriterionOptions, type ScoreOptions } from './score.js';
 export { iterativePrune, scheduleSparsity, type Schedule, type IterativeOptions } from './iterative.js';

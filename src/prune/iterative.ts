@@ -6,7 +6,7 @@
 
 import type { Module } from '../nn/module.js';
 import type { MaskData } from './context.js';
-import { applyMasks } from './apply.js';
+import { applyMasks } from './masking.js';
 import { makeMasks, checkSparsity } from './masks.js';
 import { scoreParameters, type ScoreOptions } from './score.js';
 import { PruneError, type Masks, type Scope, type Scores } from './types.js';

@@ -8,7 +8,7 @@ import type { Module } from '../nn/module.js';
 import { prunableParameters } from '../models/registry.js';
 import { LayerNorm } from '../nn/layers.js';
 import { sayOnce, type MaskData } from './context.js';
-import { applyMasks } from './apply.js';
+import { applyMasks } from './masking.js';
 import { collapseReport, type CollapseReport } from './collapse.js';
 import { makeMasks } from './masks.js';
 import { iterativePrune, type Schedule } from './iterative.js';

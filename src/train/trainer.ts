@@ -22,7 +22,7 @@ import { backward } from '../autograd/graph.js';
 import { crossEntropy } from '../autograd/ops/loss.js';
 import { createOptimizer, type Optimizer, type OptimizerSpec } from './optim.js';
 import { createScheduler, resolveSchedule, type ScheduleSpec, type SchedulerState } from './schedule.js';
-import { MaskEnforcer } from './masking.js';
+import { MaskEnforcer } from '../prune/masking.js';
 import { batchCount, batchesOf, evaluate, rankOf, summarize, type BatchSource, type MetricSummary, type Metrics } from './metrics.js';
 import { CheckpointError, latestCheckpoint, loadCheckpoint, saveCheckpoint, type SaveCheckpointOptions } from './checkpoint.js';
 import { minSparsityOf, SparseTraining, type SparseExecutionOption } from './sparse-exec.js';

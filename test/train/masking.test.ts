@@ -11,7 +11,7 @@ import { backward, add, sumAll, mul, crossEntropy } from '../../src/autograd/ind
 import { Module } from '../../src/nn/module.js';
 import { createModel } from '../../src/models/index.js';
 import { setNumThreads } from '../../src/kernels/index.js';
-import { MaskEnforcer, MaskError } from '../../src/train/masking.js';
+import { MaskEnforcer, MaskError } from '../../src/prune/masking.js';
 
 // One thread: on a busy 2-core machine threaded kernels stall far more than they gain on a model this small.
 setNumThreads(1);

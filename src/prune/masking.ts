@@ -1,5 +1,6 @@
-// The one place in training that enforces pruning masks (STYLE: masks live in one owner). The
-// trainer calls it at three points: once before training (zero the pruned weights), after every
+// The one owner of pruning masks (STYLE: masks live in one owner): validation (every name, shape
+// and value), application (pruned weights set to exactly 0) and enforcement during training. The
+// pruning pipeline, the trainer and export use it. The trainer calls the enforcer at three points: once before training (zero the pruned weights), after every
 // backward (zero the pruned gradients, so momentum and Adam moments of a pruned weight stay zero),
 // and after every optimiser step (re-zero the pruned weights, so that nothing an optimiser does,
 // weight decay included, can revive one). Pruned weights are therefore exactly 0 after every step.
@@ -7,8 +8,10 @@
 import type { Module } from '../nn/module.js';
 import { Tensor } from '../tensor/tensor.js';
 import { sameShape, shapeStr } from '../tensor/shape.js';
+import { PruneError, type Masks } from './types.js';
 
-export class MaskError extends Error {
+/** A mask that does not fit the model (a PruneError, so the CLI reports it as bad input). */
+export class MaskError extends PruneError {
   override name = 'MaskError';
 }
 
@@ -109,4 +112,9 @@ export class MaskEnforcer {
   get density(): number {
     return this.maskedCount === 0 ? 1 : 1 - this.prunedCount / this.maskedCount;
   }
+}
+
+/** Sets every pruned weight of `model` to exactly 0, after checking every mask against it. */
+export function applyMasks(model: Module, masks: Masks): void {
+  new MaskEnforcer(model, masks).applyToWeights();
 }
