@@ -242,6 +242,7 @@ export function prunableParameters(model: Model, semantics: PruneSemantics = 'fi
     return model.namedParameters().map(([n]) => n).filter((n) => !REFERENCE_SKIP.some((s) => n.includes(s)));
   }
   if (semantics !== 'fixed') throw new RangeError(`prune semantics must be "fixed" or "reference", got ${JSON.stringify(semantics)}`);
+  if (model.fixedPrunable) return model.fixedPrunable();
   const out: string[] = [];
   for (const [prefix, m] of model.namedModules()) {
     if (prefix === model.classifierName || !(m instanceof Conv2d || m instanceof Linear)) continue;
