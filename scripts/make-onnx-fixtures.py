@@ -14,6 +14,7 @@ For each network NAME it writes
                           grad.P (mean cross-entropy over the batch), v.P (a fixed random direction),
                           hv.P (Hessian-vector product H v of that loss), snip.P and fisher_diag.P
                           (mask batch 1, eval mode; snip normalised over all parameters)
+                          warm.B: every batch-norm buffer B after one train-mode pass over x
   NAME.meta.json          parameter names and shapes in state-dict order, the expected prunable set,
                           the classifier, and the float32-vs-float64 noise of every quantity
 The --check-masks mode loads a masks file written by pai into the PyTorch model by name, applies it
@@ -234,6 +235,14 @@ def write_network(name, build, opset, extra):
         noise[key] = err / scale if scale > 0 else 0.0
 
     ref = {'x': x.numpy(), 'y': y.numpy().astype(np.int64), 'logits': q32['logits'][0].numpy()}
+    # The batch-norm warm-up: one train-mode pass without gradients moves the running statistics.
+    with torch.no_grad():
+        model.train()
+        model(x)
+        model.eval()
+    for n, b in model.named_buffers():
+        if not n.endswith('num_batches_tracked'):
+            ref[f'warm.{n}'] = b.numpy().copy()
     for key in ['grad', 'hv', 'snip', 'fisher_diag']:
         for n, t in zip(names, q32[key]):
             ref[f'{key}.{n}'] = t.detach().numpy()
