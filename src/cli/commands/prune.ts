@@ -120,7 +120,7 @@ Data-free criteria (magnitude, random, synflow) need no --dataset unless --warmu
       const dataset = f.dataset as DatasetName | undefined;
       let padTo32 = false;
       if (dataset) ({ options: mo, padTo32 } = await fitToDataset(mo, dataset));
-      const model = await buildModel(f.model, { ...mo, seed: s.seed }, f.weights);
+      const model = await buildModel(f, { ...mo, seed: s.seed }, f.weights);
       const seedGen = new Generator(s.seed);
 
       const train: Dataset | null = dataset ? loadDataset(dataset, 'train', { dataDir: f.dataDir }) : null;
@@ -168,7 +168,7 @@ Data-free criteria (magnitude, random, synflow) need no --dataset unless --warmu
 
       const meta = {
         criterion: s.criterion, semantics: s.semantics, sparsity: String(sparsity), scope, seed: String(s.seed),
-        ...modelMetadata(f.model, model), ...(dataset ? { dataset } : {}), pai_version: paiVersion(),
+        ...modelMetadata(f, model), ...(dataset ? { dataset } : {}), pai_version: paiVersion(),
       };
       saveStateDict(join(f.out, 'model.safetensors'), model, { ...meta, content: 'masked weights' });
       saveTensors(join(f.out, 'masks.safetensors'), result.masks, { ...meta, content: 'masks (1 = keep)' });
@@ -180,7 +180,7 @@ Data-free criteria (magnitude, random, synflow) need no --dataset unless --warmu
       const r = result.report;
       const report = {
         pai_version: paiVersion(),
-        model: { name: f.model, ...model.config, weights: f.weights ?? null, seed: f.weights === undefined ? s.seed : null },
+        model: { name: f.model ?? null, ...(f.onnx !== undefined ? { onnx: f.onnx } : {}), ...model.config, weights: f.weights ?? null, seed: f.weights === undefined ? s.seed : null },
         dataset: dataset ?? null,
         criterion: s.criterion,
         options: {
@@ -198,7 +198,7 @@ Data-free criteria (magnitude, random, synflow) need no --dataset unless --warmu
       };
       writeFileSync(join(f.out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
       const table = formatDensityTable(r);
-      writeFileSync(join(f.out, 'report.txt'), `${f.model} pruned with ${s.criterion} (${s.semantics}) at sparsity ${sparsity}, ${scope}\n\n${table}\n`);
+      writeFileSync(join(f.out, 'report.txt'), `${f.model ?? f.onnx} pruned with ${s.criterion} (${s.semantics}) at sparsity ${sparsity}, ${scope}\n\n${table}\n`);
       for (const w of result.warnings) process.stderr.write(`pai: warning: ${w}\n`);
       process.stdout.write(`${table}\n\nkept ${r.kept} of ${r.total} prunable values (${(100 * report.density).toFixed(3)}%); wrote ${f.out}/{model,masks,scores}.safetensors and report.{json,txt}\n`);
     });

@@ -79,7 +79,7 @@ When --in-channels or --image-size is not given it is taken from the images in -
       if (f.data !== undefined) requireFile('--data', f.data);
       if (crit.needsData && f.data === undefined) throw new UserError(`criterion ${s.criterion} needs a mask set: give --data FILE (safetensors with x and y)`);
       const ds = f.data !== undefined ? loadTensorDataset(f.data) : null;
-      const model = await buildModel(f.model, ds ? fitToInput(mo, ds.x.shape, `--data ${f.data}`) : mo, f.weights);
+      const model = await buildModel(f, ds ? fitToInput(mo, ds.x.shape, `--data ${f.data}`) : mo, f.weights);
       const data: MaskData | null = ds ? { x: ds.x, y: ds.y } : null;
       if (ds) {
         const over = ds.y.findIndex((v) => v >= model.config.numClasses);
@@ -101,7 +101,7 @@ When --in-channels or --image-size is not given it is taken from the images in -
         temperature: String(s.resolved.temperature), probes: String(s.resolved.probes), seed: String(s.seed),
         ...(s.resolved.sharedProbes ? { shared_probes: 'true' } : {}),
         mask_batch_size: String(s.batchSize), mask_samples: String(n),
-        ...modelMetadata(f.model, model), ...(f.weights !== undefined ? { weights: f.weights } : {}),
+        ...modelMetadata(f, model), ...(f.weights !== undefined ? { weights: f.weights } : {}),
         ...(f.data !== undefined ? { data: f.data } : {}), pai_version: paiVersion(),
       });
       let values = 0;

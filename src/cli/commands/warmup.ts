@@ -50,7 +50,7 @@ given it is taken from x.`)
       if (e.dtype !== 'F32' || e.shape.length !== 4) throw new UserError(`--data ${f.data}: "x" must be float32 [N, C, H, W], got ${e.dtype} ${shapeStr(e.shape)}`);
       if (e.shape[0] === 0) throw new UserError(`--data ${f.data}: "x" holds no images`);
       const x = toTensor(e, `${f.data}: tensor "x"`);
-      const model = await buildModel(f.model, fitToInput(mo, x.shape, `--data ${f.data}`), f.weights);
+      const model = await buildModel(f, fitToInput(mo, x.shape, `--data ${f.data}`), f.weights);
       const total = Math.min(Math.ceil(x.shape[0]! / batchSize), maxBatches ?? Infinity);
       const task = startTask('warm-up', total, { unit: 'batches' });
       const t0 = performance.now();
@@ -58,7 +58,7 @@ given it is taken from x.`)
       task.done();
       saveStateDict(f.out, model, {
         warmup_data: f.data, warmup_batches: String(done), batch_size: String(batchSize), weights: f.weights,
-        ...modelMetadata(f.model, model), pai_version: paiVersion(),
+        ...modelMetadata(f, model), pai_version: paiVersion(),
       });
       process.stdout.write(`warm-up: ${done} batch(es) of up to ${batchSize} in ${((performance.now() - t0) / 1000).toFixed(2)} s; wrote ${f.out}\n`);
     });
