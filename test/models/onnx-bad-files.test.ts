@@ -4,25 +4,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import protobufjs from 'protobufjs';
 import { importOnnx, OnnxImportError } from '../../src/models/index.js';
-import { ONNX_SCHEMA } from '../../src/tensor/onnx-schema.js';
-import { ONNX_FIXTURES } from './onnx-fixtures.js';
-
-const T = protobufjs.Root.fromJSON(ONNX_SCHEMA as unknown as protobufjs.INamespace).lookupType('onnx.ModelProto');
-const SOURCE = join(ONNX_FIXTURES, 'vgg_bn.onnx');
+import { editedOnnx, ONNX_FIXTURES } from './onnx-fixtures.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-type Edit = (m: any) => void;
 
-/** The VGG fixture decoded, changed by `edit`, and written back as a new file. */
-export function editedOnnx(dir: string, name: string, edit: Edit): string {
-  const m = T.toObject(T.decode(readFileSync(SOURCE)), { longs: Number, arrays: true }) as any;
-  edit(m);
-  const file = join(dir, name);
-  writeFileSync(file, T.encode(T.fromObject(m)).finish());
-  return file;
-}
+const SOURCE = join(ONNX_FIXTURES, 'vgg_bn.onnx');
 
 function refuses(file: string, pattern: RegExp): void {
   assert.throws(() => importOnnx(file), (e: unknown) => {

@@ -1,5 +1,7 @@
 // The PyTorch-exported ONNX fixtures of test/fixtures/onnx (written by scripts/make-onnx-fixtures.py).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import protobufjs from 'protobufjs';
+import { ONNX_SCHEMA } from '../../src/tensor/onnx-schema.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Tensor } from '../../src/tensor/tensor.js';
@@ -61,4 +63,16 @@ export function compareSet(what: string, got: ReadonlyMap<string, Tensor>, ref: 
     }
   }
   return bad;
+}
+
+const MODEL_PROTO = protobufjs.Root.fromJSON(ONNX_SCHEMA as unknown as protobufjs.INamespace).lookupType('onnx.ModelProto');
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+/** A fixture (default: the VGG) decoded, changed by `edit`, and written to dir/name. */
+export function editedOnnx(dir: string, name: string, edit: (m: any) => void, from = 'vgg_bn.onnx'): string {
+  const m = MODEL_PROTO.toObject(MODEL_PROTO.decode(readFileSync(join(ONNX_FIXTURES, from))), { longs: Number, arrays: true }) as any;
+  edit(m);
+  const file = join(dir, name);
+  writeFileSync(file, MODEL_PROTO.encode(MODEL_PROTO.fromObject(m)).finish());
+  return file;
 }
