@@ -30,7 +30,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torchvision.models import resnet, vgg, mobilenetv3, vision_transformer
+from torchvision.models import resnet, vgg, mobilenetv2, mobilenetv3, vision_transformer
+from torchvision.ops.misc import Conv2dNormActivation
 
 OUT = os.path.join('test', 'fixtures', 'onnx')
 N = 4
@@ -113,6 +114,15 @@ def small_mobilenet():
     return mobilenetv3.MobileNetV3(setting[:6], last_channel=64, num_classes=CLASSES)
 
 
+def small_mobilenet_v2():
+    """torchvision's MobileNetV2 at width 0.25 (inverted residuals, depthwise convolutions, ReLU6,
+    exported as Clip), its first three stages, with a 64-channel last convolution instead of 1280."""
+    m = mobilenetv2.MobileNetV2(num_classes=CLASSES, width_mult=0.25, inverted_residual_setting=[[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 2, 2]])
+    m.features[-1] = Conv2dNormActivation(m.features[-1][0].in_channels, 64, kernel_size=1, norm_layer=nn.BatchNorm2d, activation_layer=nn.ReLU6)
+    m.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(64, CLASSES))
+    return m
+
+
 def small_vit():
     """torchvision's VisionTransformer: patch 8 on 32x32, 2 layers, 2 heads, hidden 16, MLP 32."""
     m = vision_transformer.VisionTransformer(image_size=SIDE, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32, num_classes=CLASSES)
@@ -129,6 +139,7 @@ NETWORKS = [
     ('resnet', SmallResNet, 13, []),
     ('vgg_bn', small_vgg, 15, []),
     ('mobilenet_v3', small_mobilenet, 16, []),
+    ('mobilenet_v2', small_mobilenet_v2, 14, []),
     ('vit', small_vit, 17, [13]),
 ]
 

@@ -13,7 +13,7 @@ const gemm: ImportRule = {
     const alpha = n.float('alpha', 1), beta = n.float('beta', 1), transA = n.int('transA', 0) !== 0, transB = n.int('transB', 0) !== 0;
     if (a.ndim !== 2 || b.ndim !== 2) throw n.error(`A and B must be matrices, got [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`);
     if (alpha === 1 && beta === 1 && !transA && transB && (!c || c.ndim === 1)) return [ops.linear(a, b, c)];
-    let y = ops.mm(a, b, transA, transB);
+    let y = ops.matmul(transA ? ops.transpose(a) : a, transB ? ops.transpose(b) : b);
     if (alpha !== 1) y = ops.mulScalar(y, alpha);
     if (c) y = ops.add(y, beta === 1 ? c : ops.mulScalar(c, beta));
     return [y];
