@@ -174,7 +174,7 @@ export async function buildModel(f: ModelFlags | string, o: CreateOptions, weigh
 
 /** How files and reports name the model: the zoo name, or onnx:FILE. */
 export function modelLabel(f: ModelFlags): string {
-  return f.onnx !== undefined ? `onnx:${f.onnx}` : f.model ?? '';
+  return f.onnx !== undefined ? `onnx:${resolve(f.onnx)}` : f.model ?? '';
 }
 
 /** Metadata strings describing a model, for the __metadata__ of written files. */

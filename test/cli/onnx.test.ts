@@ -83,3 +83,33 @@ test('pai --onnx: exporter-generated parameter names are explained on stderr', a
   assert.match(r.stderr, /pai: warning: .*fused\.onnx: 1 of \d+ parameters have names the exporter generated \(onnx::Conv_58\).*do_constant_folding=False/);
   assert.ok(readFileSync(join(dir, 'mag.safetensors')).length > 0);
 });
+
+test('pai prune --onnx then pai export: the graph goes back to ONNX with the pruned weights, and runs in onnxruntime', async () => {
+  const dir = scratch();
+  const file = join(ONNX_FIXTURES, 'mobilenet_v2.onnx');
+  const run = join(dir, 'run');
+  const p = await pai(['prune', '--onnx', file, '--criterion', 'magnitude', '--sparsity', '0.7', '--out', run]);
+  assert.equal(p.code, 0, p.stderr);
+  const out = join(dir, 'pruned.onnx');
+  const e = await pai(['export', '--checkpoint', run, '--format', 'onnx', '--out', out]);
+  assert.equal(e.code, 0, e.stderr);
+  assert.match(e.stdout, /the graph of .*mobilenet_v2\.onnx \(opset 14\) with these weights/);
+  const { importOnnx } = await import('../../src/models/index.js');
+  const { noGrad } = await import('../../src/autograd/index.js');
+  const back = importOnnx(out).eval();
+  const weights = loadTensors(join(run, 'model.safetensors'));
+  for (const [n, t] of back.stateDict()) assert.deepEqual(Array.from(t.data), Array.from(weights.get(n)!.data), n);
+  const masks = loadTensors(join(run, 'masks.safetensors'));
+  const zeros = [...masks.values()].reduce((s, m) => s + m.data.filter((v) => v === 0).length, 0);
+  assert.ok(zeros > 0);
+  const x = fixtureRef('mobilenet_v2').get('x')!;
+  const ours = noGrad(() => back.forward(x));
+  const { ortRun } = await import('../models/onnx-graph.js');
+  const theirs = await ortRun(readFileSync(out), x);
+  let worst = 0, scale = 0;
+  for (let i = 0; i < ours.size; i++) { worst = Math.max(worst, Math.abs(ours.data[i]! - theirs.data[i]!)); scale = Math.max(scale, Math.abs(theirs.data[i]!)); }
+  assert.ok(worst <= 1e-4 * scale + 1e-6, `max |pai - onnxruntime| ${worst} (scale ${scale})`);
+  // The same through --onnx when the folder does not say where its graph came from.
+  const e2 = await pai(['export', '--checkpoint', run, '--onnx', file, '--format', 'safetensors', '--out', join(dir, 'w.safetensors')]);
+  assert.equal(e2.code, 0, e2.stderr);
+});

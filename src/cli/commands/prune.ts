@@ -12,7 +12,7 @@ import type { MaskData } from '../../prune/index.js';
 import type { CreateOptions } from '../../models/registry.js';
 import { UserError } from '../errors.js';
 import {
-  addModelOptions, buildModel, examples, modelMetadata, modelOptions, parseChoice, parseInteger, parseSparsity, requireFile,
+  addModelOptions, buildModel, examples, modelLabel, modelMetadata, modelOptions, parseChoice, parseInteger, parseSparsity, requireFile,
   SCHEDULE_CHOICES, SCOPE_CHOICES, type ModelFlags,
 } from '../options.js';
 import { startTask } from '../progress.js';
@@ -180,7 +180,7 @@ Data-free criteria (magnitude, random, synflow) need no --dataset unless --warmu
       const r = result.report;
       const report = {
         pai_version: paiVersion(),
-        model: { name: f.model ?? null, ...(f.onnx !== undefined ? { onnx: f.onnx } : {}), ...model.config, weights: f.weights ?? null, seed: f.weights === undefined ? s.seed : null },
+        model: { name: modelLabel(f), ...model.config, weights: f.weights ?? null, seed: f.weights === undefined ? s.seed : null },
         dataset: dataset ?? null,
         criterion: s.criterion,
         options: {

@@ -11,6 +11,7 @@
 // initializers once and re-creates the others with Identity nodes; those are split back into
 // separate parameters under their own names, as in the state dict.
 
+import { resolve } from 'node:path';
 import { noGrad } from '../../autograd/graph.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { zeros } from '../../tensor/create.js';
@@ -20,6 +21,16 @@ import { resolveRule } from './registry.js';
 import { NodeView } from './rule.js';
 import { HostTensor, OnnxImportError, isHost, type Value } from './value.js';
 import type { Module } from '../../nn/module.js';
+
+/** How files and reports name an imported model: onnx:<absolute path>. */
+export const ONNX_MODEL_PREFIX = 'onnx:';
+export function onnxModelName(path: string): string {
+  return `${ONNX_MODEL_PREFIX}${resolve(path)}`;
+}
+/** The file of an onnx:<path> model name, or null for a zoo name. */
+export function onnxPathOf(name: string): string | null {
+  return name.startsWith(ONNX_MODEL_PREFIX) ? name.slice(ONNX_MODEL_PREFIX.length) : null;
+}
 
 export interface OnnxImportOptions {
   /** Patterns (`*`, `?`) of parameters to add to the fixed prunable set. */

@@ -1,4 +1,4 @@
-export { importOnnx, type OnnxImportOptions } from './import.js';
+export { importOnnx, type OnnxImportOptions, ONNX_MODEL_PREFIX, onnxModelName, onnxPathOf } from './import.js';
 export { OnnxModel } from './model.js';
 export { OnnxImportError } from './value.js';
 export { supportedOnnxOps } from './registry.js';
