@@ -167,7 +167,15 @@ export async function buildModel(f: ModelFlags | string, o: CreateOptions, weigh
   const flags: ModelFlags = typeof f === 'string' ? { model: f } : f;
   const { createModel } = await import('../models/registry.js');
   const model = flags.onnx !== undefined ? await onnxModel(flags) : createModel(flags.model!, o);
-  if (weights !== undefined) (await import('../nn/serialize.js')).loadStateDictFile(model, weights);
+  if (weights !== undefined) {
+    const { entriesToTensors } = await import('../nn/serialize.js');
+    const { readSafetensors } = await import('../tensor/safetensors.js');
+    const sd = entriesToTensors(readSafetensors(weights).tensors, weights);
+    // A PyTorch state dict of the network an ONNX file came from has the batch-norm counters
+    // (num_batches_tracked), which ONNX does not carry; everything else must match exactly.
+    if (flags.onnx !== undefined) for (const k of [...sd.keys()]) if (k.endsWith('num_batches_tracked') && !model.stateDict().has(k)) sd.delete(k);
+    model.loadStateDict(sd, { source: weights });
+  }
   model.eval();
   return model;
 }

@@ -113,3 +113,25 @@ test('pai prune --onnx then pai export: the graph goes back to ONNX with the pru
   const e2 = await pai(['export', '--checkpoint', run, '--onnx', file, '--format', 'safetensors', '--out', join(dir, 'w.safetensors')]);
   assert.equal(e2.code, 0, e2.stderr);
 });
+
+test('pai warmup --onnx: the file\'s own weights by default, or a PyTorch state dict with its batch-norm counters', async () => {
+  const dir = scratch();
+  const f = readSafetensors(join(ONNX_FIXTURES, 'resnet.ref.safetensors'));
+  const data = join(dir, 'x.safetensors');
+  writeSafetensors(data, { x: f.tensors.get('x')! });
+  const file = join(ONNX_FIXTURES, 'resnet.onnx');
+  const out = join(dir, 'warm.safetensors');
+  const r = await pai(['warmup', '--onnx', file, '--data', data, '--batch-size', '4', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const warm = loadTensors(out);
+  const meta = fixtureMeta('resnet');
+  assert.deepEqual(compareSet('warm', new Map([...warm].filter(([k]) => k.includes('running'))), fixtureRef('resnet'), 'warm', meta.noise.logits), []);
+  // The warmed file back as --weights, with the counters a PyTorch state dict has.
+  const withCounters = join(dir, 'torch-like.safetensors');
+  const entries = new Map(readSafetensors(out).tensors);
+  entries.set('bn1.num_batches_tracked', { dtype: 'I64', shape: [], data: BigInt64Array.of(1n) });
+  writeSafetensors(withCounters, entries);
+  const again = await pai(['warmup', '--onnx', file, '--weights', withCounters, '--data', data, '--batch-size', '4', '--out', join(dir, 'warm2.safetensors')]);
+  assert.equal(again.code, 0, again.stderr);
+  assertUserError(await pai(['warmup', '--model', 'resnet20', '--data', data, '--batch-size', '4', '--out', join(dir, 'w3.safetensors')]), /--weights FILE is needed with --model/, 'zoo without weights');
+});
