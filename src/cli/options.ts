@@ -103,6 +103,9 @@ export function addModelOptions(cmd: Command): Command {
     .option('--image-size <s>', 'input side in pixels');
 }
 
+/** Options that are an ONNX graph's own sizes, so that mismatches name the file, not a flag. */
+const fromOnnx = new WeakMap<CreateOptions, string>();
+
 const SIZE_FLAGS = [['width', '--width'], ['numClasses', '--num-classes'], ['inChannels', '--in-channels'], ['imageSize', '--image-size']] as const;
 
 /**
@@ -115,7 +118,9 @@ export async function modelOptions(f: ModelFlags): Promise<CreateOptions> {
     const given = SIZE_FLAGS.filter(([k]) => f[k] !== undefined).map(([, flag]) => flag);
     if (given.length) throw new UserError(`${given.join(', ')} size zoo models; an ONNX graph fixes its own sizes (drop ${given.length > 1 ? 'them' : 'it'})`);
     const c = (await onnxModel(f)).config;
-    return { inChannels: c.inChannels, imageSize: c.imageSize, numClasses: c.numClasses };
+    const o: CreateOptions = { inChannels: c.inChannels, imageSize: c.imageSize, numClasses: c.numClasses };
+    fromOnnx.set(o, f.onnx);
+    return o;
   }
   if (f.prunableInclude !== undefined || f.prunableExclude !== undefined) throw new UserError('--prunable-include and --prunable-exclude apply to --onnx models');
   if (f.model === undefined) throw new UserError('give --model NAME (see pai models) or --onnx FILE');
@@ -136,8 +141,11 @@ export async function modelOptions(f: ModelFlags): Promise<CreateOptions> {
 export function fitToInput(o: CreateOptions, shape: readonly number[], source: string): CreateOptions {
   const [, c, h, w] = shape as [number, number, number, number];
   const out = { ...o };
+  const onnx = fromOnnx.get(o);
+  const given = (flag: string, v: number, what: string): string => (onnx !== undefined ? `--onnx ${onnx} takes ${what}` : `${flag} ${v}`);
   if (out.inChannels === undefined) out.inChannels = c;
-  else if (out.inChannels !== c) throw new UserError(`--in-channels ${out.inChannels}, but ${source} has ${c}-channel images`);
+  else if (out.inChannels !== c) throw new UserError(`${given('--in-channels', out.inChannels, `${out.inChannels}-channel images`)}, but ${source} has ${c}-channel images`);
+  if (onnx !== undefined && (h !== out.imageSize || w !== out.imageSize)) throw new UserError(`${given('--image-size', out.imageSize!, `${out.imageSize}x${out.imageSize} images`)}, but ${source} has ${h}x${w} images`);
   if (h === w) {
     if (out.imageSize === undefined) out.imageSize = h;
     else if (out.imageSize !== h) throw new UserError(`--image-size ${out.imageSize}, but ${source} has ${h}x${w} images`);

@@ -69,6 +69,12 @@ test('pai --onnx: bad files and flags exit 2 with one line and write nothing', a
   assertUserError(await pai(['score', '--onnx', VGG, '--model', 'resnet20', '--criterion', 'magnitude', '--out', out]), /--model NAME or --onnx FILE, not both/, 'both');
   assertUserError(await pai(['score', '--onnx', VGG, '--width', '2', '--criterion', 'magnitude', '--out', out]), /--width size zoo models/, 'size flag');
   assertUserError(await pai(['score', '--criterion', 'magnitude', '--out', out]), /give --model NAME .* or --onnx FILE/, 'neither');
+  const gray = join(dir, 'gray.safetensors');
+  const f = readSafetensors(join(ONNX_FIXTURES, 'vgg_bn.ref.safetensors'));
+  const x = f.tensors.get('x')!;
+  writeSafetensors(gray, { x: { dtype: 'F32', shape: [4, 1, 32, 32], data: (x.data as Float32Array).slice(0, 4 * 32 * 32) }, y: f.tensors.get('y')! });
+  assertUserError(await pai(['score', '--onnx', VGG, '--data', gray, '--criterion', 'snip', '--out', out]), /--onnx .*vgg_bn\.onnx takes 3-channel images, but --data .*gray\.safetensors has 1-channel images/, 'channels');
+  assertUserError(await pai(['prune', '--onnx', VGG, '--dataset', 'fashion-mnist-subset', '--criterion', 'snip', '--sparsity', '0.5', '--out', join(dir, 'p')]), /--onnx .*vgg_bn\.onnx takes 3-channel images, but fashion-mnist-subset has 1-channel images/, 'dataset');
   assert.ok(!existsSync(out));
 });
 

@@ -41,7 +41,9 @@ interface Flags extends ModelFlags, ScoringFlags {
  * classes. The one size change pai makes on its own is 28 -> 32 (zero padding, as torchvision's
  * Pad would), for models built for CIFAR-sized input; anything else must match.
  */
-async function fitToDataset(o: CreateOptions, name: DatasetName): Promise<{ options: CreateOptions; padTo32: boolean }> {
+async function fitToDataset(o: CreateOptions, name: DatasetName, onnx?: string): Promise<{ options: CreateOptions; padTo32: boolean }> {
+  // An ONNX graph's sizes are its own, not flags the user gave.
+  const given = (flag: string, v: number, what: string): string => (onnx !== undefined ? `--onnx ${onnx} takes ${what}` : `${flag} ${v}`);
   const { datasetInfo } = await import('../../data/registry.js');
   const { standardTransform, transformedShape } = await import('../../data/transforms.js');
   const info = datasetInfo(name);
@@ -50,14 +52,14 @@ async function fitToDataset(o: CreateOptions, name: DatasetName): Promise<{ opti
   const out = { ...o };
   let padTo32 = false;
   if (out.inChannels === undefined) out.inChannels = c;
-  else if (out.inChannels !== c) throw new UserError(`--in-channels ${out.inChannels}, but ${name} has ${c}-channel images`);
+  else if (out.inChannels !== c) throw new UserError(`${given('--in-channels', out.inChannels, `${out.inChannels}-channel images`)}, but ${name} has ${c}-channel images`);
   if (out.imageSize === undefined) out.imageSize = side;
   else if (out.imageSize !== side) {
     if (side === 28 && out.imageSize === 32) padTo32 = true;
-    else throw new UserError(`--image-size ${out.imageSize}, but ${name} images are ${side}x${side}${side === 28 ? ' (only 28 or 32, padded, is possible)' : ''}`);
+    else throw new UserError(`${given('--image-size', out.imageSize, `${out.imageSize}x${out.imageSize} images`)}, but ${name} images are ${side}x${side}${side === 28 ? ' (only 28 or 32, padded, is possible)' : ''}`);
   }
   if (out.numClasses === undefined) out.numClasses = info.numClasses;
-  else if (out.numClasses < info.numClasses) throw new UserError(`--num-classes ${out.numClasses}, but ${name} has ${info.numClasses} classes`);
+  else if (out.numClasses < info.numClasses) throw new UserError(`${given('--num-classes', out.numClasses, `${out.numClasses} outputs`)}, but ${name} has ${info.numClasses} classes`);
   return { options: out, padTo32 };
 }
 
@@ -119,7 +121,7 @@ Data-free criteria (magnitude, random, synflow) need no --dataset unless --warmu
 
       const dataset = f.dataset as DatasetName | undefined;
       let padTo32 = false;
-      if (dataset) ({ options: mo, padTo32 } = await fitToDataset(mo, dataset));
+      if (dataset) ({ options: mo, padTo32 } = await fitToDataset(mo, dataset, f.onnx));
       const model = await buildModel(f, { ...mo, seed: s.seed }, f.weights);
       const seedGen = new Generator(s.seed);
 
