@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torchvision.models import resnet, vgg, mobilenetv2, mobilenetv3, vision_transformer
+from torchvision.models import resnet, vgg, mobilenetv2, mobilenetv3, squeezenet, vision_transformer
 from torchvision.ops.misc import Conv2dNormActivation
 
 OUT = os.path.join('test', 'fixtures', 'onnx')
@@ -123,6 +123,20 @@ def small_mobilenet_v2():
     return m
 
 
+def small_squeezenet():
+    """torchvision's SqueezeNet 1.1 layout (Fire modules: squeeze, two expands concatenated; ceil-mode
+    max-pooling; a convolution as classifier) at a quarter of its widths, two fewer Fire modules."""
+    m = squeezenet.SqueezeNet(version='1_1', num_classes=CLASSES)
+    m.features = nn.Sequential(
+        nn.Conv2d(3, 16, kernel_size=3, stride=2), nn.ReLU(inplace=True),
+        nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
+        squeezenet.Fire(16, 4, 8, 8), squeezenet.Fire(16, 4, 8, 8),
+        nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
+        squeezenet.Fire(16, 8, 16, 16))
+    m.classifier = nn.Sequential(nn.Dropout(p=0.5), nn.Conv2d(32, CLASSES, kernel_size=1), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d((1, 1)))
+    return m
+
+
 def small_vit():
     """torchvision's VisionTransformer: patch 8 on 32x32, 2 layers, 2 heads, hidden 16, MLP 32."""
     m = vision_transformer.VisionTransformer(image_size=SIDE, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32, num_classes=CLASSES)
@@ -140,6 +154,7 @@ NETWORKS = [
     ('vgg_bn', small_vgg, 15, []),
     ('mobilenet_v3', small_mobilenet, 16, []),
     ('mobilenet_v2', small_mobilenet_v2, 14, []),
+    ('squeezenet', small_squeezenet, 15, []),
     ('vit', small_vit, 17, [13]),
 ]
 

@@ -25,7 +25,7 @@ export interface OnnxFixtureMeta {
   noise: Record<'logits' | 'grad' | 'hv' | 'snip' | 'fisher_diag', number>;
 }
 
-export const NETWORKS = ['resnet', 'vgg_bn', 'mobilenet_v3', 'mobilenet_v2', 'vit'] as const;
+export const NETWORKS = ['resnet', 'vgg_bn', 'mobilenet_v3', 'mobilenet_v2', 'squeezenet', 'vit'] as const;
 
 export function fixtureMeta(net: string): OnnxFixtureMeta {
   return JSON.parse(readFileSync(join(ONNX_FIXTURES, `${net}.meta.json`), 'utf8')) as OnnxFixtureMeta;
