@@ -12,6 +12,6 @@ export * as experiment from './experiment/index.js';
 
 export { Tensor, Generator } from './tensor/index.js';
 export { grad, backward, hvp, noGrad } from './autograd/index.js';
-export { createModel, listModels } from './models/index.js';
+export { createModel, listModels, importOnnx } from './models/index.js';
 export { scoreParameters, makeMasks, applyMasks, pruneAtInit } from './prune/index.js';
 export { trainModel, evaluate } from './train/index.js';

@@ -15,6 +15,7 @@ import { setProgressEnabled, stopAllTasks } from './progress.js';
 import { paiVersion } from './version.js';
 import * as info from './commands/info.js';
 import * as models from './commands/models.js';
+import * as inspect from './commands/inspect.js';
 import * as criteria from './commands/criteria.js';
 import * as score from './commands/score.js';
 import * as mask from './commands/mask.js';
@@ -29,7 +30,7 @@ import * as demo from './commands/demo.js';
 
 interface CommandModule { register(program: Command): void }
 
-const COMMANDS: readonly CommandModule[] = [info, models, criteria, score, mask, warmup, prune, data, exportCmd, run, merge, report, demo];
+const COMMANDS: readonly CommandModule[] = [info, models, inspect, criteria, score, mask, warmup, prune, data, exportCmd, run, merge, report, demo];
 
 export function buildProgram(): Command {
   const program = new Command('pai')

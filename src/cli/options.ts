@@ -80,7 +80,11 @@ export function checkOutFile(flag: string, path: string): string {
 // ---- model flags ----
 
 export interface ModelFlags {
-  model: string;
+  model?: string;
+  /** An ONNX file in place of a zoo model. */
+  onnx?: string;
+  prunableInclude?: string;
+  prunableExclude?: string;
   width?: string;
   numClasses?: string;
   inChannels?: string;
@@ -89,15 +93,37 @@ export interface ModelFlags {
 
 export function addModelOptions(cmd: Command): Command {
   return cmd
-    .requiredOption('--model <name>', 'model from the zoo (see pai models)')
+    .option('--model <name>', 'model from the zoo (see pai models); or give --onnx')
+    .option('--onnx <file>', 'an ONNX file exported from PyTorch, in place of --model (see pai inspect and the README, "Your own model")')
+    .option('--prunable-include <globs>', 'with --onnx: comma-separated parameter-name patterns (* and ?) to add to the prunable set')
+    .option('--prunable-exclude <globs>', 'with --onnx: comma-separated parameter-name patterns to leave out of the prunable set')
     .option('--width <w>', 'width multiplier, a decimal or a fraction (1/16 = 0.0625)')
     .option('--num-classes <c>', 'classifier outputs')
     .option('--in-channels <i>', 'input channels (1 for Fashion-MNIST)')
     .option('--image-size <s>', 'input side in pixels');
 }
 
-/** The model options the user gave; fields not given stay undefined so the caller can fill them. */
+/** Options that are an ONNX graph's own sizes, so that mismatches name the file, not a flag. */
+const fromOnnx = new WeakMap<CreateOptions, string>();
+
+const SIZE_FLAGS = [['width', '--width'], ['numClasses', '--num-classes'], ['inChannels', '--in-channels'], ['imageSize', '--image-size']] as const;
+
+/**
+ * The model options the user gave; fields not given stay undefined so the caller can fill them.
+ * With --onnx the graph is imported here (once), and its own input and class counts are the options.
+ */
 export async function modelOptions(f: ModelFlags): Promise<CreateOptions> {
+  if (f.onnx !== undefined) {
+    if (f.model !== undefined) throw new UserError('give --model NAME or --onnx FILE, not both');
+    const given = SIZE_FLAGS.filter(([k]) => f[k] !== undefined).map(([, flag]) => flag);
+    if (given.length) throw new UserError(`${given.join(', ')} size zoo models; an ONNX graph fixes its own sizes (drop ${given.length > 1 ? 'them' : 'it'})`);
+    const c = (await onnxModel(f)).config;
+    const o: CreateOptions = { inChannels: c.inChannels, imageSize: c.imageSize, numClasses: c.numClasses };
+    fromOnnx.set(o, f.onnx);
+    return o;
+  }
+  if (f.prunableInclude !== undefined || f.prunableExclude !== undefined) throw new UserError('--prunable-include and --prunable-exclude apply to --onnx models');
+  if (f.model === undefined) throw new UserError('give --model NAME (see pai models) or --onnx FILE');
   await checkModelName(f.model);
   const o: CreateOptions = {};
   if (f.width !== undefined) o.width = parseWidth(f.width);
@@ -115,8 +141,11 @@ export async function modelOptions(f: ModelFlags): Promise<CreateOptions> {
 export function fitToInput(o: CreateOptions, shape: readonly number[], source: string): CreateOptions {
   const [, c, h, w] = shape as [number, number, number, number];
   const out = { ...o };
+  const onnx = fromOnnx.get(o);
+  const given = (flag: string, v: number, what: string): string => (onnx !== undefined ? `--onnx ${onnx} takes ${what}` : `${flag} ${v}`);
   if (out.inChannels === undefined) out.inChannels = c;
-  else if (out.inChannels !== c) throw new UserError(`--in-channels ${out.inChannels}, but ${source} has ${c}-channel images`);
+  else if (out.inChannels !== c) throw new UserError(`${given('--in-channels', out.inChannels, `${out.inChannels}-channel images`)}, but ${source} has ${c}-channel images`);
+  if (onnx !== undefined && (h !== out.imageSize || w !== out.imageSize)) throw new UserError(`${given('--image-size', out.imageSize!, `${out.imageSize}x${out.imageSize} images`)}, but ${source} has ${h}x${w} images`);
   if (h === w) {
     if (out.imageSize === undefined) out.imageSize = h;
     else if (out.imageSize !== h) throw new UserError(`--image-size ${out.imageSize}, but ${source} has ${h}x${w} images`);
@@ -124,19 +153,51 @@ export function fitToInput(o: CreateOptions, shape: readonly number[], source: s
   return out;
 }
 
-export async function buildModel(name: string, o: CreateOptions, weights?: string): Promise<Model> {
+const imported = new Map<string, Model>();
+
+/** The --onnx model, imported once per process; its warnings go to stderr. */
+async function onnxModel(f: ModelFlags): Promise<Model> {
+  const path = requireFile('--onnx', f.onnx!);
+  let model = imported.get(path);
+  if (!model) {
+    const { importOnnx } = await import('../models/onnx/index.js');
+    const list = (v: string | undefined): string[] | undefined => v?.split(',').map((p) => p.trim()).filter(Boolean);
+    const m = importOnnx(path, { include: list(f.prunableInclude), exclude: list(f.prunableExclude) });
+    for (const w of m.warnings) process.stderr.write(`pai: warning: ${f.onnx}: ${w}\n`);
+    imported.set(path, m);
+    model = m;
+  }
+  return model;
+}
+
+/** The model the flags name: a zoo model built with `o` (a bare name is a zoo model), or the --onnx graph. */
+export async function buildModel(f: ModelFlags | string, o: CreateOptions, weights?: string): Promise<Model> {
+  const flags: ModelFlags = typeof f === 'string' ? { model: f } : f;
   const { createModel } = await import('../models/registry.js');
-  const model = createModel(name, o);
-  if (weights !== undefined) (await import('../nn/serialize.js')).loadStateDictFile(model, weights);
+  const model = flags.onnx !== undefined ? await onnxModel(flags) : createModel(flags.model!, o);
+  if (weights !== undefined) {
+    const { entriesToTensors } = await import('../nn/serialize.js');
+    const { readSafetensors } = await import('../tensor/safetensors.js');
+    const sd = entriesToTensors(readSafetensors(weights).tensors, weights);
+    // A PyTorch state dict of the network an ONNX file came from has the batch-norm counters
+    // (num_batches_tracked), which ONNX does not carry; everything else must match exactly.
+    if (flags.onnx !== undefined) for (const k of [...sd.keys()]) if (k.endsWith('num_batches_tracked') && !model.stateDict().has(k)) sd.delete(k);
+    model.loadStateDict(sd, { source: weights });
+  }
   model.eval();
   return model;
 }
 
+/** How files and reports name the model: the zoo name, or onnx:FILE. */
+export function modelLabel(f: ModelFlags): string {
+  return f.onnx !== undefined ? `onnx:${resolve(f.onnx)}` : f.model ?? '';
+}
+
 /** Metadata strings describing a model, for the __metadata__ of written files. */
-export function modelMetadata(name: string, model: Model): Record<string, string> {
+export function modelMetadata(f: ModelFlags | string, model: Model): Record<string, string> {
   const c = model.config;
   return {
-    model: name,
+    model: typeof f === 'string' ? f : modelLabel(f),
     width: String(c.width), num_classes: String(c.numClasses), in_channels: String(c.inChannels), image_size: String(c.imageSize),
   };
 }

@@ -13,10 +13,11 @@
 
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { criterionNames, OPTION_SPECS, type TaylorForm } from '../prune/index.js';
 import { modelNames } from '../models/registry.js';
+import { importOnnx, onnxModelName } from '../models/onnx/index.js';
 import { DEFAULT_MIN_SPARSITY } from '../nn/sparse.js';
 import { DATASET_NAMES, datasetInfo, isDatasetName, type DatasetName } from '../data/registry.js';
 import type { OptimizerSpec, ScheduleSpec } from '../train/index.js';
@@ -169,7 +170,9 @@ const schedule = z.discriminatedUnion('name', [
 const modelEntry = z.union([
   z.string(),
   z.strictObject({ name: z.string(), width: positive.optional(), imageSize: posInt.optional() }),
-], { error: 'must be a model name or {"name", "width", "imageSize"}' }).check((ctx) => {
+  z.strictObject({ onnx: z.string().min(1) }),
+], { error: 'must be a model name, {"name", "width", "imageSize"} or {"onnx": "file.onnx"}' }).check((ctx) => {
+  if (typeof ctx.value !== 'string' && 'onnx' in ctx.value) return;
   const name = typeof ctx.value === 'string' ? ctx.value : ctx.value.name;
   if (!modelNames().includes(name)) {
     ctx.issues.push({ code: 'custom', input: name, path: typeof ctx.value === 'string' ? [] : ['name'], message: `unknown model "${name}" (known: ${modelNames().join(', ')})` });
@@ -349,6 +352,27 @@ function modelInput(name: string, dataset: DatasetName, imageSize: number | unde
   return { inChannels: c, imageSize: want, padTo32: want !== side };
 }
 
+/**
+ * An ONNX model entry ({"onnx": "file.onnx"}, relative to the config's folder): its input and
+ * classes come from the graph, which must take the dataset's images (28 padded to 32 allowed).
+ */
+function onnxInput(file: string, source: string | null, dataset: DatasetName, where: string): { name: string; inChannels: number; imageSize: number; padTo32: boolean; numClasses: number } {
+  const path = resolve(source ? dirname(source) : '.', file);
+  let c;
+  try {
+    c = importOnnx(path).config;
+  } catch (e) {
+    throw new ConfigError(`${where}: onnx ${file}: ${(e as Error).message}`);
+  }
+  const info = datasetInfo(dataset);
+  if (!info.shape) throw new ConfigError(`${where}: dataset ${dataset} has images of varying size; pai's experiment runner needs a fixed-size dataset`);
+  const [ch, side] = [info.shape[0], info.shape[1]];
+  if (c.inChannels !== ch) throw new ConfigError(`${where}: ${file} takes ${c.inChannels}-channel images, ${dataset} has ${ch}`);
+  if (c.imageSize !== side && !(side === 28 && c.imageSize === 32)) throw new ConfigError(`${where}: ${file} takes ${c.imageSize}x${c.imageSize} images, ${dataset} has ${side}x${side}`);
+  if (c.numClasses < info.numClasses) throw new ConfigError(`${where}: ${file} has ${c.numClasses} outputs, ${dataset} has ${info.numClasses} classes`);
+  return { name: onnxModelName(path), inChannels: ch, imageSize: c.imageSize, padTo32: c.imageSize !== side, numClasses: c.numClasses };
+}
+
 function finish(name: string, description: string, form: Study['form'], settings: RunSettings[], env: Environment, source: string | null, raw: unknown): Study {
   const seen = new Map<string, number>();
   const runs: Run[] = [];
@@ -372,9 +396,11 @@ function fromGrid(c: GridConfig, fallbackName: string, source: string | null, ra
     const dataset = ds as DatasetName;
     const info = datasetInfo(dataset);
     c.grid.models.forEach((m, mi) => {
-      const entry = typeof m === 'string' ? { name: m } : m;
-      const width = entry.width ?? c.model?.width ?? 1;
-      const input = modelInput(entry.name, dataset, entry.imageSize ?? c.model?.imageSize, `grid.models[${mi}] on grid.datasets[${di}]`);
+      const where = `grid.models[${mi}] on grid.datasets[${di}]`;
+      const onnx = typeof m !== 'string' && 'onnx' in m ? onnxInput(m.onnx, source, dataset, where) : null;
+      const entry: { name: string; width?: number; imageSize?: number } = onnx ?? (typeof m === 'string' ? { name: m } : m as { name: string });
+      const width = onnx ? 1 : entry.width ?? c.model?.width ?? 1;
+      const input = onnx ?? modelInput(entry.name, dataset, entry.imageSize ?? c.model?.imageSize, where);
       for (const crit of c.grid.criteria) {
         const dense = crit === DENSE;
         for (const sp of dense ? [0] : c.grid.sparsities) {
@@ -383,7 +409,7 @@ function fromGrid(c: GridConfig, fallbackName: string, source: string | null, ra
               settings.push({
                 dataset, trainPerClass: d.trainPerClass ?? null, testPerClass: d.testPerClass ?? null,
                 valFraction: d.valFraction ?? DEFAULT_VAL_FRACTION, augment: d.augment ?? true, padTo32: input.padTo32,
-                model: entry.name, width, numClasses: info.numClasses, inChannels: input.inChannels, imageSize: input.imageSize,
+                model: entry.name, width, numClasses: onnx?.numClasses ?? info.numClasses, inChannels: input.inChannels, imageSize: input.imageSize,
                 criterion: crit, sparsity: sp, seed: sd, warmup: warm, warmupBatches: p.warmupBatches ?? null,
                 scope: p.scope ?? 'global', semantics: p.semantics ?? 'fixed',
                 maskPerClass: p.maskPerClass ?? 10, maskBatchSize: p.maskBatchSize ?? 1,

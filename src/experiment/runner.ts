@@ -20,6 +20,7 @@ import { canonicalJson, loadConfig, ConfigError, DENSE, type Environment, type R
 import { readRow, runDir, signRow, writeAtomic, writeRow, renameAtomic, type ResultRow } from './store.js';
 import { selectShard, type Shard } from './shard.js';
 import { createModel, prunableParameters, type Model } from '../models/registry.js';
+import { importOnnx, onnxPathOf } from '../models/onnx/index.js';
 import { modelIdentity, writeModelJson } from '../export/source.js';
 import { datasetInfo, loadDataset } from '../data/registry.js';
 import { SubsetDataset, type Dataset } from '../data/dataset.js';
@@ -359,7 +360,8 @@ export async function executeRun(run: Run, ctx: RunContext): Promise<ResultRow> 
   const workers = ctx.env.workers;
   const trainLoader = new DataLoader(data.train, { batchSize: s.batchSize, shuffle: true, transform: tf.train, seed: s.seed, workers });
   const evalLoader = (ds: Dataset): DataLoader => new DataLoader(ds, { batchSize: Math.max(s.batchSize, 256), transform: tf.eval, seed: s.seed, workers });
-  const model = createModel(s.model, { numClasses: s.numClasses, inChannels: s.inChannels, width: s.width, imageSize: s.imageSize, seed: s.seed });
+  const onnx = onnxPathOf(s.model);
+  const model = onnx !== null ? importOnnx(onnx) : createModel(s.model, { numClasses: s.numClasses, inChannels: s.inChannels, width: s.width, imageSize: s.imageSize, seed: s.seed });
   // Names the model for `pai export` of this run's checkpoints (kept with --keep-checkpoints).
   writeModelJson(dir, modelIdentity(s.model, model));
 

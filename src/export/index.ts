@@ -1,3 +1,4 @@
 export * from './onnx.js';
+export * from './onnx-rewrite.js';
 export * from './sparse.js';
 export * from './source.js';

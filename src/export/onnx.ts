@@ -20,7 +20,7 @@ import { randn } from '../tensor/create.js';
 import { Generator } from '../tensor/random.js';
 import { shapeStr } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { ONNX_FLOAT, ONNX_INT64, ONNX_SCHEMA } from './onnx-schema.js';
+import { ONNX_FLOAT, ONNX_INT64, ONNX_SCHEMA } from '../tensor/onnx-schema.js';
 
 export class ExportError extends Error {
   override name = 'ExportError';

@@ -10,6 +10,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createModel, type CreateOptions, type Model } from '../models/registry.js';
+import { importOnnx, onnxPathOf } from '../models/onnx/index.js';
 import { entriesToTensors } from '../nn/serialize.js';
 import { applyMasks } from '../prune/masking.js';
 import { readSafetensors, type StEntry } from '../tensor/safetensors.js';
@@ -150,7 +151,8 @@ export function readExportSource(dir: string, which: 'best' | 'last' | null = nu
 export function buildModelFromSource(src: ExportSource, id: ModelIdentity): Model {
   let model: Model;
   try {
-    model = createModel(id.name, id.options);
+    const onnx = onnxPathOf(id.name);
+    model = onnx !== null ? importOnnx(onnx) : createModel(id.name, id.options);
   } catch (e) {
     throw new ExportError(`cannot build model ${id.name} ${JSON.stringify(id.options)}: ${(e as Error).message}`);
   }

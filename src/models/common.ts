@@ -36,6 +36,11 @@ export abstract class Model extends Module {
   /** Module path of the final classifier (`linear`, `fc`, `head`, ...). */
   abstract readonly classifierName: string;
   abstract readonly config: ResolvedOptions;
+  /**
+   * The prunable set under `fixed` semantics, for models whose layers are not pai's Conv2d and
+   * Linear modules (an imported ONNX graph answers from its graph); zoo models leave it undefined.
+   */
+  fixedPrunable?(): string[];
 }
 
 export function initGen(o: ModelOptions): Generator {

@@ -244,7 +244,9 @@ export function prunableParameters(model: Module, semantics: PruneSemantics = 'f
     return model.namedParameters().map(([n]) => n).filter((n) => !REFERENCE_SKIP.some((s) => n.includes(s)));
   }
   if (semantics !== 'fixed') throw new RangeError(`prune semantics must be "fixed" or "reference", got ${JSON.stringify(semantics)}`);
-  // A module outside the zoo names no classifier: all of its convolution and linear weights.
+  // A model may know its own set (an imported graph); a module outside the zoo names no
+  // classifier: all of its convolution and linear weights.
+  if (model instanceof Model && model.fixedPrunable) return model.fixedPrunable();
   const head = model instanceof Model ? model.classifierName : null;
   const out: string[] = [];
   for (const [prefix, m] of model.namedModules()) {

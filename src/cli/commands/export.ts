@@ -4,7 +4,7 @@
 import { Option, type Command } from 'commander';
 import type { CreateOptions } from '../../models/registry.js';
 import { UserError } from '../errors.js';
-import { checkModelName, checkOutFile, examples, parseChoice, parseInteger, parseWidth } from '../options.js';
+import { checkModelName, checkOutFile, examples, parseChoice, parseInteger, parseWidth, requireFile } from '../options.js';
 import { paiVersion } from '../version.js';
 
 const FORMATS = ['onnx', 'safetensors', 'sparse'] as const;
@@ -18,6 +18,7 @@ interface Flags {
   masksOut?: string;
   opset?: string;
   model?: string;
+  onnx?: string;
   width?: string;
   numClasses?: string;
   inChannels?: string;
@@ -38,6 +39,7 @@ export function register(program: Command): void {
     .option('--masks-out <file>', 'also write the masks (safetensors, 1 = keep) when the folder has them')
     .option('--opset <n>', 'ONNX opset, 17 to 21', '17')
     .option('--model <name>', 'the model, when the folder does not record it (model.json, report.json or model.safetensors metadata)')
+    .option('--onnx <file>', 'the ONNX file the weights belong to, when the folder does not record it (pai prune --onnx records it); with --format onnx its graph is written back with these weights')
     .option('--width <w>', 'width multiplier (with --model, or to override the recorded one)')
     .option('--num-classes <c>', 'classifier outputs')
     .option('--in-channels <i>', 'input channels')
@@ -64,6 +66,8 @@ against the dense safetensors file is printed. Load it back with loadSparseIntoM
       if (f.inChannels !== undefined) over.inChannels = parseInteger('--in-channels', f.inChannels, 1);
       if (f.imageSize !== undefined) over.imageSize = parseInteger('--image-size', f.imageSize, 1);
       if (f.model !== undefined) await checkModelName(f.model);
+      if (f.onnx !== undefined && f.model !== undefined) throw new UserError('give --model NAME or --onnx FILE, not both');
+      if (f.onnx !== undefined) requireFile('--onnx', f.onnx);
 
       const ex = await import('../../export/index.js');
       const { saveTensors, writeSafetensors } = await import('../../tensor/safetensors.js');
@@ -78,7 +82,8 @@ against the dense safetensors file is printed. Load it back with loadSparseIntoM
       }
       const found = ex.findModelIdentity(src.dir);
       let id;
-      if (f.model !== undefined) id = { name: f.model, options: { ...(found && found.id.name === f.model ? found.id.options : {}), ...over } };
+      if (f.onnx !== undefined) id = { name: (await import('../../models/onnx/index.js')).onnxModelName(f.onnx), options: {} };
+      else if (f.model !== undefined) id = { name: f.model, options: { ...(found && found.id.name === f.model ? found.id.options : {}), ...over } };
       else if (found) id = { name: found.id.name, options: { ...found.id.options, ...over } };
       else throw new UserError(`--checkpoint ${f.checkpoint}: the folder does not record its model (no model.json, report.json or model metadata); give --model NAME and its size flags`);
       const model = ex.buildModelFromSource(src, id);
@@ -86,10 +91,14 @@ against the dense safetensors file is printed. Load it back with loadSparseIntoM
 
       let line: string;
       if (format === 'onnx') {
-        const r = ex.exportOnnx(model, { opset, metadata: meta, producerVersion: paiVersion() });
+        // A model imported from ONNX goes back as its own graph with the new weights.
+        const { OnnxModel } = await import('../../models/onnx/index.js');
+        const r = model instanceof OnnxModel ? { ...ex.rewriteOnnx(model, { metadata: meta }), nodes: 0, opTypes: [] as string[] } : ex.exportOnnx(model, { opset, metadata: meta, producerVersion: paiVersion() });
         const { writeFileAtomic } = await import('../../tensor/atomic-file.js');
         writeFileAtomic(f.out, r.bytes);
-        line = `wrote ${f.out}: ONNX opset ${opset}, ${r.nodes} nodes (${r.opTypes.join(', ')}), ${r.bytes.length} bytes (${kib(r.bytes.length)})`;
+        line = model instanceof OnnxModel
+          ? `wrote ${f.out}: the graph of ${model.source} (opset ${model.opset}) with these weights, ${r.bytes.length} bytes (${kib(r.bytes.length)})`
+          : `wrote ${f.out}: ONNX opset ${opset}, ${r.nodes} nodes (${r.opTypes.join(', ')}), ${r.bytes.length} bytes (${kib(r.bytes.length)})`;
       } else if (format === 'safetensors') {
         const entries = stateDictEntries(model, f.out);
         writeSafetensors(f.out, entries, { ...meta, content: 'state dict' });

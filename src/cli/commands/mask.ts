@@ -37,7 +37,7 @@ per-layer density table go to stdout.`)
       const { loadTensors, saveTensors, readSafetensors } = await import('../../tensor/safetensors.js');
       const { Tensor } = await import('../../tensor/tensor.js');
       const { sameShape, shapeStr } = await import('../../tensor/shape.js');
-      const model = await buildModel(f.model, mo);
+      const model = await buildModel(f, mo);
       const prunable = prunableSet(model, semantics);
       const file = loadTensors(f.scores);
       const meta = readSafetensors(f.scores).metadata;
@@ -46,7 +46,7 @@ per-layer density table go to stdout.`)
       const params = model.namedParameters();
       const known = new Set(params.map(([n]) => n));
       const extra = [...file.keys()].filter((n) => !known.has(n));
-      if (extra.length) throw new UserError(`--scores ${f.scores}: ${extra.length} tensor(s) the ${f.model} model does not have, e.g. ${extra.slice(0, 3).join(', ')} (wrong --model or model flags?)`);
+      if (extra.length) throw new UserError(`--scores ${f.scores}: ${extra.length} tensor(s) the ${f.model ?? f.onnx} model does not have, e.g. ${extra.slice(0, 3).join(', ')} (wrong --model, --onnx or model flags?)`);
       const scores: Scores = new Map();
       for (const [name, p] of params) {
         const s = file.get(name);
@@ -63,7 +63,7 @@ per-layer density table go to stdout.`)
       saveTensors(f.out, masks, {
         ...(meta['criterion'] ? { criterion: meta['criterion'] } : {}),
         sparsity: String(sparsity), scope, semantics, kept: String(report.kept), prunable_total: String(report.total),
-        scores: f.scores, ...modelMetadata(f.model, model), pai_version: paiVersion(),
+        scores: f.scores, ...modelMetadata(f, model), pai_version: paiVersion(),
       });
       process.stdout.write(`kept ${report.kept} of ${report.total} prunable values (density ${(100 * report.kept / report.total).toFixed(3)}%, sparsity ${sparsity}, ${scope}); wrote ${f.out}\n`);
       if (f.table) process.stdout.write(`${formatDensityTable(report)}\n`);

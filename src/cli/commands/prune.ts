@@ -12,7 +12,7 @@ import type { MaskData } from '../../prune/index.js';
 import type { CreateOptions } from '../../models/registry.js';
 import { UserError } from '../errors.js';
 import {
-  addModelOptions, buildModel, examples, modelMetadata, modelOptions, parseChoice, parseInteger, parseSparsity, requireFile,
+  addModelOptions, buildModel, examples, modelLabel, modelMetadata, modelOptions, parseChoice, parseInteger, parseSparsity, requireFile,
   SCHEDULE_CHOICES, SCOPE_CHOICES, type ModelFlags,
 } from '../options.js';
 import { startTask } from '../progress.js';
@@ -41,7 +41,9 @@ interface Flags extends ModelFlags, ScoringFlags {
  * classes. The one size change pai makes on its own is 28 -> 32 (zero padding, as torchvision's
  * Pad would), for models built for CIFAR-sized input; anything else must match.
  */
-async function fitToDataset(o: CreateOptions, name: DatasetName): Promise<{ options: CreateOptions; padTo32: boolean }> {
+async function fitToDataset(o: CreateOptions, name: DatasetName, onnx?: string): Promise<{ options: CreateOptions; padTo32: boolean }> {
+  // An ONNX graph's sizes are its own, not flags the user gave.
+  const given = (flag: string, v: number, what: string): string => (onnx !== undefined ? `--onnx ${onnx} takes ${what}` : `${flag} ${v}`);
   const { datasetInfo } = await import('../../data/registry.js');
   const { standardTransform, transformedShape } = await import('../../data/transforms.js');
   const info = datasetInfo(name);
@@ -50,14 +52,14 @@ async function fitToDataset(o: CreateOptions, name: DatasetName): Promise<{ opti
   const out = { ...o };
   let padTo32 = false;
   if (out.inChannels === undefined) out.inChannels = c;
-  else if (out.inChannels !== c) throw new UserError(`--in-channels ${out.inChannels}, but ${name} has ${c}-channel images`);
+  else if (out.inChannels !== c) throw new UserError(`${given('--in-channels', out.inChannels, `${out.inChannels}-channel images`)}, but ${name} has ${c}-channel images`);
   if (out.imageSize === undefined) out.imageSize = side;
   else if (out.imageSize !== side) {
     if (side === 28 && out.imageSize === 32) padTo32 = true;
-    else throw new UserError(`--image-size ${out.imageSize}, but ${name} images are ${side}x${side}${side === 28 ? ' (only 28 or 32, padded, is possible)' : ''}`);
+    else throw new UserError(`${given('--image-size', out.imageSize, `${out.imageSize}x${out.imageSize} images`)}, but ${name} images are ${side}x${side}${side === 28 ? ' (only 28 or 32, padded, is possible)' : ''}`);
   }
   if (out.numClasses === undefined) out.numClasses = info.numClasses;
-  else if (out.numClasses < info.numClasses) throw new UserError(`--num-classes ${out.numClasses}, but ${name} has ${info.numClasses} classes`);
+  else if (out.numClasses < info.numClasses) throw new UserError(`${given('--num-classes', out.numClasses, `${out.numClasses} outputs`)}, but ${name} has ${info.numClasses} classes`);
   return { options: out, padTo32 };
 }
 
@@ -119,8 +121,8 @@ Data-free criteria (magnitude, random, synflow) need no --dataset unless --warmu
 
       const dataset = f.dataset as DatasetName | undefined;
       let padTo32 = false;
-      if (dataset) ({ options: mo, padTo32 } = await fitToDataset(mo, dataset));
-      const model = await buildModel(f.model, { ...mo, seed: s.seed }, f.weights);
+      if (dataset) ({ options: mo, padTo32 } = await fitToDataset(mo, dataset, f.onnx));
+      const model = await buildModel(f, { ...mo, seed: s.seed }, f.weights);
       const seedGen = new Generator(s.seed);
 
       const train: Dataset | null = dataset ? loadDataset(dataset, 'train', { dataDir: f.dataDir }) : null;
@@ -169,7 +171,7 @@ Data-free criteria (magnitude, random, synflow) need no --dataset unless --warmu
 
       const meta = {
         criterion: s.criterion, semantics: s.semantics, sparsity: String(sparsity), scope, seed: String(s.seed),
-        ...modelMetadata(f.model, model), ...(dataset ? { dataset } : {}), pai_version: paiVersion(),
+        ...modelMetadata(f, model), ...(dataset ? { dataset } : {}), pai_version: paiVersion(),
       };
       saveStateDict(join(f.out, 'model.safetensors'), model, { ...meta, content: 'masked weights' });
       saveTensors(join(f.out, 'masks.safetensors'), result.masks, { ...meta, content: 'masks (1 = keep)' });
@@ -180,7 +182,7 @@ Data-free criteria (magnitude, random, synflow) need no --dataset unless --warmu
       const r = result.report;
       const report = {
         pai_version: paiVersion(),
-        model: { name: f.model, ...model.config, weights: f.weights ?? null, seed: f.weights === undefined ? s.seed : null },
+        model: { name: modelLabel(f), ...model.config, weights: f.weights ?? null, seed: f.weights === undefined ? s.seed : null },
         dataset: dataset ?? null,
         criterion: s.criterion,
         options: {
@@ -197,7 +199,7 @@ Data-free criteria (magnitude, random, synflow) need no --dataset unless --warmu
       };
       writeFileSync(join(f.out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
       const table = formatDensityTable(r);
-      writeFileSync(join(f.out, 'report.txt'), `${f.model} pruned with ${s.criterion} (${s.semantics}) at sparsity ${sparsity}, ${scope}\n\n${table}\n`);
+      writeFileSync(join(f.out, 'report.txt'), `${f.model ?? f.onnx} pruned with ${s.criterion} (${s.semantics}) at sparsity ${sparsity}, ${scope}\n\n${table}\n`);
       for (const w of result.warnings) process.stderr.write(`pai: warning: ${w}\n`);
       process.stdout.write(`${table}\n\nkept ${r.kept} of ${r.total} prunable values (${(100 * report.density).toFixed(3)}%); wrote ${f.out}/{model,masks,scores}.safetensors and report.{json,txt}\n`);
     });

@@ -88,7 +88,7 @@ When --in-channels or --image-size is not given it is taken from the images in -
       if (f.data !== undefined) requireFile('--data', f.data);
       if (crit.needsData && f.data === undefined) throw new UserError(`criterion ${s.criterion} needs a mask set: give --data FILE (safetensors with x and y)`);
       const ds = f.data !== undefined ? loadTensorDataset(f.data) : null;
-      const model = await buildModel(f.model, ds ? fitToInput(mo, ds.x.shape, `--data ${f.data}`) : mo, f.weights);
+      const model = await buildModel(f, ds ? fitToInput(mo, ds.x.shape, `--data ${f.data}`) : mo, f.weights);
       const data: MaskData | null = ds ? { x: ds.x, y: ds.y } : null;
       if (ds) {
         const over = ds.y.findIndex((v) => v >= model.config.numClasses);
@@ -107,7 +107,7 @@ When --in-channels or --image-size is not given it is taken from the images in -
       saveTensors(f.out, scores, {
         criterion: s.criterion, semantics: s.semantics, ...optionMetadata(s.resolved), seed: String(s.seed),
         mask_batch_size: String(s.batchSize), mask_samples: String(n),
-        ...modelMetadata(f.model, model), ...(f.weights !== undefined ? { weights: f.weights } : {}),
+        ...modelMetadata(f, model), ...(f.weights !== undefined ? { weights: f.weights } : {}),
         ...(f.data !== undefined ? { data: f.data } : {}), pai_version: paiVersion(),
       });
       let values = 0;

@@ -8,7 +8,7 @@ import { addModelOptions, checkOutFile, buildModel, examples, fitToInput, modelM
 import { startTask } from '../progress.js';
 import { paiVersion } from '../version.js';
 
-interface Flags extends ModelFlags { weights: string; data: string; batchSize: string; maxBatches?: string; out: string }
+interface Flags extends ModelFlags { weights?: string; data: string; batchSize: string; maxBatches?: string; out: string }
 
 /** Consecutive batches of an NCHW tensor, sharing its buffer. */
 function* fileOrderBatches(TensorClass: typeof Tensor, x: Tensor, batchSize: number): IterableIterator<Tensor> {
@@ -23,7 +23,7 @@ function* fileOrderBatches(TensorClass: typeof Tensor, x: Tensor, batchSize: num
 export function register(program: Command): void {
   const cmd = addModelOptions(program.command('warmup')
     .description('BN warm-up: train-mode forward passes without gradients over images, updating only running statistics'))
-    .requiredOption('--weights <file>', 'state dict to start from (safetensors)')
+    .option('--weights <file>', 'state dict to start from (safetensors); needed with --model, optional with --onnx (default: the file\'s weights)')
     .requiredOption('--data <file>', 'safetensors with x [N,C,H,W] float32 (y is not needed)')
     .requiredOption('--batch-size <b>', 'images per forward pass, taken in file order (the last batch may be smaller)')
     .option('--max-batches <n>', 'stop after this many batches')
@@ -36,7 +36,8 @@ given it is taken from x.`)
       const batchSize = parseInteger('--batch-size', f.batchSize, 1);
       const maxBatches = f.maxBatches !== undefined ? parseInteger('--max-batches', f.maxBatches, 1) : undefined;
       const mo = await modelOptions(f);
-      requireFile('--weights', f.weights);
+      if (f.weights === undefined && f.onnx === undefined) throw new UserError('--weights FILE is needed with --model (the state dict to warm up)');
+      if (f.weights !== undefined) requireFile('--weights', f.weights);
       checkOutFile('--out', f.out);
       requireFile('--data', f.data);
       const { bnWarmup } = await import('../../prune/index.js');
@@ -50,15 +51,15 @@ given it is taken from x.`)
       if (e.dtype !== 'F32' || e.shape.length !== 4) throw new UserError(`--data ${f.data}: "x" must be float32 [N, C, H, W], got ${e.dtype} ${shapeStr(e.shape)}`);
       if (e.shape[0] === 0) throw new UserError(`--data ${f.data}: "x" holds no images`);
       const x = toTensor(e, `${f.data}: tensor "x"`);
-      const model = await buildModel(f.model, fitToInput(mo, x.shape, `--data ${f.data}`), f.weights);
+      const model = await buildModel(f, fitToInput(mo, x.shape, `--data ${f.data}`), f.weights);
       const total = Math.min(Math.ceil(x.shape[0]! / batchSize), maxBatches ?? Infinity);
       const task = startTask('warm-up', total, { unit: 'batches' });
       const t0 = performance.now();
       const done = bnWarmup(model, fileOrderBatches(Tensor, x, batchSize), { ...(maxBatches !== undefined ? { maxBatches } : {}), progress: (d) => task.update(d) });
       task.done();
       saveStateDict(f.out, model, {
-        warmup_data: f.data, warmup_batches: String(done), batch_size: String(batchSize), weights: f.weights,
-        ...modelMetadata(f.model, model), pai_version: paiVersion(),
+        warmup_data: f.data, warmup_batches: String(done), batch_size: String(batchSize), ...(f.weights !== undefined ? { weights: f.weights } : {}),
+        ...modelMetadata(f, model), pai_version: paiVersion(),
       });
       process.stdout.write(`warm-up: ${done} batch(es) of up to ${batchSize} in ${((performance.now() - t0) / 1000).toFixed(2)} s; wrote ${f.out}\n`);
     });

@@ -1,8 +1,9 @@
-// The subset of ONNX's protobuf schema (onnx.proto, IR version 8 / opset 17 era) that the exporter
-// writes, as a protobufjs JSON descriptor. Field numbers are the ones the ONNX specification
-// assigns; messages and fields pai never writes (training info, functions, sparse and external
-// tensors, sequence/map types) are left out, which protobuf's wire format allows: a reader sees
-// only the fields that are present.
+// The subset of ONNX's protobuf schema (onnx.proto, IR version 8 / opset 17 era) that pai's exporter
+// writes and its importer reads, as a protobufjs JSON descriptor. Field numbers are the ones the
+// ONNX specification assigns. The importer also needs to see what it refuses (tensors stored in
+// external files, sparse initializers, model-local functions), so those fields are declared, as
+// counts of entries; messages pai never touches (training info, sequence/map types) are left out,
+// which protobuf's wire format allows: a reader skips fields it does not know.
 
 export const ONNX_SCHEMA = {
   nested: {
@@ -69,6 +70,8 @@ export const ONNX_SCHEMA = {
             docString: { type: 'string', id: 6 },
             graph: { type: 'GraphProto', id: 7 },
             metadataProps: { rule: 'repeated', type: 'StringStringEntryProto', id: 14 },
+            // Read only to refuse: model-local functions (ONNX FunctionProto, not decoded).
+            functions: { rule: 'repeated', type: 'bytes', id: 25 },
           },
         },
         GraphProto: {
@@ -80,6 +83,8 @@ export const ONNX_SCHEMA = {
             input: { rule: 'repeated', type: 'ValueInfoProto', id: 11 },
             output: { rule: 'repeated', type: 'ValueInfoProto', id: 12 },
             valueInfo: { rule: 'repeated', type: 'ValueInfoProto', id: 13 },
+            // Read only to refuse: sparse initializers (SparseTensorProto, not decoded).
+            sparseInitializer: { rule: 'repeated', type: 'bytes', id: 15 },
           },
         },
         TensorProto: {
@@ -93,6 +98,9 @@ export const ONNX_SCHEMA = {
             docString: { type: 'string', id: 12 },
             rawData: { type: 'bytes', id: 9 },
             doubleData: { rule: 'repeated', type: 'double', id: 10 },
+            // Read only to refuse: tensors whose bytes live in another file.
+            externalData: { rule: 'repeated', type: 'StringStringEntryProto', id: 13 },
+            dataLocation: { type: 'int32', id: 14 },
           },
           nested: {
             DataType: {
