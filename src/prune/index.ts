@@ -1,4 +1,5 @@
 export * from './types.js';
+export { prunableParameters, REFERENCE_SKIP } from './prunable.js';
 export { type MaskData, maskBatches, temperedLoss } from './context.js';
 export { makeMasks, keptCount, topKMask, maskDensity, checkSparsity } from './masks.js';
 export { applyMasks, MaskEnforcer, MaskError } from './masking.js';

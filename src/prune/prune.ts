@@ -5,7 +5,7 @@
 
 import type { Tensor } from '../tensor/tensor.js';
 import type { Module } from '../nn/module.js';
-import { prunableParameters } from '../models/registry.js';
+import { prunableParameters } from './prunable.js';
 import { LayerNorm } from '../nn/layers.js';
 import { sayOnce, type MaskData } from './context.js';
 import { applyMasks } from './masking.js';

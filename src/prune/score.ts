@@ -3,7 +3,7 @@
 import { Generator } from '../tensor/random.js';
 import { shapeStr } from '../tensor/shape.js';
 import type { Module } from '../nn/module.js';
-import { prunableParameters } from '../models/registry.js';
+import { prunableParameters } from './prunable.js';
 import { makeContext, type MaskData } from './context.js';
 import { getCriterion, OPTION_SPECS, type CriterionOptions } from './criteria/index.js';
 import { PruneError, type Scores, type Semantics } from './types.js';

@@ -3,7 +3,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createModel, prunableParameters } from '../../src/models/index.js';
+import { createModel } from '../../src/models/index.js';
+import { prunableParameters } from '../../src/prune/index.js';
 import { randn } from '../../src/tensor/create.js';
 import { Generator } from '../../src/tensor/random.js';
 import { noGrad } from '../../src/autograd/index.js';

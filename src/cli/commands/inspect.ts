@@ -19,7 +19,7 @@ export function register(program: Command): void {
       if (f.semantics !== 'fixed' && f.semantics !== 'reference') throw new UserError(`--semantics must be one of fixed, reference, got "${f.semantics}"`);
       await modelOptions(f);
       const model = await buildModel(f, {});
-      const { prunableParameters } = await import('../../models/registry.js');
+      const { prunableParameters } = await import('../../prune/prunable.js');
       const { OnnxModel } = await import('../../models/onnx/index.js');
       const m = model as InstanceType<typeof OnnxModel>;
       const prunable = new Set(prunableParameters(model, f.semantics));
