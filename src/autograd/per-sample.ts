@@ -17,7 +17,8 @@
 
 import type { Tensor } from '../tensor/tensor.js';
 import type { FloatArray } from '../kernels/interface.js';
-import type { Node } from './graph.js';
+import type { OpCall, OpDef } from './op.js';
+import type { Node } from './tape.js';
 
 export interface PerSampleSink {
   /** The contribution of one op to the gradients of samples start .. start + g.shape[0] - 1 of parameter `index`; g is [count, ...param.shape]. */
@@ -179,14 +180,23 @@ export function addProbeTerm(term: Tensor): void {
   if (active) active.terms.push(term);
 }
 
-// Ops whose vjps carry per-sample rules, and which of their inputs may be registered parameters.
-const SUPPORTED: Record<string, readonly number[]> = {
-  conv2d: [1, 2],
-  conv2dInputGrad: [1],
-  matmul: [1],
-  channelScaleShift: [1, 2],
-  reshape: [0],
-};
+/**
+ * Backward pass, before an op's vjp runs: when a registered parameter is one of the inputs the op's
+ * per-sample rule covers, runs the rule and returns `needs` without those inputs, whose summed
+ * gradients the rule's per-sample terms (report mode) or probe terms (probe mode) replace.
+ */
+export function applyPerSampleRule(op: OpDef, call: OpCall, g: Tensor, needs: readonly boolean[]): readonly boolean[] {
+  const t = active;
+  const rule = op.perSample?.rule;
+  if (!t || t.mode === 'off' || !rule) return needs;
+  let taken: boolean[] | null = null;
+  for (const i of op.perSample!.inputs) {
+    const x = call.inputs[i];
+    if (x !== undefined && t.index.has(x)) (taken ??= [...needs])[i] = false;
+  }
+  if (taken) rule(g, call);
+  return taken ?? needs;
+}
 
 /**
  * Walks the recorded graph of `outputs` and returns why per-sample results over it would be wrong,
@@ -211,9 +221,9 @@ export function checkPerSampleGraph(outputs: readonly Tensor[], squares: boolean
     node.inputs.forEach((x, pos) => {
       const i = t.index.get(x);
       if (i !== undefined) {
-        const ok = SUPPORTED[node.name]?.includes(pos) ?? false;
-        if (!ok) return void (t.unsupported ??= `parameter ${i} enters op ${node.name} (input ${pos}), which has no per-sample rule`);
-        if (node.name === 'reshape') {
+        const rule = node.op.perSample;
+        if (!rule?.inputs.includes(pos)) return void (t.unsupported ??= `parameter ${i} enters op ${node.name} (input ${pos}), which has no per-sample rule`);
+        if (!rule.rule) {
           if (t.index.get(out) !== i) t.unsupported ??= `parameter ${i} is reshaped outside a per-sample-aware layer`;
         } else {
           uses.set(i, (uses.get(i) ?? 0) + 1);
