@@ -5,8 +5,9 @@
 //   native/addon.gen.h              one argument record per kernel (unpacked and checked by its
 //                                   constructor), the body prototypes (k_<name>, written in
 //                                   addon.cc) and the table of exported functions
-// Run by `npm run build` and by scripts/build-native.mjs. The generated files are committed;
-// `--check` exits 1 when one differs from what the declaration gives (a test runs it).
+// Run by `npm run build` and by scripts/build-native.mjs. It fails when native/addon.cc's kernel
+// bodies do not match the declaration. The generated files are committed; `--check` exits 1 when
+// one differs from what the declaration gives (a test runs it).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -183,8 +184,25 @@ export function generate() {
   };
 }
 
+/**
+ * The native bodies must match the declaration one to one: every wrapped kernel has its k_<name>
+ * in native/addon.cc and no other body is there. Checked here, not only by the compiler, so that a
+ * mismatch fails `npm run build` on machines that cannot compile the addon too.
+ */
+export function checkBodies() {
+  const text = readFileSync(join(root, 'native', 'addon.cc'), 'utf8');
+  const bodies = new Set([...text.matchAll(/^void k_(\w+)\(/gm)].map((m) => m[1]));
+  const declared = [...KERNELS, ...CONTROLS.filter((c) => !c.returns)].map((k) => k.name);
+  const missing = declared.filter((n) => !bodies.has(n));
+  const extra = [...bodies].filter((n) => !declared.includes(n));
+  if (missing.length || extra.length) {
+    throw new Error(`native/addon.cc does not match src/kernels/declarations.mjs:${missing.length ? ` no body for ${missing.join(', ')};` : ''}${extra.length ? ` undeclared bodies ${extra.join(', ')};` : ''} add or remove k_<name> there`);
+  }
+}
+
 /** Writes the generated files that changed; with check, writes nothing and returns the stale ones. */
 export function run(check = false) {
+  checkBodies();
   const stale = [];
   for (const [path, text] of Object.entries(generate())) {
     const file = join(root, path);
@@ -199,7 +217,13 @@ export function run(check = false) {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const check = process.argv.includes('--check');
-  const stale = run(check);
+  let stale;
+  try {
+    stale = run(check);
+  } catch (e) {
+    console.error(`pai: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  }
   if (check && stale.length > 0) {
     console.error(`pai: generated kernel seam files are stale: ${stale.join(', ')}; run node scripts/gen-kernels.mjs`);
     process.exit(1);
