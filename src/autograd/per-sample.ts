@@ -1,18 +1,19 @@
 // Per-sample gradients as an extension of the backward pass (BackPACK's idea). A reverse pass over
 // a batch sums its samples' gradients inside the weight-gradient ops; the per-sample terms exist
 // there and nowhere else. So the few ops through which parameters enter a network (conv2d and its
-// input gradient, the linear layer's matrix product, the per-channel affine map of batch norm) look
-// up, in their vector-Jacobian functions, whether a parameter is registered here and, if so, hand
-// its per-sample gradient [n, ...shape] to a sink. Criteria only register and read.
+// input gradient, the linear layer's matrix product, the per-channel affine map of batch norm) carry
+// a per-sample rule in their op-table entry; the backward pass runs it (applyPerSampleRule) when one
+// of the op's inputs is a parameter registered here, and the rule hands the parameter's per-sample
+// gradient [n, ...shape] to a sink. Criteria only register and read.
 //
-// Two modes. 'report': each supported vjp reports the per-sample contribution of its parameter
-// inputs. 'probe' (used for the first, recorded backward pass of a Hessian-vector product): the vjp
+// Two modes. 'report': each rule reports the per-sample contribution of its parameter inputs.
+// 'probe' (used for the first, recorded backward pass of a Hessian-vector product): the rule
 // instead adds the recorded scalar Σ_n <g_n, z_n> for per-sample probes z_n, so that a second
 // backward pass in 'report' mode yields z_n-directional second derivatives of every sample at once.
 //
 // Anything the ops cannot vouch for (a parameter consumed by an op without per-sample support, a
 // parameter used twice where the consumer squares, a layout the rule does not cover) is found by
-// checkPerSampleGraph before the backward pass or flagged from inside a vjp; callers must then
+// checkPerSampleGraph before the backward pass or flagged from inside a rule; callers must then
 // discard the results and fall back to a per-sample loop. Wrong numbers are never returned silently.
 
 import type { Tensor } from '../tensor/tensor.js';
