@@ -271,13 +271,13 @@ void k_powScalar(Args&, const PowScalarCall& k) {
 
 // Builds the coalesced iteration plan for k inputs broadcasting to outShape. Returns false when
 // the output is empty.
-bool plan(const char* fn, int k, const std::vector<int64_t>* shapes, const int64_t* lens,
+bool plan(const char* fn, int k, const std::vector<int64_t>* const* shapes, const int64_t* lens,
           const std::vector<int64_t>& outShape, int64_t outLen, BcastPlan* p) {
   const size_t r = outShape.size();
   need(outLen >= prod(outShape), std::string(fn) + ": out is shorter than outShape");
   std::vector<std::vector<int64_t>> st(k + 1, std::vector<int64_t>(r, 0));
   for (int o = 0; o < k; ++o) {
-    const auto& s = shapes[o];
+    const auto& s = *shapes[o];
     need(s.size() <= r, std::string(fn) + ": operand has more dims than the output");
     need(lens[o] >= prod(s), std::string(fn) + ": operand buffer is shorter than its shape");
     int64_t acc = 1;
@@ -324,14 +324,14 @@ bool plan(const char* fn, int k, const std::vector<int64_t>* shapes, const int64
 
 void k_binary(Args&, const BinaryCall& k) {
   const int64_t lens[2] = {k.aLen, k.bLen};
-  const std::vector<int64_t> shapes[2] = {k.aShape, k.bShape};
+  const std::vector<int64_t>* shapes[2] = {&k.aShape, &k.bShape};
   BcastPlan p;
   if (plan("binary", 2, shapes, lens, k.outShape, k.outLen, &p)) ew->binary(k.op, k.a, k.b, k.out, &p);
 }
 
 void k_where(Args&, const WhereCall& k) {
   const int64_t lens[3] = {k.condLen, k.aLen, k.bLen};
-  const std::vector<int64_t> shapes[3] = {k.condShape, k.aShape, k.bShape};
+  const std::vector<int64_t>* shapes[3] = {&k.condShape, &k.aShape, &k.bShape};
   BcastPlan p;
   if (plan("where", 3, shapes, lens, k.outShape, k.outLen, &p)) ew->where(k.cond, k.a, k.b, k.out, &p);
 }
