@@ -1,5 +1,8 @@
 // Node-API entry points: argument checking and unpacking, then a call into the loop kernels (ew_*)
-// or oneDNN (dnn.cc). Written against the plain C Node-API so the addon needs no npm dependency and
+// or oneDNN (dnn.cc). The entry points themselves, the unpacking of their arguments into one record
+// per kernel and the table of exported functions are generated from src/kernels/declarations.mjs
+// (addon.gen.h, by scripts/gen-kernels.mjs); this file holds the argument readers and each
+// kernel's body, k_<name>: the size checks and the call. Written against the plain C Node-API so the addon needs no npm dependency and
 // keeps one ABI across Node versions. Every size is checked against the typed arrays' lengths here,
 // because a wrong shape from JS would otherwise be an out-of-bounds write in native memory.
 #define NAPI_VERSION 8
@@ -9,6 +12,8 @@
 #include <string.h>
 
 #include <cmath>
+#include <initializer_list>
+#include <utility>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -58,13 +63,21 @@ struct Args {
     void* data;
     NAPI_OK(napi_get_typedarray_info(env, argv[i], &type, &length, &data, nullptr, nullptr));
     if (type != want)
-      throw JsTypeError(where(i) + (want == napi_float32_array ? " must be a Float32Array (the native backend computes in float32 only)"
-                                                               : " must be an Int32Array"));
+      throw JsTypeError(where(i) + (want == napi_float32_array   ? " must be a Float32Array (the native backend computes in float32 only)"
+                                    : want == napi_int32_array ? " must be an Int32Array"
+                                                               : " must be a Uint32Array of 4 words"));
     *len = (int64_t)length;
     return static_cast<T*>(data);
   }
   float* f32(size_t i, int64_t* len, bool nullable = false) { return typed<float>(i, napi_float32_array, len, nullable); }
   int32_t* i32(size_t i, int64_t* len) { return typed<int32_t>(i, napi_int32_array, len); }
+  // The xoshiro128** state of rademacherFill: a Uint32Array of exactly 4 words.
+  uint32_t* u32x4(size_t i) {
+    int64_t len;
+    uint32_t* state = typed<uint32_t>(i, napi_uint32_array, &len);
+    if (len != 4) throw JsTypeError(where(i) + " must be a Uint32Array of 4 words");
+    return state;
+  }
 
   double num(napi_value v, const std::string& what) {
     double d;
@@ -79,6 +92,12 @@ struct Args {
     return (int64_t)d;
   }
   int64_t integer(size_t i, bool nonneg = true) { return integer(argv[i], where(i), nonneg); }
+  // An op code below count (the ops of one list of the declaration).
+  int code(size_t i, int count) {
+    int64_t op = integer(i);
+    if (op >= count) throw JsRangeError(std::string(fn) + ": unknown op");
+    return (int)op;
+  }
   bool boolean(napi_value v) {
     bool b = false;
     napi_valuetype vt;
@@ -149,54 +168,116 @@ napi_value undef(napi_env env) {
   return u;
 }
 
+// ---------------------------------------------------------------- parameter records
+
+MatmulArgs matmulArgs(Args& a, size_t i) {
+  MatmulArgs p;
+  p.batch = a.prop(i, "batch"); p.m = a.prop(i, "m"); p.k = a.prop(i, "k"); p.n = a.prop(i, "n");
+  p.transA = a.propBool(i, "transA"); p.transB = a.propBool(i, "transB");
+  p.aBatchStride = a.prop(i, "aBatchStride"); p.bBatchStride = a.prop(i, "bBatchStride");
+  p.accumulate = a.propBool(i, "accumulate");
+  return p;
+}
+
+ConvArgs convArgs(Args& a, size_t i) {
+  ConvArgs p;
+  p.n = a.prop(i, "n"); p.c = a.prop(i, "c"); p.h = a.prop(i, "h"); p.w = a.prop(i, "w");
+  p.oc = a.prop(i, "oc"); p.kh = a.prop(i, "kh"); p.kw = a.prop(i, "kw");
+  p.oh = a.prop(i, "oh"); p.ow = a.prop(i, "ow");
+  p.sh = a.prop(i, "strideH"); p.sw = a.prop(i, "strideW");
+  p.ph = a.prop(i, "padH"); p.pw = a.prop(i, "padW");
+  p.dh = a.prop(i, "dilH"); p.dw = a.prop(i, "dilW");
+  p.groups = a.prop(i, "groups");
+  need(p.groups >= 1 && p.c % p.groups == 0 && p.oc % p.groups == 0, "conv2d: groups must divide c and oc");
+  need(p.sh >= 1 && p.sw >= 1 && p.dh >= 1 && p.dw >= 1, "conv2d: stride and dilation must be >= 1");
+  need(p.kh >= 1 && p.kw >= 1, "conv2d: kernel must be at least 1x1");
+  need(p.oh == (p.h + 2 * p.ph - p.dh * (p.kh - 1) - 1) / p.sh + 1 &&
+       p.ow == (p.w + 2 * p.pw - p.dw * (p.kw - 1) - 1) / p.sw + 1 &&
+       p.h + 2 * p.ph >= p.dh * (p.kh - 1) + 1 && p.w + 2 * p.pw >= p.dw * (p.kw - 1) + 1,
+       "conv2d: oh/ow do not match the input size, kernel, stride, padding and dilation");
+  return p;
+}
+int64_t xSize(const ConvArgs& p) { return p.n * p.c * p.h * p.w; }
+int64_t ySize(const ConvArgs& p) { return p.n * p.oc * p.oh * p.ow; }
+int64_t wSize(const ConvArgs& p) { return p.oc * (p.c / p.groups) * p.kh * p.kw; }
+
+SparseConv sparseConvArgs(Args& a, size_t i) {
+  ConvArgs c = convArgs(a, i);
+  need(c.groups == 1, std::string(a.fn) + ": groups must be 1 (a grouped pruned convolution stays dense)");
+  return SparseConv{c.n, c.c, c.h, c.w, c.oc, c.kh, c.kw, c.oh, c.ow, c.sh, c.sw, c.ph, c.pw, c.dh, c.dw};
+}
+
+Pool poolArgs(Args& a, size_t i, bool adaptive) {
+  Pool p{};
+  p.n = a.prop(i, "n"); p.c = a.prop(i, "c"); p.h = a.prop(i, "h"); p.w = a.prop(i, "w");
+  p.oh = a.prop(i, "oh"); p.ow = a.prop(i, "ow");
+  if (adaptive) {
+    need(p.oh > 0 && p.ow > 0, "adaptiveAvgPool2d: output size must be positive");
+    p.kh = p.kw = p.sh = p.sw = p.dh = p.dw = 1;
+    return p;
+  }
+  p.kh = a.prop(i, "kh"); p.kw = a.prop(i, "kw");
+  p.sh = a.prop(i, "strideH"); p.sw = a.prop(i, "strideW");
+  p.ph = a.prop(i, "padH"); p.pw = a.prop(i, "padW");
+  // Average pooling has no dilation; accept a 0 there as "unset".
+  p.dh = a.prop(i, "dilH"); p.dw = a.prop(i, "dilW");
+  if (p.dh == 0) p.dh = 1;
+  if (p.dw == 0) p.dw = 1;
+  p.countIncludePad = a.propBool(i, "countIncludePad");
+  p.divisorOverride = a.propNum(i, "divisorOverride");
+  need(p.kh >= 1 && p.kw >= 1 && p.sh >= 1 && p.sw >= 1 && p.dh >= 1 && p.dw >= 1,
+       "pool2d: kernel, stride and dilation must be >= 1");
+  return p;
+}
+
+struct LinDims { int64_t n, inF, outF; };
+LinDims linDims(Args& a, size_t i) {
+  LinDims d{a.prop(i, "n"), a.prop(i, "inF"), a.prop(i, "outF")};
+  need(d.n <= (int64_t)1 << 40 && d.inF < (int64_t)1 << 31 && d.outF < (int64_t)1 << 31, std::string(a.fn) + ": dims too large");
+  return d;
+}
+
+// The Node-API function of a kernel: Call's constructor checks and unpacks the arguments, then
+// Body (k_<name> below) checks the sizes and computes.
+template <class Call, void (*Body)(Args&, const Call&)>
+napi_value entry(napi_env env, napi_callback_info info) {
+  return guard(env, [&] {
+    Args a(env, info, Call::kName, Call::kArgc);
+    const Call k(a);
+    Body(a, k);
+    return undef(env);
+  });
+}
+
+// The generated argument records, body prototypes and the table of exported functions.
+#include "addon.gen.h"
+
 // ---------------------------------------------------------------- element-wise
 
-napi_value Unary(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "unary", 3);
-    int64_t op = a.integer(0), nx, no;
-    const float* x = a.f32(1, &nx);
-    float* out = a.f32(2, &no);
-    need(op < U_COUNT, "unary: unknown op");
-    need(no >= nx, "unary: out is shorter than x");
-    ew->unary((int)op, x, out, nx);
-    return undef(env);
-  });
+void k_unary(Args&, const UnaryCall& k) {
+  need(k.outLen >= k.xLen, "unary: out is shorter than x");
+  ew->unary(k.op, k.x, k.out, k.xLen);
 }
 
-napi_value Affine(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "affine", 4);
-    int64_t nx, no;
-    const float* x = a.f32(0, &nx);
-    float* out = a.f32(3, &no);
-    need(no >= nx, "affine: out is shorter than x");
-    ew->affine(x, (float)a.num(1), (float)a.num(2), out, nx);
-    return undef(env);
-  });
+void k_affine(Args&, const AffineCall& k) {
+  need(k.outLen >= k.xLen, "affine: out is shorter than x");
+  ew->affine(k.x, (float)k.scale, (float)k.shift, k.out, k.xLen);
 }
 
-napi_value PowScalar(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "powScalar", 3);
-    int64_t nx, no;
-    const float* x = a.f32(0, &nx);
-    float* out = a.f32(2, &no);
-    need(no >= nx, "powScalar: out is shorter than x");
-    ew->powScalar(x, (float)a.num(1), out, nx);
-    return undef(env);
-  });
+void k_powScalar(Args&, const PowScalarCall& k) {
+  need(k.outLen >= k.xLen, "powScalar: out is shorter than x");
+  ew->powScalar(k.x, (float)k.p, k.out, k.xLen);
 }
 
 // Builds the coalesced iteration plan for k inputs broadcasting to outShape. Returns false when
 // the output is empty.
-bool plan(const char* fn, int k, const std::vector<int64_t>* shapes, const int64_t* lens,
+bool plan(const char* fn, int k, const std::vector<int64_t>* const* shapes, const int64_t* lens,
           const std::vector<int64_t>& outShape, int64_t outLen, BcastPlan* p) {
   const size_t r = outShape.size();
   need(outLen >= prod(outShape), std::string(fn) + ": out is shorter than outShape");
   std::vector<std::vector<int64_t>> st(k + 1, std::vector<int64_t>(r, 0));
   for (int o = 0; o < k; ++o) {
-    const auto& s = shapes[o];
+    const auto& s = *shapes[o];
     need(s.size() <= r, std::string(fn) + ": operand has more dims than the output");
     need(lens[o] >= prod(s), std::string(fn) + ": operand buffer is shorter than its shape");
     int64_t acc = 1;
@@ -241,472 +322,214 @@ bool plan(const char* fn, int k, const std::vector<int64_t>* shapes, const int64
   return true;
 }
 
-napi_value Binary(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "binary", 7);
-    int64_t op = a.integer(0), lens[2], no;
-    need(op < B_COUNT, "binary: unknown op");
-    const float* x = a.f32(1, &lens[0]);
-    std::vector<int64_t> shapes[2] = {a.ints(2), a.ints(4)};
-    const float* y = a.f32(3, &lens[1]);
-    float* out = a.f32(5, &no);
-    BcastPlan p;
-    if (plan("binary", 2, shapes, lens, a.ints(6), no, &p)) ew->binary((int)op, x, y, out, &p);
-    return undef(env);
-  });
+void k_binary(Args&, const BinaryCall& k) {
+  const int64_t lens[2] = {k.aLen, k.bLen};
+  const std::vector<int64_t>* shapes[2] = {&k.aShape, &k.bShape};
+  BcastPlan p;
+  if (plan("binary", 2, shapes, lens, k.outShape, k.outLen, &p)) ew->binary(k.op, k.a, k.b, k.out, &p);
 }
 
-napi_value Where(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "where", 8);
-    int64_t lens[3], no;
-    const float* c = a.f32(0, &lens[0]);
-    const float* x = a.f32(2, &lens[1]);
-    const float* y = a.f32(4, &lens[2]);
-    std::vector<int64_t> shapes[3] = {a.ints(1), a.ints(3), a.ints(5)};
-    float* out = a.f32(6, &no);
-    BcastPlan p;
-    if (plan("where", 3, shapes, lens, a.ints(7), no, &p)) ew->where(c, x, y, out, &p);
-    return undef(env);
-  });
+void k_where(Args&, const WhereCall& k) {
+  const int64_t lens[3] = {k.condLen, k.aLen, k.bLen};
+  const std::vector<int64_t>* shapes[3] = {&k.condShape, &k.aShape, &k.bShape};
+  BcastPlan p;
+  if (plan("where", 3, shapes, lens, k.outShape, k.outLen, &p)) ew->where(k.cond, k.a, k.b, k.out, &p);
 }
 
-napi_value Reduce(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "reduce", 5);
-    int64_t op = a.integer(0), nx, no;
-    need(op < R_COUNT, "reduce: unknown op");
-    const float* x = a.f32(1, &nx);
-    std::vector<int64_t> shape = a.ints(2), axes = a.ints(3);
-    float* out = a.f32(4, &no);
-    std::vector<int> red(shape.size(), 0);
-    for (size_t i = 0; i < axes.size(); ++i) {
-      need(axes[i] < (int64_t)shape.size(), "reduce: axis out of range");
-      need(i == 0 || axes[i] > axes[i - 1], "reduce: axes must be sorted and distinct");
-      red[axes[i]] = 1;
-    }
-    need(nx >= prod(shape), "reduce: x is shorter than shape");
-    int64_t outSize = 1, redCount = 1;
-    for (size_t d = 0; d < shape.size(); ++d) (red[d] ? redCount : outSize) *= shape[d];
-    need(no >= outSize, "reduce: out is shorter than the kept dims");
-    std::vector<int64_t> dims;
-    std::vector<int> isRed;
-    for (size_t d = 0; d < shape.size(); ++d) {
-      if (shape[d] == 1) continue;
-      if (!dims.empty() && isRed.back() == red[d]) dims.back() *= shape[d];
-      else { dims.push_back(shape[d]); isRed.push_back(red[d]); }
-    }
-    bool anyRed = false;
-    for (int r : isRed) anyRed |= r != 0;
-    if (outSize == 0) return undef(env);
-    if (!anyRed && redCount != 0) {
-      memcpy(out, x, sizeof(float) * outSize);
-      return undef(env);
-    }
-    need(dims.size() <= (size_t)kMaxDims, "reduce: too many dimensions");
-    ew->reduce((int)op, x, (int)dims.size(), dims.data(), isRed.data(), out, outSize);
-    return undef(env);
-  });
+void k_reduce(Args&, const ReduceCall& k) {
+  const std::vector<int64_t>& shape = k.shape;
+  const std::vector<int64_t>& axes = k.axes;
+  std::vector<int> red(shape.size(), 0);
+  for (size_t i = 0; i < axes.size(); ++i) {
+    need(axes[i] < (int64_t)shape.size(), "reduce: axis out of range");
+    need(i == 0 || axes[i] > axes[i - 1], "reduce: axes must be sorted and distinct");
+    red[axes[i]] = 1;
+  }
+  need(k.xLen >= prod(shape), "reduce: x is shorter than shape");
+  int64_t outSize = 1, redCount = 1;
+  for (size_t d = 0; d < shape.size(); ++d) (red[d] ? redCount : outSize) *= shape[d];
+  need(k.outLen >= outSize, "reduce: out is shorter than the kept dims");
+  std::vector<int64_t> dims;
+  std::vector<int> isRed;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    if (!dims.empty() && isRed.back() == red[d]) dims.back() *= shape[d];
+    else { dims.push_back(shape[d]); isRed.push_back(red[d]); }
+  }
+  bool anyRed = false;
+  for (int r : isRed) anyRed |= r != 0;
+  if (outSize == 0) return;
+  if (!anyRed && redCount != 0) {
+    memcpy(k.out, k.x, sizeof(float) * outSize);
+    return;
+  }
+  need(dims.size() <= (size_t)kMaxDims, "reduce: too many dimensions");
+  ew->reduce(k.op, k.x, (int)dims.size(), dims.data(), isRed.data(), k.out, outSize);
 }
 
-napi_value CopyStrided(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "copyStrided", 7);
-    int64_t ns, nd;
-    const float* src = a.f32(0, &ns);
-    int64_t so = a.integer(1);
-    std::vector<int64_t> ss = a.ints(2, false), shape = a.ints(3), ds = a.ints(6, false);
-    float* dst = a.f32(4, &nd);
-    int64_t dO = a.integer(5);
-    need(ss.size() == shape.size() && ds.size() == shape.size(), "copyStrided: strides and shape differ in rank");
-    if (prod(shape) == 0) return undef(env);
-    int64_t slo = so, shi = so, dlo = dO, dhi = dO;
-    for (size_t d = 0; d < shape.size(); ++d) {
-      const int64_t e = shape[d] - 1;
-      (ss[d] < 0 ? slo : shi) += ss[d] * e;
-      (ds[d] < 0 ? dlo : dhi) += ds[d] * e;
+void k_copyStrided(Args&, const CopyStridedCall& k) {
+  const std::vector<int64_t>&ss = k.srcStrides, &shape = k.shape, &ds = k.dstStrides;
+  const int64_t so = k.srcOffset, dO = k.dstOffset;
+  need(ss.size() == shape.size() && ds.size() == shape.size(), "copyStrided: strides and shape differ in rank");
+  if (prod(shape) == 0) return;
+  int64_t slo = so, shi = so, dlo = dO, dhi = dO;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    const int64_t e = shape[d] - 1;
+    (ss[d] < 0 ? slo : shi) += ss[d] * e;
+    (ds[d] < 0 ? dlo : dhi) += ds[d] * e;
+  }
+  need(slo >= 0 && shi < k.srcLen, "copyStrided: source index out of range");
+  need(dlo >= 0 && dhi < k.dstLen, "copyStrided: destination index out of range");
+  std::vector<int64_t> dims, cs, cd;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    if (!dims.empty() && cs.back() == ss[d] * shape[d] && cd.back() == ds[d] * shape[d]) {
+      dims.back() *= shape[d]; cs.back() = ss[d]; cd.back() = ds[d];
+    } else {
+      dims.push_back(shape[d]); cs.push_back(ss[d]); cd.push_back(ds[d]);
     }
-    need(slo >= 0 && shi < ns, "copyStrided: source index out of range");
-    need(dlo >= 0 && dhi < nd, "copyStrided: destination index out of range");
-    std::vector<int64_t> dims, cs, cd;
-    for (size_t d = 0; d < shape.size(); ++d) {
-      if (shape[d] == 1) continue;
-      if (!dims.empty() && cs.back() == ss[d] * shape[d] && cd.back() == ds[d] * shape[d]) {
-        dims.back() *= shape[d]; cs.back() = ss[d]; cd.back() = ds[d];
-      } else {
-        dims.push_back(shape[d]); cs.push_back(ss[d]); cd.push_back(ds[d]);
-      }
-    }
-    if (dims.empty()) { dims.push_back(1); cs.push_back(1); cd.push_back(1); }
-    need(dims.size() <= (size_t)kMaxDims, "copyStrided: too many dimensions");
-    ew->copyStrided(src + so, dst + dO, (int)dims.size(), dims.data(), cs.data(), cd.data());
-    return undef(env);
-  });
+  }
+  if (dims.empty()) { dims.push_back(1); cs.push_back(1); cd.push_back(1); }
+  need(dims.size() <= (size_t)kMaxDims, "copyStrided: too many dimensions");
+  ew->copyStrided(k.src + so, k.dst + dO, (int)dims.size(), dims.data(), cs.data(), cd.data());
 }
 
-napi_value Gather(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "gather", 3);
-    int64_t nx, ni, no;
-    const float* x = a.f32(0, &nx);
-    const int32_t* idx = a.i32(1, &ni);
-    float* out = a.f32(2, &no);
-    need(no >= ni, "gather: out is shorter than idx");
-    int64_t bad = ew->gather(x, nx, idx, out, ni);
-    need(bad < 0, "gather: index out of range at position " + std::to_string(bad));
-    return undef(env);
-  });
+void k_gather(Args&, const GatherCall& k) {
+  need(k.outLen >= k.idxLen, "gather: out is shorter than idx");
+  int64_t bad = ew->gather(k.x, k.xLen, k.idx, k.out, k.idxLen);
+  need(bad < 0, "gather: index out of range at position " + std::to_string(bad));
 }
 
-napi_value ScatterAdd(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "scatterAdd", 3);
-    int64_t ng, ni, no;
-    const float* g = a.f32(0, &ng);
-    const int32_t* idx = a.i32(1, &ni);
-    float* out = a.f32(2, &no);
-    need(ng >= ni, "scatterAdd: g is shorter than idx");
-    int64_t bad = ew->scatterAdd(g, idx, out, no, ni);
-    need(bad < 0, "scatterAdd: index out of range at position " + std::to_string(bad));
-    return undef(env);
-  });
+void k_scatterAdd(Args&, const ScatterAddCall& k) {
+  need(k.gLen >= k.idxLen, "scatterAdd: g is shorter than idx");
+  int64_t bad = ew->scatterAdd(k.g, k.idx, k.out, k.outLen, k.idxLen);
+  need(bad < 0, "scatterAdd: index out of range at position " + std::to_string(bad));
 }
 
 // ---------------------------------------------------------------- oneDNN
 
-napi_value Matmul(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "matmul", 4);
-    int64_t na, nb, no;
-    const float* A = a.f32(0, &na);
-    const float* B = a.f32(1, &nb);
-    float* out = a.f32(2, &no);
-    MatmulArgs p;
-    p.batch = a.prop(3, "batch"); p.m = a.prop(3, "m"); p.k = a.prop(3, "k"); p.n = a.prop(3, "n");
-    p.transA = a.propBool(3, "transA"); p.transB = a.propBool(3, "transB");
-    p.aBatchStride = a.prop(3, "aBatchStride"); p.bBatchStride = a.prop(3, "bBatchStride");
-    p.accumulate = a.propBool(3, "accumulate");
-    if (p.batch == 0 || p.m == 0 || p.n == 0) return undef(env);
-    need(no >= p.batch * p.m * p.n, "matmul: out is shorter than batch*m*n");
-    need(p.k == 0 || na >= (p.batch - 1) * p.aBatchStride + p.m * p.k, "matmul: a is too short");
-    need(p.k == 0 || nb >= (p.batch - 1) * p.bBatchStride + p.k * p.n, "matmul: b is too short");
-    dnnMatmul(A, B, out, p);
-    return undef(env);
-  });
+void k_matmul(Args&, const MatmulCall& k) {
+  const MatmulArgs& p = k.p;
+  if (p.batch == 0 || p.m == 0 || p.n == 0) return;
+  need(k.outLen >= p.batch * p.m * p.n, "matmul: out is shorter than batch*m*n");
+  need(p.k == 0 || k.aLen >= (p.batch - 1) * p.aBatchStride + p.m * p.k, "matmul: a is too short");
+  need(p.k == 0 || k.bLen >= (p.batch - 1) * p.bBatchStride + p.k * p.n, "matmul: b is too short");
+  dnnMatmul(k.a, k.b, k.out, p);
 }
 
-ConvArgs convArgs(Args& a, size_t i) {
-  ConvArgs p;
-  p.n = a.prop(i, "n"); p.c = a.prop(i, "c"); p.h = a.prop(i, "h"); p.w = a.prop(i, "w");
-  p.oc = a.prop(i, "oc"); p.kh = a.prop(i, "kh"); p.kw = a.prop(i, "kw");
-  p.oh = a.prop(i, "oh"); p.ow = a.prop(i, "ow");
-  p.sh = a.prop(i, "strideH"); p.sw = a.prop(i, "strideW");
-  p.ph = a.prop(i, "padH"); p.pw = a.prop(i, "padW");
-  p.dh = a.prop(i, "dilH"); p.dw = a.prop(i, "dilW");
-  p.groups = a.prop(i, "groups");
-  need(p.groups >= 1 && p.c % p.groups == 0 && p.oc % p.groups == 0, "conv2d: groups must divide c and oc");
-  need(p.sh >= 1 && p.sw >= 1 && p.dh >= 1 && p.dw >= 1, "conv2d: stride and dilation must be >= 1");
-  need(p.kh >= 1 && p.kw >= 1, "conv2d: kernel must be at least 1x1");
-  need(p.oh == (p.h + 2 * p.ph - p.dh * (p.kh - 1) - 1) / p.sh + 1 &&
-       p.ow == (p.w + 2 * p.pw - p.dw * (p.kw - 1) - 1) / p.sw + 1 &&
-       p.h + 2 * p.ph >= p.dh * (p.kh - 1) + 1 && p.w + 2 * p.pw >= p.dw * (p.kw - 1) + 1,
-       "conv2d: oh/ow do not match the input size, kernel, stride, padding and dilation");
-  return p;
-}
-int64_t xSize(const ConvArgs& p) { return p.n * p.c * p.h * p.w; }
-int64_t ySize(const ConvArgs& p) { return p.n * p.oc * p.oh * p.ow; }
-int64_t wSize(const ConvArgs& p) { return p.oc * (p.c / p.groups) * p.kh * p.kw; }
-
-napi_value Conv2d(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "conv2d", 5);
-    int64_t nx, nw, nb, ny;
-    const float* x = a.f32(0, &nx);
-    const float* w = a.f32(1, &nw);
-    const float* b = a.f32(2, &nb, true);
-    float* y = a.f32(3, &ny);
-    ConvArgs p = convArgs(a, 4);
-    need(nx >= xSize(p) && nw >= wSize(p) && ny >= ySize(p) && (!b || nb >= p.oc), "conv2d: a buffer is shorter than its shape");
-    if (ySize(p) == 0) return undef(env);
-    if (xSize(p) == 0 || wSize(p) == 0) {  // c == 0: only the bias remains
-      for (int64_t i = 0; i < ySize(p); ++i) y[i] = b ? b[(i / (p.oh * p.ow)) % p.oc] : 0.f;
-      return undef(env);
-    }
-    dnnConvForward(x, w, b, y, p);
-    return undef(env);
-  });
+void k_conv2d(Args&, const Conv2dCall& k) {
+  const ConvArgs& p = k.p;
+  need(k.xLen >= xSize(p) && k.wLen >= wSize(p) && k.outLen >= ySize(p) && (!k.bias || k.biasLen >= p.oc), "conv2d: a buffer is shorter than its shape");
+  if (ySize(p) == 0) return;
+  if (xSize(p) == 0 || wSize(p) == 0) {  // c == 0: only the bias remains
+    for (int64_t i = 0; i < ySize(p); ++i) k.out[i] = k.bias ? k.bias[(i / (p.oh * p.ow)) % p.oc] : 0.f;
+    return;
+  }
+  dnnConvForward(k.x, k.w, k.bias, k.out, p);
 }
 
-napi_value Conv2dBackwardData(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "conv2dBackwardData", 4);
-    int64_t ny, nw, nx;
-    const float* gy = a.f32(0, &ny);
-    const float* w = a.f32(1, &nw);
-    float* gx = a.f32(2, &nx);
-    ConvArgs p = convArgs(a, 3);
-    need(nx >= xSize(p) && nw >= wSize(p) && ny >= ySize(p), "conv2dBackwardData: a buffer is shorter than its shape");
-    if (xSize(p) == 0) return undef(env);
-    if (ySize(p) == 0 || wSize(p) == 0) { memset(gx, 0, sizeof(float) * xSize(p)); return undef(env); }
-    dnnConvBackwardData(gy, w, gx, p);
-    return undef(env);
-  });
+// A gradient pass into out (n values): nothing when out is empty, zeros when an operand is.
+template <class F>
+void gradPass(float* out, int64_t n, bool emptyOperand, F pass) {
+  if (n == 0) return;
+  if (emptyOperand) { memset(out, 0, sizeof(float) * n); return; }
+  pass();
 }
 
-napi_value Conv2dBackwardWeight(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "conv2dBackwardWeight", 4);
-    int64_t nx, ny, nw;
-    const float* x = a.f32(0, &nx);
-    const float* gy = a.f32(1, &ny);
-    float* gw = a.f32(2, &nw);
-    ConvArgs p = convArgs(a, 3);
-    need(nx >= xSize(p) && nw >= wSize(p) && ny >= ySize(p), "conv2dBackwardWeight: a buffer is shorter than its shape");
-    if (wSize(p) == 0) return undef(env);
-    if (xSize(p) == 0 || ySize(p) == 0) { memset(gw, 0, sizeof(float) * wSize(p)); return undef(env); }
-    dnnConvBackwardWeight(x, gy, gw, p);
-    return undef(env);
-  });
+void k_conv2dBackwardData(Args&, const Conv2dBackwardDataCall& k) {
+  const ConvArgs& p = k.p;
+  need(k.gxLen >= xSize(p) && k.wLen >= wSize(p) && k.gyLen >= ySize(p), "conv2dBackwardData: a buffer is shorter than its shape");
+  gradPass(k.gx, xSize(p), ySize(p) == 0 || wSize(p) == 0, [&] { dnnConvBackwardData(k.gy, k.w, k.gx, p); });
 }
 
-napi_value Conv2dWeightGradMoments(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "conv2dWeightGradMoments", 5);
-    int64_t nx, ny, ns, nq;
-    const float* x = a.f32(0, &nx);
-    const float* gy = a.f32(1, &ny);
-    float* sum = a.f32(2, &ns, true);
-    float* sq = a.f32(3, &nq);
-    ConvArgs p = convArgs(a, 4);
-    need(nx >= xSize(p) && ny >= ySize(p) && nq >= wSize(p) && (!sum || ns >= wSize(p)),
-         "conv2dWeightGradMoments: a buffer is shorter than its shape");
-    if (wSize(p) == 0 || xSize(p) == 0 || ySize(p) == 0) return undef(env);
-    convWeightGradReduce(x, gy, sum, sq, nullptr, nullptr, p);
-    return undef(env);
-  });
+void k_conv2dBackwardWeight(Args&, const Conv2dBackwardWeightCall& k) {
+  const ConvArgs& p = k.p;
+  need(k.xLen >= xSize(p) && k.gwLen >= wSize(p) && k.gyLen >= ySize(p), "conv2dBackwardWeight: a buffer is shorter than its shape");
+  gradPass(k.gw, wSize(p), xSize(p) == 0 || ySize(p) == 0, [&] { dnnConvBackwardWeight(k.x, k.gy, k.gw, p); });
 }
 
-napi_value Conv2dWeightGradProbeDot(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "conv2dWeightGradProbeDot", 5);
-    int64_t nx, ny, nz, na;
-    const float* x = a.f32(0, &nx);
-    const float* gy = a.f32(1, &ny);
-    const float* z = a.f32(2, &nz);
-    float* acc = a.f32(3, &na);
-    ConvArgs p = convArgs(a, 4);
-    need(nx >= xSize(p) && ny >= ySize(p) && nz >= p.n * wSize(p) && na >= wSize(p),
-         "conv2dWeightGradProbeDot: a buffer is shorter than its shape");
-    if (wSize(p) == 0 || xSize(p) == 0 || ySize(p) == 0) return undef(env);
-    convWeightGradReduce(x, gy, nullptr, nullptr, z, acc, p);
-    return undef(env);
-  });
+void k_conv2dWeightGradMoments(Args&, const Conv2dWeightGradMomentsCall& k) {
+  const ConvArgs& p = k.p;
+  need(k.xLen >= xSize(p) && k.gyLen >= ySize(p) && k.sumSqLen >= wSize(p) && (!k.sum || k.sumLen >= wSize(p)),
+       "conv2dWeightGradMoments: a buffer is shorter than its shape");
+  if (wSize(p) == 0 || xSize(p) == 0 || ySize(p) == 0) return;
+  convWeightGradReduce(k.x, k.gy, k.sum, k.sumSq, nullptr, nullptr, p);
 }
 
-napi_value RademacherFill(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "rademacherFill", 2);
-    bool is = false;
-    NAPI_OK(napi_is_typedarray(env, a.argv[0], &is));
-    if (!is) throw JsTypeError("rademacherFill: argument 0 must be a Uint32Array");
-    napi_typedarray_type type;
-    size_t len;
-    void* data;
-    NAPI_OK(napi_get_typedarray_info(env, a.argv[0], &type, &len, &data, nullptr, nullptr));
-    if (type != napi_uint32_array || len != 4) throw JsTypeError("rademacherFill: argument 0 must be a Uint32Array of 4 words");
-    int64_t n;
-    float* out = a.f32(1, &n);
-    rademacherFill(static_cast<uint32_t*>(data), out, n);
-    return undef(env);
-  });
+void k_conv2dWeightGradProbeDot(Args&, const Conv2dWeightGradProbeDotCall& k) {
+  const ConvArgs& p = k.p;
+  need(k.xLen >= xSize(p) && k.gyLen >= ySize(p) && k.zLen >= p.n * wSize(p) && k.accLen >= wSize(p),
+       "conv2dWeightGradProbeDot: a buffer is shorter than its shape");
+  if (wSize(p) == 0 || xSize(p) == 0 || ySize(p) == 0) return;
+  convWeightGradReduce(k.x, k.gy, nullptr, nullptr, k.z, k.acc, p);
+}
+
+void k_rademacherFill(Args&, const RademacherFillCall& k) {
+  rademacherFill(k.state, k.out, k.outLen);
 }
 
 // ---------------------------------------------------------------- pooling
 
-Pool poolArgs(Args& a, size_t i, bool adaptive) {
-  Pool p{};
-  p.n = a.prop(i, "n"); p.c = a.prop(i, "c"); p.h = a.prop(i, "h"); p.w = a.prop(i, "w");
-  p.oh = a.prop(i, "oh"); p.ow = a.prop(i, "ow");
-  if (adaptive) {
-    need(p.oh > 0 && p.ow > 0, "adaptiveAvgPool2d: output size must be positive");
-    p.kh = p.kw = p.sh = p.sw = p.dh = p.dw = 1;
-    return p;
-  }
-  p.kh = a.prop(i, "kh"); p.kw = a.prop(i, "kw");
-  p.sh = a.prop(i, "strideH"); p.sw = a.prop(i, "strideW");
-  p.ph = a.prop(i, "padH"); p.pw = a.prop(i, "padW");
-  // Average pooling has no dilation; accept a 0 there as "unset".
-  p.dh = a.prop(i, "dilH"); p.dw = a.prop(i, "dilW");
-  if (p.dh == 0) p.dh = 1;
-  if (p.dw == 0) p.dw = 1;
-  p.countIncludePad = a.propBool(i, "countIncludePad");
-  p.divisorOverride = a.propNum(i, "divisorOverride");
-  need(p.kh >= 1 && p.kw >= 1 && p.sh >= 1 && p.sw >= 1 && p.dh >= 1 && p.dw >= 1,
-       "pool2d: kernel, stride and dilation must be >= 1");
-  return p;
+void k_maxPool2d(Args&, const MaxPool2dCall& k) {
+  const Pool& p = k.p;
+  need(k.xLen >= p.n * p.c * p.h * p.w && k.outLen >= p.n * p.c * p.oh * p.ow && k.idxLen >= p.n * p.c * p.oh * p.ow,
+       "maxPool2d: a buffer is shorter than its shape");
+  need(p.n * p.c * p.h * p.w <= 2147483647LL, "maxPool2d: input too large for int32 indices");
+  ew->maxPool(k.x, k.out, k.idx, &p);
 }
 
-napi_value MaxPool2d(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "maxPool2d", 4);
-    int64_t nx, no, ni;
-    const float* x = a.f32(0, &nx);
-    float* out = a.f32(1, &no);
-    int32_t* idx = a.i32(2, &ni);
-    Pool p = poolArgs(a, 3, false);
-    need(nx >= p.n * p.c * p.h * p.w && no >= p.n * p.c * p.oh * p.ow && ni >= p.n * p.c * p.oh * p.ow,
-         "maxPool2d: a buffer is shorter than its shape");
-    need(p.n * p.c * p.h * p.w <= 2147483647LL, "maxPool2d: input too large for int32 indices");
-    ew->maxPool(x, out, idx, &p);
-    return undef(env);
-  });
+// The pooling maps between [h, w] planes (x) and [oh, ow] planes (y).
+void needPlanes(const Pool& p, int64_t xLen, int64_t yLen, const char* fn) {
+  need(xLen >= p.n * p.c * p.h * p.w && yLen >= p.n * p.c * p.oh * p.ow, std::string(fn) + ": a buffer is shorter than its shape");
 }
 
-napi_value AvgPool2d(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "avgPool2d", 3);
-    int64_t nx, no;
-    const float* x = a.f32(0, &nx);
-    float* out = a.f32(1, &no);
-    Pool p = poolArgs(a, 2, false);
-    need(nx >= p.n * p.c * p.h * p.w && no >= p.n * p.c * p.oh * p.ow, "avgPool2d: a buffer is shorter than its shape");
-    ew->avgPool(x, out, &p);
-    return undef(env);
-  });
-}
-
-napi_value AvgPool2dBackward(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "avgPool2dBackward", 3);
-    int64_t ny, nx;
-    const float* gy = a.f32(0, &ny);
-    float* gx = a.f32(1, &nx);
-    Pool p = poolArgs(a, 2, false);
-    need(nx >= p.n * p.c * p.h * p.w && ny >= p.n * p.c * p.oh * p.ow, "avgPool2dBackward: a buffer is shorter than its shape");
-    ew->avgPoolBackward(gy, gx, &p);
-    return undef(env);
-  });
-}
-
-napi_value AdaptiveAvgPool2d(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "adaptiveAvgPool2d", 3);
-    int64_t nx, no;
-    const float* x = a.f32(0, &nx);
-    float* out = a.f32(1, &no);
-    Pool p = poolArgs(a, 2, true);
-    need(nx >= p.n * p.c * p.h * p.w && no >= p.n * p.c * p.oh * p.ow, "adaptiveAvgPool2d: a buffer is shorter than its shape");
-    ew->adaptiveAvgPool(x, out, &p);
-    return undef(env);
-  });
-}
-
-napi_value AdaptiveAvgPool2dBackward(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "adaptiveAvgPool2dBackward", 3);
-    int64_t ny, nx;
-    const float* gy = a.f32(0, &ny);
-    float* gx = a.f32(1, &nx);
-    Pool p = poolArgs(a, 2, true);
-    need(nx >= p.n * p.c * p.h * p.w && ny >= p.n * p.c * p.oh * p.ow, "adaptiveAvgPool2dBackward: a buffer is shorter than its shape");
-    ew->adaptiveAvgPoolBackward(gy, gx, &p);
-    return undef(env);
-  });
-}
+void k_avgPool2d(Args& a, const AvgPool2dCall& k) { needPlanes(k.p, k.xLen, k.outLen, a.fn); ew->avgPool(k.x, k.out, &k.p); }
+void k_avgPool2dBackward(Args& a, const AvgPool2dBackwardCall& k) { needPlanes(k.p, k.gxLen, k.gyLen, a.fn); ew->avgPoolBackward(k.gy, k.gx, &k.p); }
+void k_adaptiveAvgPool2d(Args& a, const AdaptiveAvgPool2dCall& k) { needPlanes(k.p, k.xLen, k.outLen, a.fn); ew->adaptiveAvgPool(k.x, k.out, &k.p); }
+void k_adaptiveAvgPool2dBackward(Args& a, const AdaptiveAvgPool2dBackwardCall& k) { needPlanes(k.p, k.gxLen, k.gyLen, a.fn); ew->adaptiveAvgPoolBackward(k.gy, k.gx, &k.p); }
 
 // ---------------------------------------------------------------- per-channel (normalisation)
 
 struct ChanDims { int64_t n, c, inner, total; };
-ChanDims chanDims(Args& a, size_t i, const char* fn) {
-  ChanDims d{a.integer(i), a.integer(i + 1), a.integer(i + 2), 0};
+ChanDims chanDims(int64_t n, int64_t c, int64_t inner, const char* fn) {
+  ChanDims d{n, c, inner, 0};
   need(d.n <= (int64_t)1 << 40 && d.c <= (int64_t)1 << 40 && d.inner <= (int64_t)1 << 40, std::string(fn) + ": dims too large");
   d.total = d.n * d.c * d.inner;
   return d;
 }
-// A per-channel vector must hold c values; a full operand n * c * inner.
-void needLen(int64_t len, int64_t want, const char* fn, const char* what) {
-  need(len >= want, std::string(fn) + ": " + what + " is shorter than its shape");
+// Each buffer named must hold `want` values: c for a per-channel vector, n * c * inner for a full
+// operand.
+void needLens(const char* fn, int64_t want, std::initializer_list<std::pair<int64_t, const char*>> bufs) {
+  for (const auto& [len, what] : bufs) need(len >= want, std::string(fn) + ": " + what + " is shorter than its shape");
 }
 
-napi_value ChannelMoments(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "channelMoments", 6);
-    int64_t nx, nm, nv;
-    const float* x = a.f32(0, &nx);
-    ChanDims d = chanDims(a, 1, a.fn);
-    float* mean = a.f32(4, &nm);
-    float* var = a.f32(5, &nv);
-    needLen(nx, d.total, a.fn, "x");
-    needLen(nm, d.c, a.fn, "mean");
-    needLen(nv, d.c, a.fn, "variance");
-    need(d.c == 0 || d.n * d.inner > 0, "channelMoments: no values per channel");
-    ew->channelMoments(x, d.n, d.c, d.inner, mean, var);
-    return undef(env);
-  });
+void k_channelMoments(Args& a, const ChannelMomentsCall& k) {
+  ChanDims d = chanDims(k.n, k.c, k.inner, a.fn);
+  needLens(a.fn, d.total, {{k.xLen, "x"}});
+  needLens(a.fn, d.c, {{k.meanLen, "mean"}, {k.varianceLen, "variance"}});
+  need(d.c == 0 || d.n * d.inner > 0, "channelMoments: no values per channel");
+  ew->channelMoments(k.x, d.n, d.c, d.inner, k.mean, k.variance);
 }
 
-napi_value ChannelAffine(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "channelAffine", 8);
-    int64_t nx, nm, na, nd, no;
-    const float* x = a.f32(0, &nx);
-    const float* m = a.f32(1, &nm, true);
-    const float* sc = a.f32(2, &na);
-    const float* sh = a.f32(3, &nd, true);
-    float* out = a.f32(4, &no);
-    ChanDims d = chanDims(a, 5, a.fn);
-    needLen(nx, d.total, a.fn, "x");
-    needLen(no, d.total, a.fn, "out");
-    needLen(na, d.c, a.fn, "a");
-    if (m) needLen(nm, d.c, a.fn, "m");
-    if (sh) needLen(nd, d.c, a.fn, "d");
-    ew->channelAffine(x, m, sc, sh, out, d.n, d.c, d.inner);
-    return undef(env);
-  });
+void k_channelAffine(Args& a, const ChannelAffineCall& k) {
+  ChanDims d = chanDims(k.n, k.c, k.inner, a.fn);
+  needLens(a.fn, d.total, {{k.xLen, "x"}, {k.outLen, "out"}});
+  needLens(a.fn, d.c, {{k.aLen, "a"}, {k.m ? k.mLen : d.c, "m"}, {k.d ? k.dLen : d.c, "d"}});
+  ew->channelAffine(k.x, k.m, k.a, k.d, k.out, d.n, d.c, d.inner);
 }
 
-napi_value ChannelGradSums(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "channelGradSums", 8);
-    int64_t ng, nx, nm, n1, n2;
-    const float* g = a.f32(0, &ng);
-    const float* x = a.f32(1, &nx);
-    const float* m = a.f32(2, &nm);
-    ChanDims d = chanDims(a, 3, a.fn);
-    float* sg = a.f32(6, &n1);
-    float* sgx = a.f32(7, &n2);
-    needLen(ng, d.total, a.fn, "g");
-    needLen(nx, d.total, a.fn, "x");
-    needLen(nm, d.c, a.fn, "m");
-    needLen(n1, d.c, a.fn, "sg");
-    needLen(n2, d.c, a.fn, "sgx");
-    ew->channelGradSums(g, x, m, d.n, d.c, d.inner, sg, sgx);
-    return undef(env);
-  });
+void k_channelGradSums(Args& a, const ChannelGradSumsCall& k) {
+  ChanDims d = chanDims(k.n, k.c, k.inner, a.fn);
+  needLens(a.fn, d.total, {{k.gLen, "g"}, {k.xLen, "x"}});
+  needLens(a.fn, d.c, {{k.mLen, "m"}, {k.sgLen, "sg"}, {k.sgxLen, "sgx"}});
+  ew->channelGradSums(k.g, k.x, k.m, d.n, d.c, d.inner, k.sg, k.sgx);
 }
 
-napi_value ChannelAffineGrad(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "channelAffineGrad", 10);
-    int64_t ng, nx, nm, na, nb, nd, no;
-    const float* g = a.f32(0, &ng);
-    const float* x = a.f32(1, &nx);
-    const float* m = a.f32(2, &nm);
-    const float* va = a.f32(3, &na);
-    const float* vb = a.f32(4, &nb);
-    const float* vd = a.f32(5, &nd);
-    float* out = a.f32(6, &no);
-    ChanDims d = chanDims(a, 7, a.fn);
-    needLen(ng, d.total, a.fn, "g");
-    needLen(nx, d.total, a.fn, "x");
-    needLen(no, d.total, a.fn, "out");
-    needLen(nm, d.c, a.fn, "m");
-    needLen(na, d.c, a.fn, "a");
-    needLen(nb, d.c, a.fn, "b");
-    needLen(nd, d.c, a.fn, "d");
-    ew->channelAffineGrad(g, x, m, va, vb, vd, out, d.n, d.c, d.inner);
-    return undef(env);
-  });
+void k_channelAffineGrad(Args& a, const ChannelAffineGradCall& k) {
+  ChanDims d = chanDims(k.n, k.c, k.inner, a.fn);
+  needLens(a.fn, d.total, {{k.gLen, "g"}, {k.xLen, "x"}, {k.outLen, "out"}});
+  needLens(a.fn, d.c, {{k.mLen, "m"}, {k.aLen, "a"}, {k.bLen, "b"}, {k.dLen, "d"}});
+  ew->channelAffineGrad(k.g, k.x, k.m, k.a, k.b, k.d, k.out, d.n, d.c, d.inner);
 }
 
 // ---------------------------------------------------------------- sparse (CSR) layers
@@ -724,152 +547,67 @@ void checkCsr(const char* fn, const int32_t* rowPtr, int64_t nRowPtr, const int3
     need(colIdx[k] >= 0 && colIdx[k] < cols, std::string(fn) + ": colIdx[" + std::to_string(k) + "] = " + std::to_string(colIdx[k]) + " is outside [0, " + std::to_string(cols) + ")");
 }
 
-SparseConv sparseConvArgs(Args& a, size_t i) {
-  ConvArgs c = convArgs(a, i);
-  need(c.groups == 1, std::string(a.fn) + ": groups must be 1 (a grouped pruned convolution stays dense)");
-  return SparseConv{c.n, c.c, c.h, c.w, c.oc, c.kh, c.kw, c.oh, c.ow, c.sh, c.sw, c.ph, c.pw, c.dh, c.dw};
+void k_sparseConv2d(Args& a, const SparseConv2dCall& k) {
+  const SparseConv& p = k.p;
+  checkCsr(a.fn, k.rowPtr, k.rowPtrLen, k.colIdx, k.colIdxLen, p.oc, p.c * p.kh * p.kw, k.valuesLen);
+  need(k.xLen == p.n * p.c * p.h * p.w && k.outLen == p.n * p.oc * p.oh * p.ow && (!k.bias || k.biasLen == p.oc), "sparseConv2d: a buffer does not match its shape");
+  if (k.outLen == 0) return;
+  sparse->convForward(k.x, k.values, k.rowPtr, k.colIdx, k.bias, k.out, &p);
 }
 
-// (x, values, rowPtr, colIdx, bias|null, out, p) / (gy, values, rowPtr, colIdx, gx, p) / (x, gy, rowPtr, colIdx, gv, p)
-napi_value SparseConv2d(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "sparseConv2d", 7);
-    int64_t nx, nv, nr, nc, nb, ny;
-    const float* x = a.f32(0, &nx);
-    const float* v = a.f32(1, &nv);
-    const int32_t* rp = a.i32(2, &nr);
-    const int32_t* ci = a.i32(3, &nc);
-    const float* b = a.f32(4, &nb, true);
-    float* y = a.f32(5, &ny);
-    SparseConv p = sparseConvArgs(a, 6);
-    checkCsr(a.fn, rp, nr, ci, nc, p.oc, p.c * p.kh * p.kw, nv);
-    need(nx == p.n * p.c * p.h * p.w && ny == p.n * p.oc * p.oh * p.ow && (!b || nb == p.oc), "sparseConv2d: a buffer does not match its shape");
-    if (ny == 0) return undef(env);
-    sparse->convForward(x, v, rp, ci, b, y, &p);
-    return undef(env);
-  });
+void k_sparseConv2dBackwardData(Args& a, const SparseConv2dBackwardDataCall& k) {
+  const SparseConv& p = k.p;
+  checkCsr(a.fn, k.rowPtr, k.rowPtrLen, k.colIdx, k.colIdxLen, p.oc, p.c * p.kh * p.kw, k.valuesLen);
+  need(k.gxLen == p.n * p.c * p.h * p.w && k.gyLen == p.n * p.oc * p.oh * p.ow, "sparseConv2dBackwardData: a buffer does not match its shape");
+  if (k.gxLen == 0) return;
+  sparse->convBackwardData(k.gy, k.values, k.rowPtr, k.colIdx, k.gx, &p);
 }
 
-napi_value SparseConv2dBackwardData(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "sparseConv2dBackwardData", 6);
-    int64_t ny, nv, nr, nc, nx;
-    const float* gy = a.f32(0, &ny);
-    const float* v = a.f32(1, &nv);
-    const int32_t* rp = a.i32(2, &nr);
-    const int32_t* ci = a.i32(3, &nc);
-    float* gx = a.f32(4, &nx);
-    SparseConv p = sparseConvArgs(a, 5);
-    checkCsr(a.fn, rp, nr, ci, nc, p.oc, p.c * p.kh * p.kw, nv);
-    need(nx == p.n * p.c * p.h * p.w && ny == p.n * p.oc * p.oh * p.ow, "sparseConv2dBackwardData: a buffer does not match its shape");
-    if (nx == 0) return undef(env);
-    sparse->convBackwardData(gy, v, rp, ci, gx, &p);
-    return undef(env);
-  });
+void k_sparseConv2dBackwardWeight(Args& a, const SparseConv2dBackwardWeightCall& k) {
+  const SparseConv& p = k.p;
+  checkCsr(a.fn, k.rowPtr, k.rowPtrLen, k.colIdx, k.colIdxLen, p.oc, p.c * p.kh * p.kw, k.gvLen);
+  need(k.xLen == p.n * p.c * p.h * p.w && k.gyLen == p.n * p.oc * p.oh * p.ow, "sparseConv2dBackwardWeight: a buffer does not match its shape");
+  gradPass(k.gv, k.gvLen, p.n == 0, [&] { sparse->convBackwardWeight(k.x, k.gy, k.rowPtr, k.colIdx, k.gv, &p); });
 }
 
-napi_value SparseConv2dBackwardWeight(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "sparseConv2dBackwardWeight", 6);
-    int64_t nx, ny, nr, nc, nv;
-    const float* x = a.f32(0, &nx);
-    const float* gy = a.f32(1, &ny);
-    const int32_t* rp = a.i32(2, &nr);
-    const int32_t* ci = a.i32(3, &nc);
-    float* gv = a.f32(4, &nv);
-    SparseConv p = sparseConvArgs(a, 5);
-    checkCsr(a.fn, rp, nr, ci, nc, p.oc, p.c * p.kh * p.kw, nv);
-    need(nx == p.n * p.c * p.h * p.w && ny == p.n * p.oc * p.oh * p.ow, "sparseConv2dBackwardWeight: a buffer does not match its shape");
-    if (nv == 0) return undef(env);
-    if (p.n == 0) { memset(gv, 0, sizeof(float) * nv); return undef(env); }
-    sparse->convBackwardWeight(x, gy, rp, ci, gv, &p);
-    return undef(env);
-  });
+void k_sparseLinear(Args& a, const SparseLinearCall& k) {
+  const LinDims& d = k.p;
+  checkCsr(a.fn, k.rowPtr, k.rowPtrLen, k.colIdx, k.colIdxLen, d.outF, d.inF, k.valuesLen);
+  need(k.xLen == d.n * d.inF && k.outLen == d.n * d.outF && (!k.bias || k.biasLen == d.outF), "sparseLinear: a buffer does not match its shape");
+  if (k.outLen == 0) return;
+  sparse->linearForward(k.x, k.values, k.rowPtr, k.colIdx, k.bias, k.out, d.n, d.inF, d.outF);
 }
 
-struct LinDims { int64_t n, inF, outF; };
-LinDims linDims(Args& a, size_t i) {
-  LinDims d{a.prop(i, "n"), a.prop(i, "inF"), a.prop(i, "outF")};
-  need(d.n <= (int64_t)1 << 40 && d.inF < (int64_t)1 << 31 && d.outF < (int64_t)1 << 31, std::string(a.fn) + ": dims too large");
-  return d;
+void k_sparseLinearBackwardData(Args& a, const SparseLinearBackwardDataCall& k) {
+  const LinDims& d = k.p;
+  checkCsr(a.fn, k.rowPtr, k.rowPtrLen, k.colIdx, k.colIdxLen, d.outF, d.inF, k.valuesLen);
+  need(k.gxLen == d.n * d.inF && k.gyLen == d.n * d.outF, "sparseLinearBackwardData: a buffer does not match its shape");
+  if (k.gxLen == 0) return;
+  sparse->linearBackwardData(k.gy, k.values, k.rowPtr, k.colIdx, k.gx, d.n, d.inF, d.outF);
 }
 
-napi_value SparseLinear(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "sparseLinear", 7);
-    int64_t nx, nv, nr, nc, nb, ny;
-    const float* x = a.f32(0, &nx);
-    const float* v = a.f32(1, &nv);
-    const int32_t* rp = a.i32(2, &nr);
-    const int32_t* ci = a.i32(3, &nc);
-    const float* b = a.f32(4, &nb, true);
-    float* y = a.f32(5, &ny);
-    LinDims d = linDims(a, 6);
-    checkCsr(a.fn, rp, nr, ci, nc, d.outF, d.inF, nv);
-    need(nx == d.n * d.inF && ny == d.n * d.outF && (!b || nb == d.outF), "sparseLinear: a buffer does not match its shape");
-    if (ny == 0) return undef(env);
-    sparse->linearForward(x, v, rp, ci, b, y, d.n, d.inF, d.outF);
-    return undef(env);
-  });
-}
-
-napi_value SparseLinearBackwardData(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "sparseLinearBackwardData", 6);
-    int64_t ny, nv, nr, nc, nx;
-    const float* gy = a.f32(0, &ny);
-    const float* v = a.f32(1, &nv);
-    const int32_t* rp = a.i32(2, &nr);
-    const int32_t* ci = a.i32(3, &nc);
-    float* gx = a.f32(4, &nx);
-    LinDims d = linDims(a, 5);
-    checkCsr(a.fn, rp, nr, ci, nc, d.outF, d.inF, nv);
-    need(nx == d.n * d.inF && ny == d.n * d.outF, "sparseLinearBackwardData: a buffer does not match its shape");
-    if (nx == 0) return undef(env);
-    sparse->linearBackwardData(gy, v, rp, ci, gx, d.n, d.inF, d.outF);
-    return undef(env);
-  });
-}
-
-napi_value SparseLinearBackwardWeight(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "sparseLinearBackwardWeight", 6);
-    int64_t nx, ny, nr, nc, nv;
-    const float* x = a.f32(0, &nx);
-    const float* gy = a.f32(1, &ny);
-    const int32_t* rp = a.i32(2, &nr);
-    const int32_t* ci = a.i32(3, &nc);
-    float* gv = a.f32(4, &nv);
-    LinDims d = linDims(a, 5);
-    checkCsr(a.fn, rp, nr, ci, nc, d.outF, d.inF, nv);
-    need(nx == d.n * d.inF && ny == d.n * d.outF, "sparseLinearBackwardWeight: a buffer does not match its shape");
-    if (nv == 0) return undef(env);
-    if (d.n == 0) { memset(gv, 0, sizeof(float) * nv); return undef(env); }
-    sparse->linearBackwardWeight(x, gy, rp, ci, gv, d.n, d.inF, d.outF);
-    return undef(env);
-  });
+void k_sparseLinearBackwardWeight(Args& a, const SparseLinearBackwardWeightCall& k) {
+  const LinDims& d = k.p;
+  checkCsr(a.fn, k.rowPtr, k.rowPtrLen, k.colIdx, k.colIdxLen, d.outF, d.inF, k.gvLen);
+  need(k.xLen == d.n * d.inF && k.gyLen == d.n * d.outF, "sparseLinearBackwardWeight: a buffer does not match its shape");
+  gradPass(k.gv, k.gvLen, d.n == 0, [&] { sparse->linearBackwardWeight(k.x, k.gy, k.rowPtr, k.colIdx, k.gv, d.n, d.inF, d.outF); });
 }
 
 // ---------------------------------------------------------------- threads and info
 
-napi_value SetNumThreads(napi_env env, napi_callback_info info) {
-  return guard(env, [&] {
-    Args a(env, info, "setNumThreads", 1);
-    int64_t n = a.integer(0);
-    need(n >= 1 && n <= 1024, "setNumThreads: n must be between 1 and 1024");
-    // oneDNN's OpenMP runtime reads the same setting, so this governs both.
-    omp_set_num_threads((int)n);
-    return undef(env);
-  });
+void k_setNumThreads(Args&, const SetNumThreadsCall& k) {
+  need(k.n >= 1 && k.n <= 1024, "setNumThreads: n must be between 1 and 1024");
+  // oneDNN's OpenMP runtime reads the same setting, so this governs both.
+  omp_set_num_threads((int)k.n);
 }
 
-napi_value NumThreads(napi_env env, napi_callback_info) {
+napi_value n_numThreads(napi_env env, napi_callback_info) {
   napi_value v;
   napi_create_int32(env, omp_get_max_threads(), &v);
   return v;
 }
 
-napi_value Info(napi_env env, napi_callback_info) {
+napi_value n_info(napi_env env, napi_callback_info) {
   return guard(env, [&] {
     napi_value o, isa, ver, cores;
     NAPI_OK(napi_create_object(env, &o));
@@ -893,21 +631,7 @@ napi_value Init(napi_env env, napi_value exports) {
   // Default: one thread per core, unless the user set OMP_NUM_THREADS.
   if (!getenv("OMP_NUM_THREADS")) omp_set_num_threads(omp_get_num_procs());
 
-  struct { const char* name; napi_callback cb; } fns[] = {
-    {"unary", Unary}, {"affine", Affine}, {"powScalar", PowScalar}, {"binary", Binary}, {"where", Where},
-    {"reduce", Reduce}, {"copyStrided", CopyStrided}, {"gather", Gather}, {"scatterAdd", ScatterAdd},
-    {"matmul", Matmul}, {"conv2d", Conv2d}, {"conv2dBackwardData", Conv2dBackwardData},
-    {"conv2dBackwardWeight", Conv2dBackwardWeight}, {"conv2dWeightGradMoments", Conv2dWeightGradMoments}, {"conv2dWeightGradProbeDot", Conv2dWeightGradProbeDot}, {"rademacherFill", RademacherFill}, {"maxPool2d", MaxPool2d}, {"avgPool2d", AvgPool2d},
-    {"avgPool2dBackward", AvgPool2dBackward}, {"adaptiveAvgPool2d", AdaptiveAvgPool2d},
-    {"adaptiveAvgPool2dBackward", AdaptiveAvgPool2dBackward}, {"channelMoments", ChannelMoments},
-    {"channelAffine", ChannelAffine}, {"channelGradSums", ChannelGradSums},
-    {"channelAffineGrad", ChannelAffineGrad}, {"setNumThreads", SetNumThreads},
-    {"numThreads", NumThreads}, {"info", Info},
-    {"sparseConv2d", SparseConv2d}, {"sparseConv2dBackwardData", SparseConv2dBackwardData},
-    {"sparseConv2dBackwardWeight", SparseConv2dBackwardWeight}, {"sparseLinear", SparseLinear},
-    {"sparseLinearBackwardData", SparseLinearBackwardData}, {"sparseLinearBackwardWeight", SparseLinearBackwardWeight},
-  };
-  for (auto& f : fns) {
+  for (const auto& f : kExported) {
     napi_value fn;
     if (napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, nullptr, &fn) != napi_ok) return nullptr;
     if (napi_set_named_property(env, exports, f.name, fn) != napi_ok) return nullptr;

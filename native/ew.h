@@ -6,19 +6,12 @@
 #pragma once
 #include <cstdint>
 
+// The op codes (U_*, B_*, R_*), generated from the op lists of src/kernels/declarations.mjs.
+#include "ops.gen.h"
+
 namespace pai {
 
 constexpr int kMaxDims = 16;
-
-enum UnaryOp : int {
-  U_NEG, U_EXP, U_LOG, U_SQRT, U_RSQRT, U_ABS, U_SIGN, U_RELU, U_STEP,
-  U_TANH, U_SIGMOID, U_ERF, U_SQUARE, U_RECIPROCAL, U_COUNT
-};
-enum BinaryOp : int {
-  B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAXIMUM, B_MINIMUM,
-  B_GT, B_GE, B_LT, B_LE, B_EQ, B_NE, B_COUNT
-};
-enum ReduceOp : int { R_SUM, R_MAX, R_MIN, R_COUNT };
 
 // A broadcast operand after shape canonicalisation: strides over the common (coalesced) dims.
 struct BcastPlan {

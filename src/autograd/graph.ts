@@ -1,62 +1,18 @@
 // Define-by-run reverse mode. An op run while grad mode is on and with an input that requires a
-// gradient records a Node: its inputs and a vector-Jacobian function. Vector-Jacobian functions are
-// written with the differentiable ops themselves, so running them with grad mode on (createGraph)
-// records the backward pass as a graph of its own, and second derivatives come out exact.
+// gradient records a Node (tape.ts): its op-table entry, its inputs and what its vector-Jacobian
+// product reads. Vector-Jacobian products are written with the differentiable ops themselves, so
+// running them with grad mode on (createGraph) records the backward pass as a graph of its own, and
+// second derivatives come out exact.
 
-import { Tensor, type GradFn } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
+import { fullLike, zerosLike } from '../tensor/create.js';
 import { sameShape, shapeStr } from '../tensor/shape.js';
+import { enableGrad, withGradMode, type Node } from './tape.js';
+import { applyPerSampleRule } from './per-sample.js';
+import { add, mul } from './ops/elementwise.js';
+import { sumAll } from './ops/broadcast.js';
 
-/** Given the gradient of the output, the gradients of the inputs (null where `needs` is false). */
-export type Vjp = (g: Tensor, needs: readonly boolean[]) => (Tensor | null)[];
-
-export class Node implements GradFn {
-  readonly name: string;
-  readonly inputs: readonly Tensor[];
-  vjp: Vjp | null;
-  constructor(name: string, inputs: readonly Tensor[], vjp: Vjp) {
-    this.name = name;
-    this.inputs = inputs;
-    this.vjp = vjp;
-  }
-}
-
-let gradEnabled = true;
-
-export function isGradEnabled(): boolean {
-  return gradEnabled;
-}
-
-/** Runs fn without recording (PyTorch's torch.no_grad). */
-export function noGrad<T>(fn: () => T): T {
-  return withGradMode(false, fn);
-}
-
-export function enableGrad<T>(fn: () => T): T {
-  return withGradMode(true, fn);
-}
-
-function withGradMode<T>(mode: boolean, fn: () => T): T {
-  const prev = gradEnabled;
-  gradEnabled = mode;
-  try {
-    const r = fn();
-    if (r instanceof Promise) throw new Error('noGrad/enableGrad take synchronous functions');
-    return r;
-  } finally {
-    gradEnabled = prev;
-  }
-}
-
-/** Attaches a node to `out` when grad mode is on and some input requires a gradient. */
-export function record(name: string, out: Tensor, inputs: readonly Tensor[], vjp: Vjp): Tensor {
-  if (!gradEnabled) return out;
-  let any = false;
-  for (const t of inputs) if (t.requiresGrad) { any = true; break; }
-  if (!any) return out;
-  out.requiresGrad = true;
-  out.gradFn = new Node(name, inputs, vjp);
-  return out;
-}
+export { enableGrad, isGradEnabled, noGrad, record, Node } from './tape.js';
 
 export interface GradOptions {
   /** Gradients of the outputs (default: ones, only allowed for one-element outputs). */
@@ -114,33 +70,20 @@ export function hvp(f: () => Tensor, params: readonly Tensor[], v: readonly Tens
       if (!sameShape(g[i]!.shape, v[i]!.shape)) {
         throw new Error(`hvp: direction ${i} has shape ${shapeStr(v[i]!.shape)}, parameter has ${shapeStr(params[i]!.shape)}`);
       }
-      const term = ops.sumAll(ops.mul(g[i]!, v[i]!));
-      dot = dot ? ops.add(dot, term) : term;
+      const term = sumAll(mul(g[i]!, v[i]!));
+      dot = dot ? add(dot, term) : term;
     }
   });
   if (!dot || !(dot as Tensor).requiresGrad) return params.map(zerosOf);
   return grad(dot, params, { allowUnused: true, createGraph: opts.createGraph ?? false });
 }
 
-// The few ops the engine itself needs, injected by ops/index.ts to avoid an import cycle.
-interface EngineOps {
-  add(a: Tensor, b: Tensor): Tensor;
-  mul(a: Tensor, b: Tensor): Tensor;
-  sumAll(a: Tensor): Tensor;
-  onesLike(a: Tensor): Tensor;
-  zerosLike(a: Tensor): Tensor;
-}
-let ops: EngineOps;
-export function installEngineOps(o: EngineOps): void {
-  ops = o;
-}
-
 function zerosOf(t: Tensor): Tensor {
-  return ops.zerosLike(t);
+  return zerosLike(t);
 }
 
 function addGrad(a: Tensor, b: Tensor): Tensor {
-  return ops.add(a, b);
+  return add(a, b);
 }
 
 function runBackward(outs: readonly Tensor[], opts: GradOptions, wanted: Set<Tensor> | null): Map<Tensor, Tensor> {
@@ -153,7 +96,7 @@ function runBackward(outs: readonly Tensor[], opts: GradOptions, wanted: Set<Ten
     let g = gos[i] ?? null;
     if (g === null) {
       if (o.size !== 1) throw new Error(`grad: output ${i} has shape ${shapeStr(o.shape)}; gradOutputs is required for non-scalar outputs`);
-      g = ops.onesLike(o);
+      g = fullLike(o, 1);
     } else if (!sameShape(g.shape, o.shape)) {
       throw new Error(`grad: gradOutput ${i} has shape ${shapeStr(g.shape)}, output has ${shapeStr(o.shape)}`);
     }
@@ -171,12 +114,13 @@ function runBackward(outs: readonly Tensor[], opts: GradOptions, wanted: Set<Ten
       if (isWanted) leaves.set(t, g);
       const node = t.gradFn as Node | null;
       if (!node) continue;
-      if (!node.vjp) {
+      const call = node.call;
+      if (!call) {
         throw new Error(`grad: the graph through ${node.name} was already freed by an earlier backward pass; pass retainGraph: true to the first one`);
       }
       const needs = node.inputs.map((x) => x.requiresGrad);
-      const gin = node.vjp(g, needs);
-      if (!retain) node.vjp = null;
+      const gin = node.op.vjp!(g, call, applyPerSampleRule(node.op, call, g, needs));
+      if (!retain) node.call = null;
       node.inputs.forEach((x, i) => {
         const gi = gin[i];
         if (!needs[i] || !gi) return;

@@ -1,23 +1,25 @@
 // Per-sample gradients as an extension of the backward pass (BackPACK's idea). A reverse pass over
 // a batch sums its samples' gradients inside the weight-gradient ops; the per-sample terms exist
 // there and nowhere else. So the few ops through which parameters enter a network (conv2d and its
-// input gradient, the linear layer's matrix product, the per-channel affine map of batch norm) look
-// up, in their vector-Jacobian functions, whether a parameter is registered here and, if so, hand
-// its per-sample gradient [n, ...shape] to a sink. Criteria only register and read.
+// input gradient, the linear layer's matrix product, the per-channel affine map of batch norm) carry
+// a per-sample rule in their op-table entry; the backward pass runs it (applyPerSampleRule) when one
+// of the op's inputs is a parameter registered here, and the rule hands the parameter's per-sample
+// gradient [n, ...shape] to a sink. Criteria only register and read.
 //
-// Two modes. 'report': each supported vjp reports the per-sample contribution of its parameter
-// inputs. 'probe' (used for the first, recorded backward pass of a Hessian-vector product): the vjp
+// Two modes. 'report': each rule reports the per-sample contribution of its parameter inputs.
+// 'probe' (used for the first, recorded backward pass of a Hessian-vector product): the rule
 // instead adds the recorded scalar Σ_n <g_n, z_n> for per-sample probes z_n, so that a second
 // backward pass in 'report' mode yields z_n-directional second derivatives of every sample at once.
 //
 // Anything the ops cannot vouch for (a parameter consumed by an op without per-sample support, a
 // parameter used twice where the consumer squares, a layout the rule does not cover) is found by
-// checkPerSampleGraph before the backward pass or flagged from inside a vjp; callers must then
+// checkPerSampleGraph before the backward pass or flagged from inside a rule; callers must then
 // discard the results and fall back to a per-sample loop. Wrong numbers are never returned silently.
 
 import type { Tensor } from '../tensor/tensor.js';
 import type { FloatArray } from '../kernels/interface.js';
-import type { Node } from './graph.js';
+import type { OpCall, OpDef } from './op.js';
+import type { Node } from './tape.js';
 
 export interface PerSampleSink {
   /** The contribution of one op to the gradients of samples start .. start + g.shape[0] - 1 of parameter `index`; g is [count, ...param.shape]. */
@@ -179,14 +181,23 @@ export function addProbeTerm(term: Tensor): void {
   if (active) active.terms.push(term);
 }
 
-// Ops whose vjps carry per-sample rules, and which of their inputs may be registered parameters.
-const SUPPORTED: Record<string, readonly number[]> = {
-  conv2d: [1, 2],
-  conv2dInputGrad: [1],
-  matmul: [1],
-  channelScaleShift: [1, 2],
-  reshape: [0],
-};
+/**
+ * Backward pass, before an op's vjp runs: when a registered parameter is one of the inputs the op's
+ * per-sample rule covers, runs the rule and returns `needs` without those inputs, whose summed
+ * gradients the rule's per-sample terms (report mode) or probe terms (probe mode) replace.
+ */
+export function applyPerSampleRule(op: OpDef, call: OpCall, g: Tensor, needs: readonly boolean[]): readonly boolean[] {
+  const t = active;
+  const rule = op.perSample?.rule;
+  if (!t || t.mode === 'off' || !rule) return needs;
+  let taken: boolean[] | null = null;
+  for (const i of op.perSample!.inputs) {
+    const x = call.inputs[i];
+    if (x !== undefined && t.index.has(x)) (taken ??= [...needs])[i] = false;
+  }
+  if (taken) rule(g, call);
+  return taken ?? needs;
+}
 
 /**
  * Walks the recorded graph of `outputs` and returns why per-sample results over it would be wrong,
@@ -211,9 +222,9 @@ export function checkPerSampleGraph(outputs: readonly Tensor[], squares: boolean
     node.inputs.forEach((x, pos) => {
       const i = t.index.get(x);
       if (i !== undefined) {
-        const ok = SUPPORTED[node.name]?.includes(pos) ?? false;
-        if (!ok) return void (t.unsupported ??= `parameter ${i} enters op ${node.name} (input ${pos}), which has no per-sample rule`);
-        if (node.name === 'reshape') {
+        const rule = node.op.perSample;
+        if (!rule?.inputs.includes(pos)) return void (t.unsupported ??= `parameter ${i} enters op ${node.name} (input ${pos}), which has no per-sample rule`);
+        if (!rule.rule) {
           if (t.index.get(out) !== i) t.unsupported ??= `parameter ${i} is reshaped outside a per-sample-aware layer`;
         } else {
           uses.set(i, (uses.get(i) ?? 0) + 1);

@@ -14,7 +14,8 @@
 import protobufjs from 'protobufjs';
 import { noGrad } from '../autograd/graph.js';
 import { withTrace, type TraceEvent } from '../autograd/trace.js';
-import type { AdaptivePool2dParams, Conv2dParams, Pool2dParams } from '../kernels/interface.js';
+import { OnnxRuleError, type OnnxAttr, type OnnxEmitter } from '../autograd/op.js';
+import { allOps } from '../autograd/ops/table.js';
 import type { Module } from '../nn/module.js';
 import { randn } from '../tensor/create.js';
 import { Generator } from '../tensor/random.js';
@@ -117,7 +118,7 @@ function sameData(a: Tensor, b: Tensor): boolean {
  * factor of each output dimension (0 for a static one, k for k * batch).
  */
 function alignTraces(a: Trace, b: Trace): Map<number, number[]> {
-  const where = (i: number): string => `op #${i} (${a.events[i]!.op})`;
+  const where = (i: number): string => `op #${i} (${a.events[i]!.op.name})`;
   if (a.events.length !== b.events.length || a.events.some((e, i) => e.op !== b.events[i]!.op)) {
     throw new ExportError('the forward pass runs different ops at different batch sizes; only batch-independent models can be exported');
   }
@@ -255,195 +256,29 @@ class GraphBuilder {
 }
 
 // ---- op conversion ----
+// Each traced op's ONNX rule sits in its op-table entry (src/autograd/op.ts says why); the graph
+// builder is the emitter those rules write through.
 
-interface Ctx {
-  b: GraphBuilder;
-  ev: TraceEvent;
-  /** ONNX names of the operands (null for an absent optional one). */
-  ins: (string | null)[];
-  /** Batch factors of the operands' dimensions (null for absent ones). */
-  inFactors: (number[] | null)[];
-  outFactors: number[];
-  out: string;
-  opset: number;
+function toAttr(a: OnnxAttr): Attr {
+  if ('int' in a) return attrInt(a.name, a.int);
+  if ('ints' in a) return attrInts(a.name, a.ints);
+  if ('float' in a) return attrFloat(a.name, a.float);
+  return attrString(a.name, a.string);
 }
 
-function need(c: Ctx, k: number): string {
-  const n = c.ins[k];
-  if (n === null || n === undefined) throw new ExportError(`${c.ev.op}: operand ${k} is missing`);
-  return n;
+function emitterOf(b: GraphBuilder): OnnxEmitter {
+  return {
+    node: (opType, inputs, attrs = [], out) => b.node(opType, inputs, attrs.map(toAttr), out),
+    scalar: (v) => b.scalar(v),
+    constF32: (values, dims) => b.constF32(values, dims),
+    constI64: (values) => b.constI64(values),
+    shape: (dims, factors, infer) => b.shape(dims, factors, infer),
+  };
 }
 
-function conv(c: Ctx): void {
-  const p = c.ev.attrs['p'] as Conv2dParams;
-  const ins = [need(c, 0), need(c, 1)];
-  if (c.ins[2]) ins.push(c.ins[2]);
-  c.b.node('Conv', ins, [
-    attrInts('kernel_shape', [p.kh, p.kw]), attrInts('strides', [p.strideH, p.strideW]),
-    attrInts('pads', [p.padH, p.padW, p.padH, p.padW]), attrInts('dilations', [p.dilH, p.dilW]), attrInt('group', p.groups),
-  ], c.out);
-}
-
-function linear(c: Ctx): void {
-  const x = need(c, 0), w = need(c, 1), bias = c.ins[2];
-  if (c.ev.inputs[0]!.ndim === 2) {
-    c.b.node('Gemm', bias ? [x, w, bias] : [x, w], [attrInt('transB', 1)], c.out);
-    return;
-  }
-  const wt = c.b.node('Transpose', [w], [attrInts('perm', [1, 0])]);
-  if (!bias) { c.b.node('MatMul', [x, wt], [], c.out); return; }
-  c.b.node('Add', [c.b.node('MatMul', [x, wt]), bias], [], c.out);
-}
-
-function batchNorm(c: Ctx): void {
-  const x = c.ev.inputs[0]!;
-  const ch = x.shape[1]!;
-  if (!c.ins[3] || !c.ins[4]) throw new ExportError('batch norm without running statistics cannot be exported (it normalises with batch statistics)');
-  const scale = c.ins[1] ?? c.b.constF32(new Float32Array(ch).fill(1), [ch]);
-  const shift = c.ins[2] ?? c.b.constF32(new Float32Array(ch), [ch]);
-  c.b.node('BatchNormalization', [need(c, 0), scale, shift, c.ins[3], c.ins[4]], [attrFloat('epsilon', c.ev.attrs['eps'] as number)], c.out);
-}
-
-function channelScaleShift(c: Ctx): void {
-  const x = c.ev.inputs[0]!;
-  const perChannel = [x.shape[1]!, ...Array<number>(x.ndim - 2).fill(1)];
-  const asChannels = (name: string): string => c.b.node('Reshape', [name, c.b.constI64(perChannel)]);
-  const scaled = c.b.node('Mul', [need(c, 0), asChannels(need(c, 1))], [], c.ins[2] ? undefined : c.out);
-  if (c.ins[2]) c.b.node('Add', [scaled, asChannels(c.ins[2])], [], c.out);
-}
-
-function layerNorm(c: Ctx): void {
-  const x = c.ev.inputs[0]!;
-  const k = c.ev.attrs['axes'] as number;
-  const norm = x.shape.slice(x.ndim - k);
-  const scale = c.ins[1] ?? c.b.constF32(new Float32Array(norm.reduce((p, d) => p * d, 1)).fill(1), norm);
-  const ins = [need(c, 0), scale];
-  if (c.ins[2]) ins.push(c.ins[2]);
-  c.b.node('LayerNormalization', ins, [attrInt('axis', -k), attrFloat('epsilon', c.ev.attrs['eps'] as number)], c.out);
-}
-
-function gelu(c: Ctx): void {
-  const x = need(c, 0);
-  const approx = c.ev.attrs['approximate'] as 'none' | 'tanh';
-  if (c.opset >= 20) { c.b.node('Gelu', [x], [attrString('approximate', approx)], c.out); return; }
-  // Written as pai computes it, operation for operation, so the results agree to rounding.
-  const half = c.b.node('Mul', [x, c.b.scalar(0.5)]);
-  let inner: string;
-  if (approx === 'tanh') {
-    const cube = c.b.node('Mul', [c.b.scalar(0.044715), c.b.node('Pow', [x, c.b.scalar(3)])]);
-    inner = c.b.node('Tanh', [c.b.node('Mul', [c.b.node('Add', [x, cube]), c.b.scalar(Math.sqrt(2 / Math.PI))])]);
-  } else {
-    inner = c.b.node('Erf', [c.b.node('Mul', [x, c.b.scalar(Math.SQRT1_2)])]);
-  }
-  c.b.node('Mul', [half, c.b.node('Add', [inner, c.b.scalar(1)])], [], c.out);
-}
-
-function floorSize(size: number, k: number, s: number, p: number, d: number): number {
-  return Math.floor((size + 2 * p - d * (k - 1) - 1) / s) + 1;
-}
-
-function poolAttrs(p: Pool2dParams, dilations: boolean): Attr[] {
-  // pai (like PyTorch) drops a last ceil-mode window that would start in the right padding, so
-  // its sizes are already final: ceil_mode is set only where it adds a window.
-  const ceil = p.oh !== floorSize(p.h, p.kh, p.strideH, p.padH, p.dilH) || p.ow !== floorSize(p.w, p.kw, p.strideW, p.padW, p.dilW);
-  const a = [
-    attrInts('kernel_shape', [p.kh, p.kw]), attrInts('strides', [p.strideH, p.strideW]),
-    attrInts('pads', [p.padH, p.padW, p.padH, p.padW]), attrInt('ceil_mode', ceil ? 1 : 0),
-  ];
-  if (dilations) a.push(attrInts('dilations', [p.dilH, p.dilW]));
-  return a;
-}
-
-function maxPool(c: Ctx): void {
-  c.b.node('MaxPool', [need(c, 0)], poolAttrs(c.ev.attrs['p'] as Pool2dParams, true), c.out);
-}
-
-function avgPool(c: Ctx): void {
-  const p = c.ev.attrs['p'] as Pool2dParams;
-  if (p.divisorOverride) throw new ExportError('avg_pool2d with divisor_override has no ONNX AveragePool equivalent');
-  c.b.node('AveragePool', [need(c, 0)], [...poolAttrs(p, false), attrInt('count_include_pad', p.countIncludePad ? 1 : 0)], c.out);
-}
-
-function adaptiveAvgPool(c: Ctx): void {
-  const p = c.ev.attrs['p'] as AdaptivePool2dParams;
-  if (p.oh === 1 && p.ow === 1) { c.b.node('GlobalAveragePool', [need(c, 0)], [], c.out); return; }
-  if (p.h % p.oh !== 0 || p.w % p.ow !== 0) {
-    throw new ExportError(`adaptive_avg_pool2d from ${p.h}x${p.w} to ${p.oh}x${p.ow}: ONNX has no adaptive pooling, and the sizes do not divide into a fixed window`);
-  }
-  const kh = p.h / p.oh, kw = p.w / p.ow;
-  c.b.node('AveragePool', [need(c, 0)], [attrInts('kernel_shape', [kh, kw]), attrInts('strides', [kh, kw])], c.out);
-}
-
-function slice(c: Ctx): void {
-  const x = c.ev.inputs[0]!;
-  const r = c.ev.attrs['ranges'] as [number, number][];
-  const f = c.inFactors[0]!;
-  const starts: number[] = [], ends: number[] = [], axes: number[] = [];
-  r.forEach(([s, e], i) => {
-    if (s === 0 && e === x.shape[i]) return;
-    if (f[i] !== 0) throw new ExportError(`slice along axis ${i}, a batch dimension, cannot be exported for a dynamic batch size`);
-    starts.push(s); ends.push(e); axes.push(i);
-  });
-  c.b.node('Slice', [need(c, 0), c.b.constI64(starts), c.b.constI64(ends), c.b.constI64(axes)], [], c.out);
-}
-
-function pad(c: Ctx): void {
-  const pads = c.ev.attrs['pads'] as [number, number][];
-  const value = c.ev.attrs['value'] as number;
-  c.b.node('Pad', [need(c, 0), c.b.constI64([...pads.map(([a]) => a), ...pads.map(([, e]) => e)]), c.b.scalar(value)], [], c.out);
-}
-
-function reduce(c: Ctx, opType: string): void {
-  const axes = c.ev.attrs['axes'] as number[];
-  const keep = attrInt('keepdims', c.ev.attrs['keepdim'] ? 1 : 0);
-  // ReduceSum takes its axes as an input from opset 13, the other reductions from opset 18.
-  if (opType === 'ReduceSum' || c.opset >= 18) c.b.node(opType, [need(c, 0), c.b.constI64(axes)], [keep], c.out);
-  else c.b.node(opType, [need(c, 0)], [attrInts('axes', axes), keep], c.out);
-}
-
-const simple = (opType: string) => (c: Ctx): void => { c.b.node(opType, c.ins.map((n, k) => n ?? need(c, k)), [], c.out); };
-
-const CONVERTERS: Record<string, (c: Ctx) => void> = {
-  conv2d: conv,
-  linear,
-  matmul: simple('MatMul'),
-  batchNorm,
-  channelScaleShift,
-  layerNorm,
-  relu: simple('Relu'),
-  gelu,
-  softmax: (c) => { c.b.node('Softmax', [need(c, 0)], [attrInt('axis', c.ev.attrs['axis'] as number)], c.out); },
-  logSoftmax: (c) => { c.b.node('LogSoftmax', [need(c, 0)], [attrInt('axis', c.ev.attrs['axis'] as number)], c.out); },
-  maxPool2d: maxPool,
-  avgPool2d: avgPool,
-  adaptiveAvgPool2d: adaptiveAvgPool,
-  add: simple('Add'), sub: simple('Sub'), mul: simple('Mul'), div: simple('Div'), pow: simple('Pow'),
-  maximum: simple('Max'), minimum: simple('Min'),
-  addScalar: (c) => { c.b.node('Add', [need(c, 0), c.b.scalar(c.ev.attrs['c'] as number)], [], c.out); },
-  mulScalar: (c) => { c.b.node('Mul', [need(c, 0), c.b.scalar(c.ev.attrs['c'] as number)], [], c.out); },
-  rsubScalar: (c) => { c.b.node('Sub', [c.b.scalar(c.ev.attrs['c'] as number), need(c, 0)], [], c.out); },
-  powScalar: (c) => {
-    const p = c.ev.attrs['p'] as number;
-    c.b.node(p === 2 ? 'Mul' : 'Pow', p === 2 ? [need(c, 0), need(c, 0)] : [need(c, 0), c.b.scalar(p)], [], c.out);
-  },
-  square: (c) => { c.b.node('Mul', [need(c, 0), need(c, 0)], [], c.out); },
-  rsqrt: (c) => { c.b.node('Reciprocal', [c.b.node('Sqrt', [need(c, 0)])], [], c.out); },
-  neg: simple('Neg'), exp: simple('Exp'), log: simple('Log'), sqrt: simple('Sqrt'), tanh: simple('Tanh'),
-  sigmoid: simple('Sigmoid'), erf: simple('Erf'), abs: simple('Abs'), reciprocal: simple('Reciprocal'),
-  reshape: (c) => { c.b.node('Reshape', [need(c, 0), c.b.shape(c.ev.output.shape, c.outFactors, true)], [], c.out); },
-  expand: (c) => { c.b.node('Expand', [need(c, 0), c.b.shape(c.ev.output.shape, c.outFactors, false)], [], c.out); },
-  permute: (c) => { c.b.node('Transpose', [need(c, 0)], [attrInts('perm', c.ev.attrs['perm'] as number[])], c.out); },
-  slice,
-  pad,
-  concat: (c) => { c.b.node('Concat', c.ins.map((_, k) => need(c, k)), [attrInt('axis', c.ev.attrs['axis'] as number)], c.out); },
-  sum: (c) => reduce(c, 'ReduceSum'),
-  max: (c) => reduce(c, 'ReduceMax'),
-  min: (c) => reduce(c, 'ReduceMin'),
-};
-
-/** The op names the exporter maps to ONNX. */
+/** The op names the exporter maps to ONNX: the table's entries with an ONNX rule. */
 export function onnxSupportedOps(): string[] {
-  return Object.keys(CONVERTERS);
+  return allOps().filter((op) => op.onnx).map((op) => op.name);
 }
 
 let modelProto: protobufjs.Type | null = null;
@@ -481,6 +316,7 @@ export function exportOnnx(model: Module, o: OnnxExportOptions = {}): OnnxExport
   const factors = alignTraces(a, b);
 
   const builder = new GraphBuilder(opset);
+  const emit = emitterOf(builder);
   builder.reserve(ONNX_INPUT);
   builder.reserve(ONNX_OUTPUT);
   for (const n of names.values()) builder.reserve(n);
@@ -489,8 +325,8 @@ export function exportOnnx(model: Module, o: OnnxExportOptions = {}): OnnxExport
   const inputFactors = [1, ...inputShape.map(() => 0)];
   for (const i of a.live) {
     const ev = a.events[i]!;
-    const convert = CONVERTERS[ev.op];
-    if (!convert) throw new ExportError(`op ${ev.op} has no ONNX mapping (supported: ${onnxSupportedOps().join(', ')})`);
+    const convert = ev.op.onnx;
+    if (!convert) throw new ExportError(`op ${ev.op.name} has no ONNX mapping (supported: ${onnxSupportedOps().join(', ')})`);
     const refs = a.refs.get(i)!;
     const ins = refs.map((r, k): string | null => {
       switch (r.kind) {
@@ -511,8 +347,13 @@ export function exportOnnx(model: Module, o: OnnxExportOptions = {}): OnnxExport
         default: return ev.inputs[k]!.shape.map(() => 0);
       }
     });
-    const out = i === finalIndex ? ONNX_OUTPUT : builder.fresh(ev.op);
-    convert({ b: builder, ev, ins, inFactors, outFactors: factors.get(i)!, out, opset });
+    const out = i === finalIndex ? ONNX_OUTPUT : builder.fresh(ev.op.name);
+    try {
+      convert({ emit, opset, inputs: ev.inputs, attrs: ev.attrs, output: ev.output, names: ins, inFactors, outFactors: factors.get(i)!, out });
+    } catch (e) {
+      if (e instanceof OnnxRuleError) throw new ExportError(e.message.startsWith('operand') ? `${ev.op.name}: ${e.message}` : e.message);
+      throw e;
+    }
     valueName.set(i, out);
   }
 

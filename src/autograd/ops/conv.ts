@@ -5,13 +5,13 @@
 import type { Conv2dParams } from '../../kernels/interface.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { shapeStr, ShapeError } from '../../tensor/shape.js';
-import { record } from '../graph.js';
+import { onnxInput, opFamily, type OnnxCall, type OpCall } from '../op.js';
+import { run } from '../tape.js';
 import { traceOp } from '../trace.js';
 import { be, checkSameDtype, pair, uninit } from './util.js';
-import { sum } from './reduce.js';
+import { reshape, sum } from './broadcast.js';
 import { mul } from './elementwise.js';
-import { reshape } from './shape.js';
-import { addProbeTerm, perSampleBatch, perSampleMode, perSampleProbe, perSampleUnsupported, perSampleWanted, reportPerSample, reportPerSampleDirect, type DirectReductions } from '../per-sample.js';
+import { addProbeTerm, perSampleBatch, perSampleMode, perSampleProbe, perSampleUnsupported, reportPerSample, reportPerSampleDirect, type DirectReductions } from '../per-sample.js';
 
 export interface Conv2dOptions {
   stride?: number | readonly [number, number];
@@ -49,6 +49,64 @@ function wShapeOf(p: Conv2dParams): number[] {
   return [p.oc, p.c / p.groups, p.kh, p.kw];
 }
 
+type ConvAttrs = { p: Conv2dParams };
+
+export const CONV_OPS = opFamily({
+  conv2d: {
+    kernel: ([x, w, bias]: readonly Tensor[], { p }: ConvAttrs) => {
+      const out = uninit(x!, [p.n, p.oc, p.oh, p.ow]);
+      be(x!).conv2d(x!.data, w!.data, bias ? bias.data : null, out.data, p);
+      return out;
+    },
+    vjp: (g: Tensor, { inputs: [x, w, bias], attrs: { p } }: OpCall<ConvAttrs>, need: readonly boolean[]) => [
+      need[0] ? conv2dInputGrad(g, w!, p) : null,
+      need[1] ? conv2dWeightGrad(x!, g, p) : null,
+      bias && need[2] ? sum(g, [0, 2, 3]) : null,
+    ],
+    perSample: { inputs: [1, 2], rule: (g: Tensor, { inputs: [x, w, bias], attrs: { p } }: OpCall<ConvAttrs>) => perSampleConv2d(x!, w!, bias ?? null, g, p) },
+    onnx: (c: OnnxCall<ConvAttrs>) => {
+      const p = c.attrs.p;
+      const ins = [onnxInput(c, 0), onnxInput(c, 1)];
+      if (c.names[2]) ins.push(c.names[2]);
+      c.emit.node('Conv', ins, [
+        { name: 'kernel_shape', ints: [p.kh, p.kw] }, { name: 'strides', ints: [p.strideH, p.strideW] },
+        { name: 'pads', ints: [p.padH, p.padW, p.padH, p.padW] }, { name: 'dilations', ints: [p.dilH, p.dilW] }, { name: 'group', int: p.groups },
+      ], c.out);
+    },
+  },
+  /** The input gradient of conv2d: a transposed convolution. */
+  conv2dInputGrad: {
+    kernel: ([gy, w]: readonly Tensor[], { p }: ConvAttrs) => {
+      const gx = uninit(gy!, [p.n, p.c, p.h, p.w]);
+      be(gy!).conv2dBackwardData(gy!.data, w!.data, gx.data, p);
+      return gx;
+    },
+    vjp: (g: Tensor, { inputs: [gy, w], attrs: { p } }: OpCall<ConvAttrs>, need: readonly boolean[]) => [
+      need[0] ? conv2dFromParams(g, w!, null, p) : null,
+      need[1] ? conv2dWeightGrad(g, gy!, p) : null,
+    ],
+    // In a Hessian-vector product's second pass, the weight's per-sample term through the first
+    // pass's input gradient (the probe mode never reaches here: this op is not in a forward graph).
+    perSample: { inputs: [1], rule: (g: Tensor, { inputs: [gy, w], attrs: { p } }: OpCall<ConvAttrs>) => {
+      if (perSampleMode() !== 'report') perSampleUnsupported('conv2dInputGrad in a probe pass');
+      else if (p.n !== perSampleBatch()) perSampleUnsupported(`conv2dInputGrad over a batch of ${p.n}, not ${perSampleBatch()}`);
+      else reportPerSampleDirect(w!, g.data, weightGradReductions(g, gy!, p), (s, c) => conv2dWeightGradPerSample(g, gy!, p, s, c));
+    } },
+  },
+  /** The weight gradient of conv2d. */
+  conv2dWeightGrad: {
+    kernel: ([x, gy]: readonly Tensor[], { p }: ConvAttrs) => {
+      const gw = uninit(x!, wShapeOf(p));
+      be(x!).conv2dBackwardWeight(x!.data, gy!.data, gw.data, p);
+      return gw;
+    },
+    vjp: (g: Tensor, { inputs: [x, gy], attrs: { p } }: OpCall<ConvAttrs>, need: readonly boolean[]) => [
+      need[0] ? conv2dInputGrad(gy!, g, p) : null,
+      need[1] ? conv2dFromParams(x!, g, null, p) : null,
+    ],
+  },
+});
+
 /** PyTorch's F.conv2d. */
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
   const p = conv2dParams(x.shape, w.shape, o);
@@ -57,22 +115,11 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, o: Conv
     checkSameDtype('conv2d', x, bias);
     if (bias.ndim !== 1 || bias.shape[0] !== p.oc) throw new ShapeError(`conv2d: bias ${shapeStr(bias.shape)} does not match ${p.oc} output channels`);
   }
-  return traceOp('conv2d', [x, w, bias], { p }, conv2dFromParams(x, w, bias, p));
+  return traceOp(CONV_OPS.conv2d, [x, w, bias], { p }, conv2dFromParams(x, w, bias, p));
 }
 
 function conv2dFromParams(x: Tensor, w: Tensor, bias: Tensor | null, p: Conv2dParams): Tensor {
-  const out = uninit(x, [p.n, p.oc, p.oh, p.ow]);
-  be(x).conv2d(x.data, w.data, bias ? bias.data : null, out.data, p);
-  const inputs = bias ? [x, w, bias] : [x, w];
-  return record('conv2d', out, inputs, (g, need) => {
-    const ps = perSampleMode() !== 'off' && (perSampleWanted(w) || perSampleWanted(bias));
-    if (ps) perSampleConv2d(x, w, bias, g, p);
-    return [
-      need[0] ? conv2dInputGrad(g, w, p) : null,
-      need[1] && !(ps && perSampleWanted(w)) ? conv2dWeightGrad(x, g, p) : null,
-      bias && need[2] && !(ps && perSampleWanted(bias)) ? sum(g, [0, 2, 3]) : null,
-    ];
-  });
+  return run(CONV_OPS.conv2d, bias ? [x, w, bias] : [x, w], { p });
 }
 
 // The per-sample rules of conv2d (see ../per-sample.ts). A registered parameter's summed gradient
@@ -127,30 +174,10 @@ export function conv2dWeightGradPerSample(x: Tensor, gy: Tensor, p: Conv2dParams
 
 /** The gradient of conv2d with respect to its input, for output gradient gy: a transposed convolution. */
 export function conv2dInputGrad(gy: Tensor, w: Tensor, p: Conv2dParams): Tensor {
-  const gx = uninit(gy, [p.n, p.c, p.h, p.w]);
-  be(gy).conv2dBackwardData(gy.data, w.data, gx.data, p);
-  return record('conv2dInputGrad', gx, [gy, w], (g, need) => {
-    // In a Hessian-vector product's second pass, the weight's per-sample term through the first
-    // pass's input gradient (the probe mode never reaches here: this op is not in a forward graph).
-    const ps = perSampleMode() !== 'off' && perSampleWanted(w);
-    if (ps) {
-      if (perSampleMode() !== 'report') perSampleUnsupported('conv2dInputGrad in a probe pass');
-      else if (p.n !== perSampleBatch()) perSampleUnsupported(`conv2dInputGrad over a batch of ${p.n}, not ${perSampleBatch()}`);
-      else reportPerSampleDirect(w, g.data, weightGradReductions(g, gy, p), (s, c) => conv2dWeightGradPerSample(g, gy, p, s, c));
-    }
-    return [
-      need[0] ? conv2dFromParams(g, w, null, p) : null,
-      need[1] && !ps ? conv2dWeightGrad(g, gy, p) : null,
-    ];
-  });
+  return run(CONV_OPS.conv2dInputGrad, [gy, w], { p });
 }
 
 /** The gradient of conv2d with respect to its weight. */
 export function conv2dWeightGrad(x: Tensor, gy: Tensor, p: Conv2dParams): Tensor {
-  const gw = uninit(x, wShapeOf(p));
-  be(x).conv2dBackwardWeight(x.data, gy.data, gw.data, p);
-  return record('conv2dWeightGrad', gw, [x, gy], (g, need) => [
-    need[0] ? conv2dInputGrad(gy, g, p) : null,
-    need[1] ? conv2dFromParams(x, g, null, p) : null,
-  ]);
+  return run(CONV_OPS.conv2dWeightGrad, [x, gy], { p });
 }

@@ -5,10 +5,11 @@ import type { BinaryOp, UnaryOp } from '../../kernels/interface.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { cast } from '../../tensor/create.js';
 import { broadcastShapes, sameShape } from '../../tensor/shape.js';
-import { record } from '../graph.js';
+import { onnxInput, onnxSimple, opFamily, type OnnxCall, type OnnxExportRule, type OpCall, type OpDef, type OpSpec, type OpVjp } from '../op.js';
+import { run } from '../tape.js';
 import { traceOp } from '../trace.js';
 import { be, checkSameDtype, lift, uninit, type TensorLike } from './util.js';
-import { sumTo } from './reduce.js';
+import { sumTo } from './broadcast.js';
 
 function unaryRaw(op: UnaryOp, x: Tensor): Tensor {
   const out = uninit(x, x.shape);
@@ -30,196 +31,226 @@ function affineRaw(x: Tensor, scale: number, shift: number): Tensor {
   return out;
 }
 
+type Scalar = { c: number };
+type NoAttrs = Record<string, never>;
+const NONE: NoAttrs = {};
+
+/** An op on one kernel function of the same name (vjp absent: piecewise constant). */
+function unarySpec(op: UnaryOp, vjp?: OpVjp<NoAttrs>, onnx?: OnnxExportRule<NoAttrs>): OpSpec<NoAttrs> {
+  return { kernel: ([x]) => unaryRaw(op, x!), vjp, onnx };
+}
+function binarySpec(op: BinaryOp, vjp?: OpVjp<NoAttrs>, onnx?: OnnxExportRule<NoAttrs>): OpSpec<NoAttrs> {
+  return { kernel: ([a, b]) => binaryRaw(op, op, a!, b!), vjp, onnx };
+}
+function affineSpec(scale: (c: number) => number, shift: (c: number) => number, vjp: OpVjp<Scalar>, onnx: OnnxExportRule<Scalar>): OpSpec<Scalar> {
+  return { kernel: ([x], { c }) => affineRaw(x!, scale(c), shift(c)), vjp, onnx };
+}
+const scalarOnnx = (opType: string, scalarFirst = false): OnnxExportRule<Scalar> => (c) => {
+  const s = c.emit.scalar(c.attrs.c);
+  c.emit.node(opType, scalarFirst ? [s, onnxInput(c, 0)] : [onnxInput(c, 0), s], [], c.out);
+};
+
+// Ties of maximum/minimum send the gradient half to each side, as PyTorch does; `pick` is 1 where
+// a wins outright.
+function extremeVjp(pick: (a: Tensor, b: Tensor) => Tensor): OpVjp<NoAttrs> {
+  return (g, { inputs: [a, b] }, n) => {
+    const wa = add(pick(a!, b!), mulScalar(eq(a!, b!), 0.5));
+    return [n[0] ? sumTo(mul(g, wa), a!.shape) : null, n[1] ? sumTo(mul(g, rsubScalar(wa, 1)), b!.shape) : null];
+  };
+}
+
+export const ELEMENTWISE_OPS = opFamily({
+  add: binarySpec('add', (g, { inputs: [a, b] }, n) => [n[0] ? sumTo(g, a!.shape) : null, n[1] ? sumTo(g, b!.shape) : null], onnxSimple('Add')),
+  sub: binarySpec('sub', (g, { inputs: [a, b] }, n) => [n[0] ? sumTo(g, a!.shape) : null, n[1] ? sumTo(neg(g), b!.shape) : null], onnxSimple('Sub')),
+  mul: binarySpec('mul', (g, { inputs: [a, b] }, n) => [
+    n[0] ? sumTo(mul(g, b!), a!.shape) : null,
+    n[1] ? sumTo(mul(g, a!), b!.shape) : null,
+  ], onnxSimple('Mul')),
+  div: binarySpec('div', (g, { inputs: [a, b] }, n) => [
+    n[0] ? sumTo(div(g, b!), a!.shape) : null,
+    // d(a/b)/db = -a/b^2, written without reusing `out` so the second derivative sees b.
+    n[1] ? sumTo(neg(div(mul(g, a!), mul(b!, b!))), b!.shape) : null,
+  ], onnxSimple('Div')),
+  pow: binarySpec('pow', (g, { inputs: [a, b] }, n) => [
+    n[0] ? sumTo(mul(g, mul(b!, pow(a!, sub(b!, 1)))), a!.shape) : null,
+    n[1] ? sumTo(mul(g, mul(pow(a!, b!), log(a!))), b!.shape) : null,
+  ], onnxSimple('Pow')),
+  maximum: binarySpec('maximum', extremeVjp(gt), onnxSimple('Max')),
+  minimum: binarySpec('minimum', extremeVjp(lt), onnxSimple('Min')),
+  // Comparisons give 1 or 0: piecewise constant, so they record nothing (their derivative is zero).
+  gt: binarySpec('gt'), ge: binarySpec('ge'), lt: binarySpec('lt'), le: binarySpec('le'), eq: binarySpec('eq'), ne: binarySpec('ne'),
+
+  addScalar: affineSpec(() => 1, (c) => c, (g) => [g], scalarOnnx('Add')),
+  mulScalar: affineSpec((c) => c, () => 0, (g, { attrs: { c } }) => [mulScalar(g, c)], scalarOnnx('Mul')),
+  /** c - a */
+  rsubScalar: affineSpec(() => -1, (c) => c, (g) => [neg(g)], scalarOnnx('Sub', true)),
+  powScalar: {
+    kernel: ([a]: readonly Tensor[], { p }: { p: number }) => {
+      const out = uninit(a!, a!.shape);
+      be(a!).powScalar(a!.data, p, out.data);
+      return out;
+    },
+    vjp: (g: Tensor, { inputs: [a], attrs: { p } }: OpCall<{ p: number }>) => [p === 2 ? mul(g, mulScalar(a!, 2)) : mul(g, mulScalar(powScalar(a!, p - 1), p))],
+    onnx: (c: OnnxCall<{ p: number }>) => {
+      const x = onnxInput(c, 0), p = c.attrs.p;
+      c.emit.node(p === 2 ? 'Mul' : 'Pow', p === 2 ? [x, x] : [x, c.emit.scalar(p)], [], c.out);
+    },
+  },
+
+  neg: unarySpec('neg', (g) => [neg(g)], onnxSimple('Neg')),
+  // exp' = exp: reuse the output, which is itself recorded, so the second derivative is right.
+  exp: unarySpec('exp', (g, { out }) => [mul(g, out)], onnxSimple('Exp')),
+  log: unarySpec('log', (g, { inputs: [x] }) => [div(g, x!)], onnxSimple('Log')),
+  sqrt: unarySpec('sqrt', (g, { out }) => [div(g, mulScalar(out, 2))], onnxSimple('Sqrt')),
+  // d x^(-1/2) = -1/2 x^(-3/2) = -1/2 out^3
+  rsqrt: unarySpec('rsqrt', (g, { out }) => [mul(g, mulScalar(powScalar(out, 3), -0.5))],
+    (c) => { c.emit.node('Reciprocal', [c.emit.node('Sqrt', [onnxInput(c, 0)])], [], c.out); }),
+  square: unarySpec('square', (g, { inputs: [x] }) => [mul(g, mulScalar(x!, 2))],
+    (c) => { c.emit.node('Mul', [onnxInput(c, 0), onnxInput(c, 0)], [], c.out); }),
+  reciprocal: unarySpec('reciprocal', (g, { out }) => [neg(mul(g, square(out)))], onnxSimple('Reciprocal')),
+  abs: unarySpec('abs', (g, { inputs: [x] }) => [mul(g, sign(x!))], onnxSimple('Abs')),
+  /** sign(x) in {-1, 0, 1}; piecewise constant, so its gradient is zero. */
+  sign: unarySpec('sign'),
+  /** 1 where x > 0 else 0; the derivative of relu, itself with zero gradient. */
+  step: unarySpec('step'),
+  // PyTorch's threshold_backward on the result: g where relu(x) != 0 (x > 0, or NaN), else exactly
+  // 0 even where g is not finite. One pass, where g * step(x) took two. The mask is piecewise
+  // constant, so nothing flows to x through it.
+  relu: unarySpec('relu', (g, { out }) => [where(out, g, 0)], onnxSimple('Relu')),
+  tanh: unarySpec('tanh', (g, { out }) => [mul(g, rsubScalar(square(out), 1))], onnxSimple('Tanh')),
+  sigmoid: unarySpec('sigmoid', (g, { out }) => [mul(g, mul(out, rsubScalar(out, 1)))], onnxSimple('Sigmoid')),
+  erf: unarySpec('erf', (g, { inputs: [x] }) => [mul(g, mulScalar(exp(neg(square(x!))), 2 / Math.sqrt(Math.PI)))], onnxSimple('Erf')),
+
+  /** cond != 0 ? a : b, broadcasting all three; cond is an attribute and gets no gradient. */
+  where: {
+    kernel: ([A, B]: readonly Tensor[], { cond, shape }: WhereAttrs) => {
+      const out = uninit(A!, shape);
+      const C = cond.dtype === A!.dtype ? cond : cast(cond, A!.dtype);
+      be(A!).where(C.data, C.shape, A!.data, A!.shape, B!.data, B!.shape, out.data, shape);
+      return out;
+    },
+    vjp: (g: Tensor, { inputs: [A, B], attrs: { cond } }: OpCall<WhereAttrs>, n: readonly boolean[]) => {
+      const zero = lift(0, g);
+      return [n[0] ? sumTo(where(cond, g, zero), A!.shape) : null, n[1] ? sumTo(where(cond, zero, g), B!.shape) : null];
+    },
+  },
+  /** Clamps to [min, max]; the gradient passes where min <= x <= max, as in PyTorch. */
+  clamp: {
+    kernel: ([x]: readonly Tensor[], { min, max, mask }: ClampAttrs) => {
+      let y = x!;
+      if (min !== null) { mask.push(ge(x!, min)); y = binaryRaw('clamp', 'maximum', y, lift(min, x!)); }
+      if (max !== null) { mask.push(le(x!, max)); y = binaryRaw('clamp', 'minimum', y, lift(max, x!)); }
+      return y === x ? x!.detach() : y;
+    },
+    vjp: (g: Tensor, { attrs: { mask } }: OpCall<ClampAttrs>) => {
+      let m = g;
+      for (const k of mask) m = mul(m, k);
+      return [m];
+    },
+  },
+});
+type WhereAttrs = { cond: Tensor; shape: number[] };
+/** `mask` is filled by the kernel: the 0/1 tensors where each bound lets the gradient pass. */
+type ClampAttrs = { min: number | null; max: number | null; mask: Tensor[] };
+
+const E = ELEMENTWISE_OPS;
+
+/** A traced, recorded call of an element-wise entry. */
+function apply<A>(op: OpDef<A>, inputs: Tensor[], attrs: A): Tensor {
+  return traceOp(op, inputs, attrs, run(op, inputs, attrs));
+}
+
 // ---- binary ----
 
 export function add(a: TensorLike, b: TensorLike): Tensor {
   if (typeof b === 'number') return addScalar(a as Tensor, b);
   if (typeof a === 'number') return addScalar(b, a);
-  const out = binaryRaw('add', 'add', a, b);
-  traceOp('add', [a, b], {}, out);
-  return record('add', out, [a, b], (g, n) => [n[0] ? sumTo(g, a.shape) : null, n[1] ? sumTo(g, b.shape) : null]);
+  return apply(E.add, [a, b], NONE);
 }
 
 export function sub(a: TensorLike, b: TensorLike): Tensor {
   if (typeof b === 'number') return addScalar(a as Tensor, -b);
   if (typeof a === 'number') return addScalar(neg(b), a);
-  const out = binaryRaw('sub', 'sub', a, b);
-  traceOp('sub', [a, b], {}, out);
-  return record('sub', out, [a, b], (g, n) => [n[0] ? sumTo(g, a.shape) : null, n[1] ? sumTo(neg(g), b.shape) : null]);
+  return apply(E.sub, [a, b], NONE);
 }
 
 export function mul(a: TensorLike, b: TensorLike): Tensor {
   if (typeof b === 'number') return mulScalar(a as Tensor, b);
   if (typeof a === 'number') return mulScalar(b, a);
-  const out = binaryRaw('mul', 'mul', a, b);
-  traceOp('mul', [a, b], {}, out);
-  return record('mul', out, [a, b], (g, n) => [
-    n[0] ? sumTo(mul(g, b), a.shape) : null,
-    n[1] ? sumTo(mul(g, a), b.shape) : null,
-  ]);
+  return apply(E.mul, [a, b], NONE);
 }
 
 export function div(a: TensorLike, b: TensorLike): Tensor {
   if (typeof b === 'number') return mulScalar(a as Tensor, 1 / b);
-  const A = lift(a, b);
-  const out = binaryRaw('div', 'div', A, b);
-  traceOp('div', [A, b], {}, out);
-  return record('div', out, [A, b], (g, n) => [
-    n[0] ? sumTo(div(g, b), A.shape) : null,
-    // d(a/b)/db = -a/b^2, written without reusing `out` so the second derivative sees b.
-    n[1] ? sumTo(neg(div(mul(g, A), mul(b, b))), b.shape) : null,
-  ]);
+  return apply(E.div, [lift(a, b), b], NONE);
 }
 
 /** a ** b. With a number exponent the derivative is p a^(p-1); with a tensor exponent also a^b log a. */
 export function pow(a: TensorLike, b: TensorLike): Tensor {
   if (typeof b === 'number') return powScalar(a as Tensor, b);
-  const A = lift(a, b);
-  const out = binaryRaw('pow', 'pow', A, b);
-  traceOp('pow', [A, b], {}, out);
-  return record('pow', out, [A, b], (g, n) => [
-    n[0] ? sumTo(mul(g, mul(b, pow(A, sub(b, 1)))), A.shape) : null,
-    n[1] ? sumTo(mul(g, mul(pow(A, b), log(A))), b.shape) : null,
-  ]);
+  return apply(E.pow, [lift(a, b), b], NONE);
 }
 
 export function maximum(a: Tensor, b: Tensor): Tensor {
-  // Ties send the gradient half to each side, as PyTorch does.
-  const out = binaryRaw('maximum', 'maximum', a, b);
-  traceOp('maximum', [a, b], {}, out);
-  return record('maximum', out, [a, b], (g, n) => {
-    const gtm = gt(a, b), eqm = eq(a, b);
-    const wa = add(gtm, mulScalar(eqm, 0.5));
-    return [n[0] ? sumTo(mul(g, wa), a.shape) : null, n[1] ? sumTo(mul(g, rsubScalar(wa, 1)), b.shape) : null];
-  });
+  return apply(E.maximum, [a, b], NONE);
 }
 
 export function minimum(a: Tensor, b: Tensor): Tensor {
-  const out = binaryRaw('minimum', 'minimum', a, b);
-  traceOp('minimum', [a, b], {}, out);
-  return record('minimum', out, [a, b], (g, n) => {
-    const ltm = lt(a, b), eqm = eq(a, b);
-    const wa = add(ltm, mulScalar(eqm, 0.5));
-    return [n[0] ? sumTo(mul(g, wa), a.shape) : null, n[1] ? sumTo(mul(g, rsubScalar(wa, 1)), b.shape) : null];
-  });
+  return apply(E.minimum, [a, b], NONE);
 }
 
-// Comparisons: piecewise constant, so they record nothing (their derivative is zero).
-export const gt = (a: TensorLike, b: TensorLike): Tensor => cmp('gt', a, b);
-export const ge = (a: TensorLike, b: TensorLike): Tensor => cmp('ge', a, b);
-export const lt = (a: TensorLike, b: TensorLike): Tensor => cmp('lt', a, b);
-export const le = (a: TensorLike, b: TensorLike): Tensor => cmp('le', a, b);
-export const eq = (a: TensorLike, b: TensorLike): Tensor => cmp('eq', a, b);
-export const ne = (a: TensorLike, b: TensorLike): Tensor => cmp('ne', a, b);
+// Comparisons: their entries have no vjp, and they are not traced.
+export function gt(a: TensorLike, b: TensorLike): Tensor { return cmp(E.gt, a, b); }
+export function ge(a: TensorLike, b: TensorLike): Tensor { return cmp(E.ge, a, b); }
+export function lt(a: TensorLike, b: TensorLike): Tensor { return cmp(E.lt, a, b); }
+export function le(a: TensorLike, b: TensorLike): Tensor { return cmp(E.le, a, b); }
+export function eq(a: TensorLike, b: TensorLike): Tensor { return cmp(E.eq, a, b); }
+export function ne(a: TensorLike, b: TensorLike): Tensor { return cmp(E.ne, a, b); }
 
-function cmp(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
+function cmp(op: (typeof E)['gt' | 'ge' | 'lt' | 'le' | 'eq' | 'ne'], a: TensorLike, b: TensorLike): Tensor {
   const like = a instanceof Tensor ? a : (b as Tensor);
-  return binaryRaw(op, op, lift(a, like), lift(b, like));
+  return op.kernel!([lift(a, like), lift(b, like)], NONE);
 }
 
 // ---- scalar fast paths ----
 
 export function addScalar(a: Tensor, c: number): Tensor {
   if (c === 0) return a;
-  return traceOp('addScalar', [a], { c }, record('addScalar', affineRaw(a, 1, c), [a], (g) => [g]));
+  return apply(E.addScalar, [a], { c });
 }
 
 export function mulScalar(a: Tensor, c: number): Tensor {
-  return traceOp('mulScalar', [a], { c }, record('mulScalar', affineRaw(a, c, 0), [a], (g) => [mulScalar(g, c)]));
+  return apply(E.mulScalar, [a], { c });
 }
 
 /** c - a */
 export function rsubScalar(a: Tensor, c: number): Tensor {
-  return traceOp('rsubScalar', [a], { c }, record('rsubScalar', affineRaw(a, -1, c), [a], (g) => [neg(g)]));
+  return apply(E.rsubScalar, [a], { c });
 }
 
 export function powScalar(a: Tensor, p: number): Tensor {
   if (p === 1) return a;
-  const out = uninit(a, a.shape);
-  be(a).powScalar(a.data, p, out.data);
-  traceOp('powScalar', [a], { p }, out);
-  return record('powScalar', out, [a], (g) => [p === 2 ? mul(g, mulScalar(a, 2)) : mul(g, mulScalar(powScalar(a, p - 1), p))]);
+  return apply(E.powScalar, [a], { p });
 }
 
 // ---- unary ----
 
-export function neg(x: Tensor): Tensor {
-  return traceOp('neg', [x], {}, record('neg', unaryRaw('neg', x), [x], (g) => [neg(g)]));
-}
-
-export function exp(x: Tensor): Tensor {
-  const out = unaryRaw('exp', x);
-  traceOp('exp', [x], {}, out);
-  // exp' = exp: reuse the output, which is itself recorded, so the second derivative is right.
-  return record('exp', out, [x], (g) => [mul(g, out)]);
-}
-
-export function log(x: Tensor): Tensor {
-  return traceOp('log', [x], {}, record('log', unaryRaw('log', x), [x], (g) => [div(g, x)]));
-}
-
-export function sqrt(x: Tensor): Tensor {
-  const out = unaryRaw('sqrt', x);
-  traceOp('sqrt', [x], {}, out);
-  return record('sqrt', out, [x], (g) => [div(g, mulScalar(out, 2))]);
-}
-
-export function rsqrt(x: Tensor): Tensor {
-  const out = unaryRaw('rsqrt', x);
-  traceOp('rsqrt', [x], {}, out);
-  // d x^(-1/2) = -1/2 x^(-3/2) = -1/2 out^3
-  return record('rsqrt', out, [x], (g) => [mul(g, mulScalar(powScalar(out, 3), -0.5))]);
-}
-
-export function square(x: Tensor): Tensor {
-  return traceOp('square', [x], {}, record('square', unaryRaw('square', x), [x], (g) => [mul(g, mulScalar(x, 2))]));
-}
-
-export function reciprocal(x: Tensor): Tensor {
-  const out = unaryRaw('reciprocal', x);
-  traceOp('reciprocal', [x], {}, out);
-  return record('reciprocal', out, [x], (g) => [neg(mul(g, square(out)))]);
-}
-
-export function abs(x: Tensor): Tensor {
-  return traceOp('abs', [x], {}, record('abs', unaryRaw('abs', x), [x], (g) => [mul(g, sign(x))]));
-}
-
+export function neg(x: Tensor): Tensor { return apply(E.neg, [x], NONE); }
+export function exp(x: Tensor): Tensor { return apply(E.exp, [x], NONE); }
+export function log(x: Tensor): Tensor { return apply(E.log, [x], NONE); }
+export function sqrt(x: Tensor): Tensor { return apply(E.sqrt, [x], NONE); }
+export function rsqrt(x: Tensor): Tensor { return apply(E.rsqrt, [x], NONE); }
+export function square(x: Tensor): Tensor { return apply(E.square, [x], NONE); }
+export function reciprocal(x: Tensor): Tensor { return apply(E.reciprocal, [x], NONE); }
+export function abs(x: Tensor): Tensor { return apply(E.abs, [x], NONE); }
 /** sign(x) in {-1, 0, 1}; piecewise constant, so its gradient is zero. */
-export function sign(x: Tensor): Tensor {
-  return unaryRaw('sign', x);
-}
-
+export function sign(x: Tensor): Tensor { return E.sign.kernel!([x], NONE); }
 /** 1 where x > 0 else 0; the derivative of relu, itself with zero gradient. */
-export function step(x: Tensor): Tensor {
-  return unaryRaw('step', x);
-}
-
-export function relu(x: Tensor): Tensor {
-  const out = unaryRaw('relu', x);
-  traceOp('relu', [x], {}, out);
-  // PyTorch's threshold_backward on the result: g where relu(x) != 0 (x > 0, or NaN), else exactly
-  // 0 even where g is not finite. One pass, where g * step(x) took two. The mask is piecewise
-  // constant, so nothing flows to x through it.
-  return record('relu', out, [x], (g) => [where(out, g, 0)]);
-}
-
-export function tanh(x: Tensor): Tensor {
-  const out = unaryRaw('tanh', x);
-  traceOp('tanh', [x], {}, out);
-  return record('tanh', out, [x], (g) => [mul(g, rsubScalar(square(out), 1))]);
-}
-
-export function sigmoid(x: Tensor): Tensor {
-  const out = unaryRaw('sigmoid', x);
-  traceOp('sigmoid', [x], {}, out);
-  return record('sigmoid', out, [x], (g) => [mul(g, mul(out, rsubScalar(out, 1)))]);
-}
-
-export function erf(x: Tensor): Tensor {
-  const c = 2 / Math.sqrt(Math.PI);
-  return traceOp('erf', [x], {}, record('erf', unaryRaw('erf', x), [x], (g) => [mul(g, mulScalar(exp(neg(square(x))), c))]));
-}
+export function step(x: Tensor): Tensor { return E.step.kernel!([x], NONE); }
+export function relu(x: Tensor): Tensor { return apply(E.relu, [x], NONE); }
+export function tanh(x: Tensor): Tensor { return apply(E.tanh, [x], NONE); }
+export function sigmoid(x: Tensor): Tensor { return apply(E.sigmoid, [x], NONE); }
+export function erf(x: Tensor): Tensor { return apply(E.erf, [x], NONE); }
 
 /** cond != 0 ? a : b, broadcasting all three; cond gets no gradient. */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
@@ -227,25 +258,10 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const A = lift(a, like), B = lift(b, like);
   checkSameDtype('where', A, B);
   const shape = broadcastShapes('where', broadcastShapes('where', cond.shape, A.shape), B.shape);
-  const out = uninit(A, shape);
-  const C = cond.dtype === A.dtype ? cond : cast(cond, A.dtype);
-  be(A).where(C.data, C.shape, A.data, A.shape, B.data, B.shape, out.data, shape);
-  return record('where', out, [A, B], (g, n) => {
-    const zero = lift(0, g);
-    return [n[0] ? sumTo(where(cond, g, zero), A.shape) : null, n[1] ? sumTo(where(cond, zero, g), B.shape) : null];
-  });
+  return run(E.where, [A, B], { cond, shape });
 }
 
 /** Clamps to [min, max]; the gradient passes where min <= x <= max, as in PyTorch. */
 export function clamp(x: Tensor, min: number | null, max: number | null): Tensor {
-  const mask: Tensor[] = [];
-  let y = x;
-  if (min !== null) { mask.push(ge(x, min)); y = binaryRaw('clamp', 'maximum', y, lift(min, x)); }
-  if (max !== null) { mask.push(le(x, max)); y = binaryRaw('clamp', 'minimum', y, lift(max, x)); }
-  if (y === x) y = x.detach();
-  return record('clamp', y, [x], (g) => {
-    let m = g;
-    for (const k of mask) m = mul(m, k);
-    return [m];
-  });
+  return run(E.clamp, [x], { min, max, mask: [] });
 }

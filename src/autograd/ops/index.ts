@@ -1,8 +1,4 @@
-import { installEngineOps } from '../graph.js';
-import { fullLike, zerosLike } from '../../tensor/create.js';
-import { add, mul } from './elementwise.js';
-import { sumAll } from './reduce.js';
-
+export * from './broadcast.js';
 export * from './elementwise.js';
 export * from './reduce.js';
 export * from './shape.js';
@@ -14,6 +10,5 @@ export * from './activation.js';
 export * from './loss.js';
 export * from './dropout.js';
 export * from './sparse.js';
+export { OPS, allOps, type OpName } from './table.js';
 export type { TensorLike } from './util.js';
-
-installEngineOps({ add, mul, sumAll, onesLike: (t) => fullLike(t, 1), zerosLike });

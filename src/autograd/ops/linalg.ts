@@ -3,16 +3,62 @@
 
 import { Tensor } from '../../tensor/tensor.js';
 import { shapeStr, broadcastShapes, ShapeError } from '../../tensor/shape.js';
-import { record } from '../graph.js';
+import { onnxInput, onnxSimple, opFamily, type OnnxCall, type OpCall } from '../op.js';
+import { run } from '../tape.js';
 import { traceOp } from '../trace.js';
 import { be, checkSameDtype, uninit } from './util.js';
 import { expand, reshape, squeeze, unsqueeze } from './shape.js';
-import { add } from './elementwise.js';
-import { sum } from './reduce.js';
-import { mul } from './elementwise.js';
+import { add, mul } from './elementwise.js';
+import { sum } from './broadcast.js';
 import { channelScaleShift } from './norm.js';
 import { addProbeTerm, perSampleAlias, perSampleBatch, perSampleMode, perSampleProbe, perSampleUnsupported, perSampleWanted, reportPerSample, reportPerSampleDirect } from '../per-sample.js';
 import type { FloatArray } from '../../kernels/interface.js';
+
+type MmAttrs = { transA: boolean; transB: boolean; batch: number; m: number; n: number; k: number };
+
+export const LINALG_OPS = opFamily({
+  /** The batched matrix product under matmul and linear (see mm below). */
+  mm: {
+    kernel: ([a, b]: readonly Tensor[], { transA, transB, batch, m, k, n }: MmAttrs) => {
+      const [ba, ar, ac] = a!.shape as [number, number, number];
+      const [bb, br, bc] = b!.shape as [number, number, number];
+      const out = uninit(a!, [batch, m, n]);
+      be(a!).matmul(a!.data, b!.data, out.data, {
+        batch, m, k, n, transA, transB,
+        aBatchStride: ba === 1 ? 0 : ar * ac, bBatchStride: bb === 1 ? 0 : br * bc, accumulate: false,
+      });
+      return out;
+    },
+    vjp: (g: Tensor, { inputs: [a, b], attrs: { transA, transB, batch } }: OpCall<MmAttrs>, need: readonly boolean[]) => {
+      let ga: Tensor | null = null, gb: Tensor | null = null;
+      if (need[0]) {
+        ga = transA ? mm(b!, g, transB, true) : mm(g, b!, false, !transB);
+        if (a!.shape[0] === 1 && batch > 1) ga = sum(ga, 0, true);
+      }
+      if (need[1]) {
+        gb = transB ? mm(g, a!, true, transA) : mm(a!, g, !transA, false);
+        if (b!.shape[0] === 1 && batch > 1) gb = sum(gb, 0, true);
+      }
+      return [ga, gb];
+    },
+    perSample: { inputs: [1], rule: perSampleMm },
+  },
+  /** torch.matmul: reshapes around mm, so only traced. */
+  matmul: { onnx: onnxSimple('MatMul') },
+  /** x @ wᵀ + b: mm and add, so only traced. */
+  linear: {
+    onnx: (c: OnnxCall<unknown>) => {
+      const x = onnxInput(c, 0), w = onnxInput(c, 1), bias = c.names[2];
+      if (c.inputs[0]!.ndim === 2) {
+        c.emit.node('Gemm', bias ? [x, w, bias] : [x, w], [{ name: 'transB', int: 1 }], c.out);
+        return;
+      }
+      const wt = c.emit.node('Transpose', [w], [{ name: 'perm', ints: [1, 0] }]);
+      if (!bias) { c.emit.node('MatMul', [x, wt], [], c.out); return; }
+      c.emit.node('Add', [c.emit.node('MatMul', [x, wt]), bias], [], c.out);
+    },
+  },
+});
 
 /**
  * out[i] = op(a[i]) @ op(b[i]) for 3-d a, b (op = transpose of the last two axes when the flag is
@@ -29,32 +75,17 @@ export function mm(a: Tensor, b: Tensor, transA = false, transB = false): Tensor
     throw new ShapeError(`matmul: inner dimensions differ: ${shapeStr(a.shape)}${transA ? 'ᵀ' : ''} @ ${shapeStr(b.shape)}${transB ? 'ᵀ' : ''} (${k} vs ${kb})`);
   }
   if (ba !== bb && ba !== 1 && bb !== 1) throw new ShapeError(`matmul: batch sizes ${ba} and ${bb} differ`);
-  const batch = Math.max(ba, bb);
-  const out = uninit(a, [batch, m, n]);
-  be(a).matmul(a.data, b.data, out.data, {
-    batch, m, k, n, transA, transB,
-    aBatchStride: ba === 1 ? 0 : ar * ac, bBatchStride: bb === 1 ? 0 : br * bc, accumulate: false,
-  });
-  return record('matmul', out, [a, b], (g, need) => {
-    let ga: Tensor | null = null, gb: Tensor | null = null;
-    if (need[0]) {
-      ga = transA ? mm(b, g, transB, true) : mm(g, b, false, !transB);
-      if (ba === 1 && batch > 1) ga = sum(ga, 0, true);
-    }
-    const ps = need[1] && perSampleMode() !== 'off' && perSampleWanted(b);
-    if (ps) perSampleMm(a, b, g, transA, transB);
-    if (need[1] && !ps) {
-      gb = transB ? mm(g, a, true, transA) : mm(a, g, !transA, false);
-      if (bb === 1 && batch > 1) gb = sum(gb, 0, true);
-    }
-    return [ga, gb];
-  });
+  return run(LINALG_OPS.mm, [a, b], { transA, transB, batch: Math.max(ba, bb), m, k, n });
 }
 
 // The per-sample rule of mm for a registered right operand (the linear layer's weight, and in a
 // second backward pass the same weight in the first pass's input gradient): a's rows are the
 // samples' rows in order, so the weight gradient splits into one small product per sample.
-function perSampleMm(a: Tensor, b: Tensor, g: Tensor, transA: boolean, transB: boolean): void {
+function perSampleMm(g: Tensor, { inputs: [a, b], attrs: { transA, transB } }: OpCall<MmAttrs>): void {
+  perSampleMmRule(a!, b!, g, transA, transB);
+}
+
+function perSampleMmRule(a: Tensor, b: Tensor, g: Tensor, transA: boolean, transB: boolean): void {
   const N = perSampleBatch();
   const [ba, rows, k] = a.shape as [number, number, number];
   if (ba !== 1 || b.shape[0] !== 1 || transA || rows % N !== 0) return perSampleUnsupported(`matmul of ${shapeStr(a.shape)}${transA ? 'ᵀ' : ''} by a parameter: no per-sample rule for this layout`);
@@ -113,7 +144,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   out = reshape(out, [...batch, m, n]);
   if (a.ndim === 1) out = squeeze(out, -2);
   if (b.ndim === 1) out = squeeze(out, -1);
-  return traceOp('matmul', [a, b], {}, out);
+  return traceOp(LINALG_OPS.matmul, [a, b], {}, out);
 }
 
 /** x @ wᵀ + b, with x [..., in], w [out, in], b [out]. */
@@ -138,5 +169,5 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
   }
   let y = mm(reshape(x, [1, rows, inF]), reshape(w, [1, outF, inF]), false, true);
   if (b) y = add(y, b);
-  return traceOp('linear', [x, w, b], {}, reshape(y, [...x.shape.slice(0, -1), outF]));
+  return traceOp(LINALG_OPS.linear, [x, w, b], {}, reshape(y, [...x.shape.slice(0, -1), outF]));
 }

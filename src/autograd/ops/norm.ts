@@ -2,13 +2,14 @@
 // exact without hand-written double-backward formulas.
 
 import { Tensor, allocate } from '../../tensor/tensor.js';
+import type { FloatArray } from '../../kernels/interface.js';
 import { shapeStr, ShapeError } from '../../tensor/shape.js';
-import { isGradEnabled, noGrad, record } from '../graph.js';
+import { isGradEnabled, noGrad, run } from '../tape.js';
 import { traceOp } from '../trace.js';
-
+import { onnxInput, opFamily, OnnxRuleError, type OnnxCall, type OpCall } from '../op.js';
 import { add, addScalar, mul, mulScalar, rsqrt, square, sub } from './elementwise.js';
-import { mean, sum } from './reduce.js';
-import { reshape } from './shape.js';
+import { mean } from './reduce.js';
+import { reshape, sum } from './broadcast.js';
 import { be, checkSameDtype, empty, uninit } from './util.js';
 import { addProbeTerm, perSampleBatch, perSampleMode, perSampleProbe, perSampleUnsupported, perSampleWanted, reportPerSample } from '../per-sample.js';
 
@@ -24,26 +25,15 @@ function channelView(x: Tensor): [number, number, number] {
  */
 export function channelScaleShift(x: Tensor, s: Tensor, t: Tensor | null): Tensor {
   checkSameDtype('channelScaleShift', x, s, ...(t ? [t] : []));
-  const [n, c, inner] = channelView(x);
+  const [, c] = channelView(x);
   if (s.size !== c || (t && t.size !== c)) throw new ShapeError(`channelScaleShift: scale/shift must have ${c} values for input ${shapeStr(x.shape)}`);
-  const out = uninit(x, x.shape);
-  be(x).channelAffine(x.data, null, s.data, t ? t.data : null, out.data, n, c, inner);
-  const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
-  traceOp('channelScaleShift', [x, s, t], {}, out);
-  return record('channelScaleShift', out, t ? [x, s, t] : [x, s], (g, need) => {
-    const ps = perSampleMode() !== 'off' && (perSampleWanted(s) || perSampleWanted(t));
-    if (ps) perSampleScaleShift(x, s, t, g);
-    return [
-      need[0] ? channelScaleShift(g, s, null) : null,
-      need[1] && !(ps && perSampleWanted(s)) ? reshape(sum(mul(g, x), axes), s.shape) : null,
-      t && need[2] && !(ps && perSampleWanted(t)) ? reshape(sum(g, axes), t.shape) : null,
-    ];
-  });
+  return traceOp(NORM_OPS.channelScaleShift, [x, s, t], {}, run(NORM_OPS.channelScaleShift, t ? [x, s, t] : [x, s], {}));
 }
 
 // The per-sample rules of channelScaleShift (see ../per-sample.ts): the channel sums of g x and g
 // taken per sample, or their probe terms.
-function perSampleScaleShift(x: Tensor, s: Tensor, t: Tensor | null, g: Tensor): void {
+function perSampleScaleShift(g: Tensor, { inputs: [x, s, t] }: OpCall<unknown>): void {
+  if (!x || !s) return;
   const [n, c, inner] = channelView(x);
   if (n !== perSampleBatch()) return perSampleUnsupported(`channelScaleShift over a batch of ${n}, not ${perSampleBatch()}`);
   if (perSampleMode() === 'report') {
@@ -74,61 +64,79 @@ function perSampleScaleShift(x: Tensor, s: Tensor, t: Tensor | null, g: Tensor):
  */
 function batchNormTrain(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number): { y: Tensor; mean: Tensor; variance: Tensor } {
   checkSameDtype('batch_norm', x, ...(weight ? [weight] : []), ...(bias ? [bias] : []));
-  const [n, c, inner] = channelView(x);
-  const k = be(x);
-  const mu = empty(x, [c]), variance = empty(x, [c]);
-  k.channelMoments(x.data, n, c, inner, mu.data, variance.data);
-  const rstd = allocate(x.dtype, c), scale = allocate(x.dtype, c);
+  const inputs = [x];
+  if (weight) inputs.push(weight);
+  if (bias) inputs.push(bias);
+  const attrs: BatchNormAttrs = { weight, bias, eps, wi: weight ? 1 : -1, bi: bias ? (weight ? 2 : 1) : -1 };
+  const y = run(NORM_OPS.batchNormTrain, inputs, attrs);
+  return { y, mean: attrs.mean!, variance: attrs.variance! };
+}
+
+/** The input gradient of normalising over `axes` (then scaling by nothing), written with differentiable ops. */
+function normalizeGradRecorded(x: Tensor, g: Tensor, axes: readonly number[], eps: number): { gx: (gh: Tensor) => Tensor; xhat: Tensor } {
+  const d = sub(x, mean(x, axes, true));
+  const r = rsqrt(addScalar(mean(square(d), axes, true), eps));
+  const xhat = mul(d, r);
+  return { xhat, gx: (gh) => mul(r, sub(sub(gh, mean(gh, axes, true)), mul(xhat, mean(mul(gh, xhat), axes, true)))) };
+}
+
+function batchNormTrainKernel([x]: readonly Tensor[], a: BatchNormAttrs): Tensor {
+  const { weight, bias, eps } = a;
+  const [n, c, inner] = channelView(x!);
+  const k = be(x!);
+  const mu = empty(x!, [c]), variance = empty(x!, [c]);
+  k.channelMoments(x!.data, n, c, inner, mu.data, variance.data);
+  const rstd = allocate(x!.dtype, c), scale = allocate(x!.dtype, c);
   for (let i = 0; i < c; i++) {
     rstd[i] = 1 / Math.sqrt(variance.data[i]! + eps);
     scale[i] = weight ? rstd[i]! * weight.data[i]! : rstd[i]!;
   }
-  const y = uninit(x, x.shape);
-  k.channelAffine(x.data, mu.data, scale, bias ? bias.data : null, y.data, n, c, inner);
-  const inputs = [x];
-  if (weight) inputs.push(weight);
-  if (bias) inputs.push(bias);
-  const wi = weight ? 1 : -1, bi = bias ? (weight ? 2 : 1) : -1;
-  record('batchNorm', y, inputs, (g, need) => {
-    const out: (Tensor | null)[] = inputs.map(() => null);
-    if (isGradEnabled()) {
-      const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
-      const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
-      const d = sub(x, mean(x, axes, true));
-      const r = rsqrt(addScalar(mean(square(d), axes, true), eps));
-      const xhat = mul(d, r);
-      if (need[0]) {
-        const gh = weight ? mul(g, reshape(weight, bshape)) : g;
-        out[0] = mul(r, sub(sub(gh, mean(gh, axes, true)), mul(xhat, mean(mul(gh, xhat), axes, true))));
-      }
-      if (weight && need[wi]) out[wi] = sum(mul(g, xhat), axes);
-      if (bias && need[bi]) out[bi] = sum(g, axes);
-      return out;
-    }
-    const sg = empty(x, [c]), sgx = empty(x, [c]);
-    k.channelGradSums(g.data, x.data, mu.data, n, c, inner, sg.data, sgx.data);
-    if (need[0]) {
-      const count = n * inner;
-      const a = allocate(x.dtype, c), b = allocate(x.dtype, c), dd = allocate(x.dtype, c);
-      for (let i = 0; i < c; i++) {
-        const ws = (weight ? weight.data[i]! : 1) * rstd[i]!;
-        a[i] = ws;
-        b[i] = -ws * rstd[i]! * rstd[i]! * sgx.data[i]! / count;
-        dd[i] = -ws * sg.data[i]! / count;
-      }
-      const gx = uninit(x, x.shape);
-      k.channelAffineGrad(g.data, x.data, mu.data, a, b, dd, gx.data, n, c, inner);
-      out[0] = gx;
-    }
-    if (weight && need[wi]) {
-      const gw = empty(x, [c]);
-      for (let i = 0; i < c; i++) gw.data[i] = sgx.data[i]! * rstd[i]!;
-      out[wi] = gw;
-    }
-    if (bias && need[bi]) out[bi] = sg;
+  const y = uninit(x!, x!.shape);
+  k.channelAffine(x!.data, mu.data, scale, bias ? bias.data : null, y.data, n, c, inner);
+  a.mean = mu;
+  a.variance = variance;
+  a.rstd = rstd;
+  return y;
+}
+
+function batchNormTrainVjp(g: Tensor, { inputs, attrs }: OpCall<BatchNormAttrs>, need: readonly boolean[]): (Tensor | null)[] {
+  const x = inputs[0]!;
+  const { weight, bias, wi, bi, eps } = attrs;
+  const out: (Tensor | null)[] = inputs.map(() => null);
+  if (isGradEnabled()) {
+    const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
+    const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
+    const { xhat, gx } = normalizeGradRecorded(x, g, axes, eps);
+    if (need[0]) out[0] = gx(weight ? mul(g, reshape(weight, bshape)) : g);
+    if (weight && need[wi]) out[wi] = sum(mul(g, xhat), axes);
+    if (bias && need[bi]) out[bi] = sum(g, axes);
     return out;
-  });
-  return { y, mean: mu, variance };
+  }
+  const [n, c, inner] = channelView(x);
+  const k = be(x);
+  const mu = attrs.mean!, rstd = attrs.rstd!;
+  const sg = empty(x, [c]), sgx = empty(x, [c]);
+  k.channelGradSums(g.data, x.data, mu.data, n, c, inner, sg.data, sgx.data);
+  if (need[0]) {
+    const count = n * inner;
+    const a = allocate(x.dtype, c), b = allocate(x.dtype, c), dd = allocate(x.dtype, c);
+    for (let i = 0; i < c; i++) {
+      const ws = (weight ? weight.data[i]! : 1) * rstd[i]!;
+      a[i] = ws;
+      b[i] = -ws * rstd[i]! * rstd[i]! * sgx.data[i]! / count;
+      dd[i] = -ws * sg.data[i]! / count;
+    }
+    const gx = uninit(x, x.shape);
+    k.channelAffineGrad(g.data, x.data, mu.data, a, b, dd, gx.data, n, c, inner);
+    out[0] = gx;
+  }
+  if (weight && need[wi]) {
+    const gw = empty(x, [c]);
+    for (let i = 0; i < c; i++) gw.data[i] = sgx.data[i]! * rstd[i]!;
+    out[wi] = gw;
+  }
+  if (bias && need[bi]) out[bi] = sg;
+  return out;
 }
 
 export interface BatchNormOptions {
@@ -184,7 +192,7 @@ export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
     if (o.weight) scale = mul(scale, o.weight);
     let shift = mul(o.runningMean, scale);
     shift = o.bias ? sub(o.bias, shift) : mulScalar(shift, -1);
-    return traceOp('batchNorm', [x, o.weight ?? null, o.bias ?? null, o.runningMean, o.runningVar], { eps }, channelScaleShift(x, scale, shift));
+    return traceOp(NORM_OPS.batchNorm, [x, o.weight ?? null, o.bias ?? null, o.runningMean, o.runningVar], { eps }, channelScaleShift(x, scale, shift));
   }
 }
 
@@ -208,7 +216,7 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight:
   let y = normalizeRows(x, axes, dim, eps);
   if (weight) y = mul(y, weight);
   if (bias) y = add(y, bias);
-  return traceOp('layerNorm', [x, weight, bias], { axes: k, eps }, y);
+  return traceOp(NORM_OPS.layerNorm, [x, weight, bias], { axes: k, eps }, y);
 }
 
 /**
@@ -218,33 +226,96 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight:
  * otherwise.
  */
 function normalizeRows(x: Tensor, axes: readonly number[], dim: number, eps: number): Tensor {
-  const rows = x.size / dim;
-  const k = be(x);
-  const mu = empty(x, [rows]), variance = empty(x, [rows]);
-  k.channelMoments(x.data, 1, rows, dim, mu.data, variance.data);
-  const rstd = allocate(x.dtype, rows);
-  for (let i = 0; i < rows; i++) rstd[i] = 1 / Math.sqrt(variance.data[i]! + eps);
-  const y = uninit(x, x.shape);
-  k.channelAffine(x.data, mu.data, rstd, null, y.data, 1, rows, dim);
-  return record('layerNorm', y, [x], (g) => {
-    if (isGradEnabled()) {
-      const d = sub(x, mean(x, axes, true));
-      const r = rsqrt(addScalar(mean(square(d), axes, true), eps));
-      const xhat = mul(d, r);
-      return [mul(r, sub(sub(g, mean(g, axes, true)), mul(xhat, mean(mul(g, xhat), axes, true))))];
-    }
-    const sg = empty(x, [rows]), sgx = empty(x, [rows]);
-    k.channelGradSums(g.data, x.data, mu.data, 1, rows, dim, sg.data, sgx.data);
-    const b = allocate(x.dtype, rows), dd = allocate(x.dtype, rows);
-    for (let i = 0; i < rows; i++) {
-      const rs = rstd[i]!;
-      b[i] = -rs * rs * rs * sgx.data[i]! / dim;
-      dd[i] = -rs * sg.data[i]! / dim;
-    }
-    const gx = uninit(x, x.shape);
-    k.channelAffineGrad(g.data, x.data, mu.data, rstd, b, dd, gx.data, 1, rows, dim);
-    return [gx];
-  });
+  return run(NORM_OPS.normalizeRows, [x], { axes, dim, eps });
 }
 
+function normalizeRowsKernel([x]: readonly Tensor[], a: RowsAttrs): Tensor {
+  const rows = x!.size / a.dim;
+  const k = be(x!);
+  const mu = empty(x!, [rows]), variance = empty(x!, [rows]);
+  k.channelMoments(x!.data, 1, rows, a.dim, mu.data, variance.data);
+  const rstd = allocate(x!.dtype, rows);
+  for (let i = 0; i < rows; i++) rstd[i] = 1 / Math.sqrt(variance.data[i]! + a.eps);
+  const y = uninit(x!, x!.shape);
+  k.channelAffine(x!.data, mu.data, rstd, null, y.data, 1, rows, a.dim);
+  a.mean = mu;
+  a.rstd = rstd;
+  return y;
+}
 
+function normalizeRowsVjp(g: Tensor, { inputs: [x], attrs: { axes, dim, eps, mean: mu, rstd } }: OpCall<RowsAttrs>): Tensor[] {
+  if (isGradEnabled()) return [normalizeGradRecorded(x!, g, axes, eps).gx(g)];
+  const rows = x!.size / dim;
+  const k = be(x!);
+  const sg = empty(x!, [rows]), sgx = empty(x!, [rows]);
+  k.channelGradSums(g.data, x!.data, mu!.data, 1, rows, dim, sg.data, sgx.data);
+  const b = allocate(x!.dtype, rows), dd = allocate(x!.dtype, rows);
+  for (let i = 0; i < rows; i++) {
+    const rs = rstd![i]!;
+    b[i] = -rs * rs * rs * sgx.data[i]! / dim;
+    dd[i] = -rs * sg.data[i]! / dim;
+  }
+  const gx = uninit(x!, x!.shape);
+  k.channelAffineGrad(g.data, x!.data, mu!.data, rstd!, b, dd, gx.data, 1, rows, dim);
+  return [gx];
+}
+
+/** Filled by the kernel: the statistics its fused vjp reuses. */
+type Stats = { mean?: Tensor; variance?: Tensor; rstd?: FloatArray };
+type BatchNormAttrs = Stats & { weight: Tensor | null; bias: Tensor | null; eps: number; wi: number; bi: number };
+type RowsAttrs = Stats & { axes: readonly number[]; dim: number; eps: number };
+
+export const NORM_OPS = opFamily({
+  channelScaleShift: {
+    kernel: ([x, s, t]: readonly Tensor[]) => {
+      const [n, c, inner] = channelView(x!);
+      const out = uninit(x!, x!.shape);
+      be(x!).channelAffine(x!.data, null, s!.data, t ? t.data : null, out.data, n, c, inner);
+      return out;
+    },
+    vjp: (g: Tensor, { inputs: [x, s, t] }: OpCall<unknown>, need: readonly boolean[]) => {
+      const axes = x!.shape.map((_, i) => i).filter((i) => i !== 1);
+      return [
+        need[0] ? channelScaleShift(g, s!, null) : null,
+        need[1] ? reshape(sum(mul(g, x!), axes), s!.shape) : null,
+        t && need[2] ? reshape(sum(g, axes), t.shape) : null,
+      ];
+    },
+    perSample: { inputs: [1, 2], rule: perSampleScaleShift },
+    onnx: (c: OnnxCall<unknown>) => {
+      const x = c.inputs[0]!;
+      const perChannel = [x.shape[1]!, ...Array<number>(x.ndim - 2).fill(1)];
+      const asChannels = (name: string): string => c.emit.node('Reshape', [name, c.emit.constI64(perChannel)]);
+      const shift = c.names[2];
+      const scaled = c.emit.node('Mul', [onnxInput(c, 0), asChannels(onnxInput(c, 1))], [], shift ? undefined : c.out);
+      if (shift) c.emit.node('Add', [scaled, asChannels(shift)], [], c.out);
+    },
+  },
+  /** Training-mode batch norm (see batchNormTrain). */
+  batchNormTrain: { kernel: batchNormTrainKernel, vjp: batchNormTrainVjp },
+  /** Eval-mode batch norm: channelScaleShift with the folded statistics, so only traced. */
+  batchNorm: {
+    onnx: (c: OnnxCall<{ eps: number }>) => {
+      const ch = c.inputs[0]!.shape[1]!;
+      const [, , , mean, vari] = c.names;
+      if (!mean || !vari) throw new OnnxRuleError('batch norm without running statistics cannot be exported (it normalises with batch statistics)');
+      const scale = c.names[1] ?? c.emit.constF32(new Float32Array(ch).fill(1), [ch]);
+      const shift = c.names[2] ?? c.emit.constF32(new Float32Array(ch), [ch]);
+      c.emit.node('BatchNormalization', [onnxInput(c, 0), scale, shift, mean, vari], [{ name: 'epsilon', float: c.attrs.eps }], c.out);
+    },
+  },
+  /** (x - mean) / sqrt(var + eps) over the trailing axes (see normalizeRows). */
+  normalizeRows: { kernel: normalizeRowsKernel, vjp: normalizeRowsVjp },
+  /** normalizeRows, then the affine map: only traced. */
+  layerNorm: {
+    onnx: (c: OnnxCall<{ axes: number; eps: number }>) => {
+      const x = c.inputs[0]!;
+      const k = c.attrs.axes;
+      const norm = x.shape.slice(x.ndim - k);
+      const scale = c.names[1] ?? c.emit.constF32(new Float32Array(norm.reduce((p, d) => p * d, 1)).fill(1), norm);
+      const ins = [onnxInput(c, 0), scale];
+      if (c.names[2]) ins.push(c.names[2]);
+      c.emit.node('LayerNormalization', ins, [{ name: 'axis', int: -k }, { name: 'epsilon', float: c.attrs.eps }], c.out);
+    },
+  },
+});

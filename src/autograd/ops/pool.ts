@@ -2,10 +2,11 @@
 // adjoint is a scatter-add and vice versa; average pooling and its backward op are adjoint linear
 // maps. Both pairs are closed under differentiation.
 
-import type { AdaptivePool2dParams, Pool2dParams } from '../../kernels/interface.js';
+import type { AdaptivePool2dParams, Backend, FloatArray, Pool2dParams } from '../../kernels/interface.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { shapeStr, ShapeError, type Shape } from '../../tensor/shape.js';
-import { record } from '../graph.js';
+import { onnxInput, opFamily, OnnxRuleError, type OnnxAttr, type OnnxCall, type OpCall, type OpSpec } from '../op.js';
+import { run } from '../tape.js';
 import { traceOp } from '../trace.js';
 import { be, empty, pair, uninit } from './util.js';
 
@@ -44,47 +45,133 @@ export function pool2dParams(op: string, xShape: Shape, kernel: number | readonl
   };
 }
 
+type FlatAttrs = { idx: Int32Array; shape: Shape };
+type PoolAttrs = { p: Pool2dParams };
+type MaxPoolAttrs = { p: Pool2dParams; idx: Int32Array };
+type AdaptiveAttrs = { p: AdaptivePool2dParams };
+
+function floorSize(size: number, k: number, s: number, p: number, d: number): number {
+  return Math.floor((size + 2 * p - d * (k - 1) - 1) / s) + 1;
+}
+
+function onnxPoolAttrs(p: Pool2dParams, dilations: boolean): OnnxAttr[] {
+  // pai (like PyTorch) drops a last ceil-mode window that would start in the right padding, so
+  // its sizes are already final: ceil_mode is set only where it adds a window.
+  const ceil = p.oh !== floorSize(p.h, p.kh, p.strideH, p.padH, p.dilH) || p.ow !== floorSize(p.w, p.kw, p.strideW, p.padW, p.dilW);
+  const a: OnnxAttr[] = [
+    { name: 'kernel_shape', ints: [p.kh, p.kw] }, { name: 'strides', ints: [p.strideH, p.strideW] },
+    { name: 'pads', ints: [p.padH, p.padW, p.padH, p.padW] }, { name: 'ceil_mode', int: ceil ? 1 : 0 },
+  ];
+  if (dilations) a.push({ name: 'dilations', ints: [p.dilH, p.dilW] });
+  return a;
+}
+
+type Plane = AdaptivePool2dParams;
+
+/**
+ * The kernel of a linear pooling map between NCHW planes: `down` maps [h, w] planes to [oh, ow]
+ * ones (the pooling), else [oh, ow] to [h, w] (its adjoint).
+ */
+function planeKernel<P extends Plane>(down: boolean, call: (k: Backend, x: FloatArray, out: FloatArray, p: P) => void) {
+  return ([x]: readonly Tensor[], { p }: { p: P }): Tensor => {
+    const out = uninit(x!, down ? [p.n, p.c, p.oh, p.ow] : [p.n, p.c, p.h, p.w]);
+    call(be(x!), x!.data, out.data, p);
+    return out;
+  };
+}
+
+/** gather (scatter false) or scatterAdd: two adjoint index maps, each the other's vjp. */
+function indexSpec(scatter: boolean): OpSpec<FlatAttrs> {
+  return {
+    kernel: ([x], { idx, shape }) => {
+      const k = be(x!);
+      const out = scatter ? empty(x!, shape) : uninit(x!, shape);
+      if (scatter) k.scatterAdd(x!.data, idx, out.data);
+      else k.gather(x!.data, idx, out.data);
+      return out;
+    },
+    vjp: (g, { inputs: [x], attrs: { idx } }) => [scatter ? gatherFlat(g, idx, x!.shape) : scatterAddFlat(g, idx, x!.shape)],
+  };
+}
+
+export const POOL_OPS = opFamily({
+  /** out[i] = x.flat[idx[i]], with the scatter-add as its adjoint. */
+  gather: indexSpec(false),
+  /** out.flat[idx[i]] += g[i] into zeros: the adjoint of gather. */
+  scatterAdd: indexSpec(true),
+  /** The kernel fills `idx`, the flat arg-max positions its vjp scatters to. */
+  maxPool2d: {
+    kernel: ([x]: readonly Tensor[], { p, idx }: MaxPoolAttrs) => {
+      const out = uninit(x!, [p.n, p.c, p.oh, p.ow]);
+      be(x!).maxPool2d(x!.data, out.data, idx, p);
+      return out;
+    },
+    vjp: (g: Tensor, { inputs: [x], attrs: { idx } }: OpCall<MaxPoolAttrs>) => [scatterAddFlat(g, idx, x!.shape)],
+    onnx: (c: OnnxCall<MaxPoolAttrs>) => { c.emit.node('MaxPool', [onnxInput(c, 0)], onnxPoolAttrs(c.attrs.p, true), c.out); },
+  },
+  avgPool2d: {
+    kernel: planeKernel<Pool2dParams>(true, (k, x, out, p) => k.avgPool2d(x, out, p)),
+    vjp: (g: Tensor, { attrs: { p } }: OpCall<PoolAttrs>) => [avgPool2dBackward(g, p)],
+    onnx: (c: OnnxCall<PoolAttrs>) => {
+      const p = c.attrs.p;
+      if (p.divisorOverride) throw new OnnxRuleError('avg_pool2d with divisor_override has no ONNX AveragePool equivalent');
+      c.emit.node('AveragePool', [onnxInput(c, 0)], [...onnxPoolAttrs(p, false), { name: 'count_include_pad', int: p.countIncludePad ? 1 : 0 }], c.out);
+    },
+  },
+  /** The adjoint of avgPool2d. */
+  avgPool2dBackward: {
+    kernel: planeKernel<Pool2dParams>(false, (k, gy, gx, p) => k.avgPool2dBackward(gy, gx, p)),
+    vjp: (g: Tensor, { attrs: { p } }: OpCall<PoolAttrs>) => [avgPoolFromParams(g, p)],
+  },
+  adaptiveAvgPool2d: {
+    kernel: planeKernel<AdaptivePool2dParams>(true, (k, x, out, p) => k.adaptiveAvgPool2d(x, out, p)),
+    vjp: (g: Tensor, { attrs: { p } }: OpCall<AdaptiveAttrs>) => [adaptiveAvgPool2dBackward(g, p)],
+    onnx: (c: OnnxCall<AdaptiveAttrs>) => {
+      const p = c.attrs.p;
+      if (p.oh === 1 && p.ow === 1) { c.emit.node('GlobalAveragePool', [onnxInput(c, 0)], [], c.out); return; }
+      if (p.h % p.oh !== 0 || p.w % p.ow !== 0) {
+        throw new OnnxRuleError(`adaptive_avg_pool2d from ${p.h}x${p.w} to ${p.oh}x${p.ow}: ONNX has no adaptive pooling, and the sizes do not divide into a fixed window`);
+      }
+      const kh = p.h / p.oh, kw = p.w / p.ow;
+      c.emit.node('AveragePool', [onnxInput(c, 0)], [{ name: 'kernel_shape', ints: [kh, kw] }, { name: 'strides', ints: [kh, kw] }], c.out);
+    },
+  },
+  /** The adjoint of adaptiveAvgPool2d. */
+  adaptiveAvgPool2dBackward: {
+    kernel: planeKernel<AdaptivePool2dParams>(false, (k, gy, gx, p) => k.adaptiveAvgPool2dBackward(gy, gx, p)),
+    vjp: (g: Tensor, { attrs: { p } }: OpCall<AdaptiveAttrs>) => [adaptiveFromParams(g, p)],
+  },
+});
+
 /** out[i] = x.flat[idx[i]]: recorded, with the scatter-add as its adjoint. */
 export function gatherFlat(x: Tensor, idx: Int32Array, outShape: Shape): Tensor {
-  const out = uninit(x, outShape);
-  be(x).gather(x.data, idx, out.data);
-  return record('gather', out, [x], (g) => [scatterAddFlat(g, idx, x.shape)]);
+  return run(POOL_OPS.gather, [x], { idx, shape: outShape });
 }
 
 /** out.flat[idx[i]] += g[i] into zeros of outShape: the adjoint of gatherFlat. */
 export function scatterAddFlat(g: Tensor, idx: Int32Array, outShape: Shape): Tensor {
-  const out = empty(g, outShape);
-  be(g).scatterAdd(g.data, idx, out.data);
-  return record('scatterAdd', out, [g], (gg) => [gatherFlat(gg, idx, g.shape)]);
+  return run(POOL_OPS.scatterAdd, [g], { idx, shape: outShape });
 }
 
 /** PyTorch's F.max_pool2d (stride defaults to the kernel size). */
 export function maxPool2d(x: Tensor, kernel: number | readonly [number, number], o: Omit<Pool2dOptions, 'countIncludePad' | 'divisorOverride'> = {}): Tensor {
   const p = pool2dParams('max_pool2d', x.shape, kernel, o);
-  const shape = [p.n, p.c, p.oh, p.ow];
-  const out = uninit(x, shape);
-  const idx = new Int32Array(out.size);
-  be(x).maxPool2d(x.data, out.data, idx, p);
-  traceOp('maxPool2d', [x], { p }, out);
-  return record('maxPool2d', out, [x], (g) => [scatterAddFlat(g, idx, x.shape)]);
+  const attrs = { p, idx: new Int32Array(p.n * p.c * p.oh * p.ow) };
+  return traceOp(POOL_OPS.maxPool2d, [x], attrs, run(POOL_OPS.maxPool2d, [x], attrs));
 }
 
 /** PyTorch's F.avg_pool2d (count_include_pad true by default). */
 export function avgPool2d(x: Tensor, kernel: number | readonly [number, number], o: Omit<Pool2dOptions, 'dilation'> = {}): Tensor {
   const p = pool2dParams('avg_pool2d', x.shape, kernel, o);
-  return traceOp('avgPool2d', [x], { p }, avgPoolFromParams(x, p));
+  return traceOp(POOL_OPS.avgPool2d, [x], { p }, avgPoolFromParams(x, p));
 }
 
 function avgPoolFromParams(x: Tensor, p: Pool2dParams): Tensor {
-  const out = uninit(x, [p.n, p.c, p.oh, p.ow]);
-  be(x).avgPool2d(x.data, out.data, p);
-  return record('avgPool2d', out, [x], (g) => [avgPool2dBackward(g, p)]);
+  return run(POOL_OPS.avgPool2d, [x], { p });
 }
 
 export function avgPool2dBackward(gy: Tensor, p: Pool2dParams): Tensor {
-  const gx = uninit(gy, [p.n, p.c, p.h, p.w]);
-  be(gy).avgPool2dBackward(gy.data, gx.data, p);
-  return record('avgPool2dBackward', gx, [gy], (g) => [avgPoolFromParams(g, p)]);
+  return run(POOL_OPS.avgPool2dBackward, [gy], { p });
 }
 
 /** PyTorch's F.adaptive_avg_pool2d. */
@@ -93,17 +180,14 @@ export function adaptiveAvgPool2d(x: Tensor, size: number | readonly [number, nu
   const [oh, ow] = pair('adaptive_avg_pool2d', 'output_size', size);
   if (oh < 1 || ow < 1) throw new ShapeError(`adaptive_avg_pool2d: output size must be positive, got ${oh}x${ow}`);
   const [n, c, h, w] = x.shape as [number, number, number, number];
-  return traceOp('adaptiveAvgPool2d', [x], { p: { n, c, h, w, oh, ow } }, adaptiveFromParams(x, { n, c, h, w, oh, ow }));
+  const p = { n, c, h, w, oh, ow };
+  return traceOp(POOL_OPS.adaptiveAvgPool2d, [x], { p }, adaptiveFromParams(x, p));
 }
 
 function adaptiveFromParams(x: Tensor, p: AdaptivePool2dParams): Tensor {
-  const out = uninit(x, [p.n, p.c, p.oh, p.ow]);
-  be(x).adaptiveAvgPool2d(x.data, out.data, p);
-  return record('adaptiveAvgPool2d', out, [x], (g) => [adaptiveAvgPool2dBackward(g, p)]);
+  return run(POOL_OPS.adaptiveAvgPool2d, [x], { p });
 }
 
 export function adaptiveAvgPool2dBackward(gy: Tensor, p: AdaptivePool2dParams): Tensor {
-  const gx = uninit(gy, [p.n, p.c, p.h, p.w]);
-  be(gy).adaptiveAvgPool2dBackward(gy.data, gx.data, p);
-  return record('adaptiveAvgPool2dBackward', gx, [gy], (g) => [adaptiveFromParams(g, p)]);
+  return run(POOL_OPS.adaptiveAvgPool2dBackward, [gy], { p });
 }

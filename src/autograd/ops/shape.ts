@@ -1,35 +1,98 @@
-// Ops that move values without computing: reshape shares the buffer; expand, permute, slice, pad
-// and concat copy through one strided-copy kernel. Each one's gradient is another of them
-// (expand <-> sum, permute <-> inverse permute, slice <-> pad, concat <-> slices).
+// Ops that move values without computing: permute, slice, pad and concat copy through one
+// strided-copy kernel (reshape and expand, which broadcasting needs, sit in broadcast.ts). Each
+// one's gradient is another of them (permute <-> inverse permute, slice <-> pad, concat <-> slices).
 
-import { Tensor } from '../../tensor/tensor.js';
-import { normAxis, numel, sameShape, shapeStr, stridesOf, ShapeError, type Shape } from '../../tensor/shape.js';
-import { record } from '../graph.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { normAxis, numel, stridesOf, ShapeError, shapeStr, type Shape } from '../../tensor/shape.js';
+import { onnxInput, opFamily, OnnxRuleError, type OnnxCall, type OpCall } from '../op.js';
+import { run } from '../tape.js';
 import { traceOp } from '../trace.js';
 import { be, checkSameDtype, empty, uninit } from './util.js';
-import { sumTo } from './reduce.js';
+import { reshape } from './broadcast.js';
 
-export function reshape(x: Tensor, shape: readonly number[]): Tensor {
-  const s = inferShape(x, shape);
-  if (sameShape(s, x.shape)) return x;
-  const out = traceOp('reshape', [x], { shape: s }, new Tensor(x.data, s));
-  return record('reshape', out, [x], (g) => [reshape(g, x.shape)]);
-}
+export { expand, reshape } from './broadcast.js';
 
-function inferShape(x: Tensor, shape: readonly number[]): number[] {
-  const s = [...shape];
-  const free = s.indexOf(-1);
-  if (free >= 0) {
-    if (s.indexOf(-1, free + 1) >= 0) throw new ShapeError(`reshape: more than one -1 in ${shapeStr(shape)}`);
-    const rest = numel(s.filter((_, i) => i !== free));
-    if (rest === 0 || x.size % rest !== 0) throw new ShapeError(`reshape: cannot reshape ${shapeStr(x.shape)} to ${shapeStr(shape)}`);
-    s[free] = x.size / rest;
-  }
-  if (numel(s) !== x.size || s.some((d) => !Number.isInteger(d) || d < 0)) {
-    throw new ShapeError(`reshape: cannot reshape ${shapeStr(x.shape)} (${x.size} values) to ${shapeStr(shape)}`);
-  }
-  return s;
-}
+type PermAttrs = { perm: number[] };
+type SliceAttrs = { ranges: [number, number][] };
+type PadAttrs = { pads: readonly (readonly [number, number])[]; value: number };
+type ConcatAttrs = { axis: number; starts: number[] };
+
+export const SHAPE_OPS = opFamily({
+  permute: {
+    kernel: ([x]: readonly Tensor[], { perm }: PermAttrs) => {
+      const xs = stridesOf(x!.shape);
+      const shape = perm.map((a) => x!.shape[a]!);
+      const out = uninit(x!, shape);
+      be(x!).copyStrided(x!.data, 0, perm.map((a) => xs[a]!), shape, out.data, 0, stridesOf(shape));
+      return out;
+    },
+    vjp: (g: Tensor, { attrs: { perm } }: OpCall<PermAttrs>) => {
+      const inv = new Array<number>(perm.length);
+      perm.forEach((a, i) => { inv[a] = i; });
+      return [permute(g, inv)];
+    },
+    onnx: (c: OnnxCall<PermAttrs>) => { c.emit.node('Transpose', [onnxInput(c, 0)], [{ name: 'perm', ints: c.attrs.perm }], c.out); },
+  },
+  slice: {
+    kernel: ([x]: readonly Tensor[], { ranges }: SliceAttrs) => {
+      const shape = ranges.map(([s, e]) => e - s);
+      const xs = stridesOf(x!.shape);
+      let off = 0;
+      ranges.forEach(([s], i) => { off += s * xs[i]!; });
+      const out = uninit(x!, shape);
+      be(x!).copyStrided(x!.data, off, xs, shape, out.data, 0, stridesOf(shape));
+      return out;
+    },
+    vjp: (g: Tensor, { inputs: [x], attrs: { ranges } }: OpCall<SliceAttrs>) => [padAxes(g, ranges.map(([s, e], i) => [s, x!.shape[i]! - e]))],
+    onnx: (c: OnnxCall<SliceAttrs>) => {
+      const x = c.inputs[0]!;
+      const f = c.inFactors[0]!;
+      const starts: number[] = [], ends: number[] = [], axes: number[] = [];
+      c.attrs.ranges.forEach(([s, e], i) => {
+        if (s === 0 && e === x.shape[i]) return;
+        if (f[i] !== 0) throw new OnnxRuleError(`slice along axis ${i}, a batch dimension, cannot be exported for a dynamic batch size`);
+        starts.push(s); ends.push(e); axes.push(i);
+      });
+      c.emit.node('Slice', [onnxInput(c, 0), c.emit.constI64(starts), c.emit.constI64(ends), c.emit.constI64(axes)], [], c.out);
+    },
+  },
+  pad: {
+    kernel: ([x]: readonly Tensor[], { pads, value }: PadAttrs) => {
+      const shape = x!.shape.map((d, i) => d + pads[i]![0] + pads[i]![1]);
+      const out = empty(x!, shape);
+      if (value !== 0) out.data.fill(value);
+      const os = stridesOf(shape);
+      let off = 0;
+      pads.forEach(([a], i) => { off += a * os[i]!; });
+      be(x!).copyStrided(x!.data, 0, stridesOf(x!.shape), x!.shape, out.data, off, os);
+      return out;
+    },
+    vjp: (g: Tensor, { inputs: [x], attrs: { pads } }: OpCall<PadAttrs>) => [sliceAxes(g, pads.map(([a], i) => [a, a + x!.shape[i]!]))],
+    onnx: (c: OnnxCall<PadAttrs>) => {
+      const { pads, value } = c.attrs;
+      c.emit.node('Pad', [onnxInput(c, 0), c.emit.constI64([...pads.map(([a]) => a), ...pads.map(([, e]) => e)]), c.emit.scalar(value)], [], c.out);
+    },
+  },
+  concat: {
+    kernel: (xs: readonly Tensor[], { axis: a, starts }: ConcatAttrs) => {
+      const first = xs[0]!;
+      const shape = [...first.shape];
+      shape[a] = xs.reduce((s, t) => s + t.shape[a]!, 0);
+      const out = uninit(first, shape);
+      const os = stridesOf(shape);
+      let at = 0;
+      for (const t of xs) {
+        starts.push(at);
+        be(t).copyStrided(t.data, 0, stridesOf(t.shape), t.shape, out.data, at * os[a]!, os);
+        at += t.shape[a]!;
+      }
+      return out;
+    },
+    vjp: (g: Tensor, { inputs, attrs: { axis: a, starts } }: OpCall<ConcatAttrs>, n: readonly boolean[]) =>
+      inputs.map((t, i) => (n[i] ? slice(g, a, starts[i]!, starts[i]! + t.shape[a]!) : null)),
+    onnx: (c: OnnxCall<ConcatAttrs>) => { c.emit.node('Concat', c.names.map((_, k) => onnxInput(c, k)), [{ name: 'axis', int: c.attrs.axis }], c.out); },
+  },
+});
 
 /** Flattens axes start..end (inclusive) into one. */
 export function flatten(x: Tensor, start = 0, end = -1): Tensor {
@@ -52,39 +115,14 @@ export function squeeze(x: Tensor, axis?: number): Tensor {
   return reshape(x, x.shape.filter((_, i) => i !== a));
 }
 
-/** Broadcasts to `shape` (PyTorch's expand, materialised). */
-export function expand(x: Tensor, shape: readonly number[]): Tensor {
-  if (sameShape(x.shape, shape)) return x;
-  const lead = shape.length - x.ndim;
-  if (lead < 0) throw new ShapeError(`expand: cannot expand ${shapeStr(x.shape)} to fewer dimensions ${shapeStr(shape)}`);
-  const xs = stridesOf(x.shape);
-  const src = shape.map((d, i) => {
-    if (i < lead) return 0;
-    const xd = x.shape[i - lead]!;
-    if (xd === d) return xs[i - lead]!;
-    if (xd === 1) return 0;
-    throw new ShapeError(`expand: cannot expand ${shapeStr(x.shape)} to ${shapeStr(shape)}`);
-  });
-  const out = uninit(x, shape);
-  be(x).copyStrided(x.data, 0, src, shape, out.data, 0, stridesOf(shape));
-  traceOp('expand', [x], { shape: [...shape] }, out);
-  return record('expand', out, [x], (g) => [sumTo(g, x.shape)]);
-}
-
 export function permute(x: Tensor, perm: readonly number[]): Tensor {
   if (perm.length !== x.ndim || new Set(perm.map((p) => normAxis('permute', p, x.ndim))).size !== x.ndim) {
     throw new ShapeError(`permute: ${JSON.stringify(perm)} is not a permutation of the axes of ${shapeStr(x.shape)}`);
   }
   const p = perm.map((a) => normAxis('permute', a, x.ndim));
   if (p.every((a, i) => a === i)) return x;
-  const xs = stridesOf(x.shape);
-  const shape = p.map((a) => x.shape[a]!);
-  const out = uninit(x, shape);
-  be(x).copyStrided(x.data, 0, p.map((a) => xs[a]!), shape, out.data, 0, stridesOf(shape));
-  traceOp('permute', [x], { perm: p }, out);
-  const inv = new Array<number>(p.length);
-  p.forEach((a, i) => { inv[a] = i; });
-  return record('permute', out, [x], (g) => [permute(g, inv)]);
+  const attrs = { perm: p };
+  return traceOp(SHAPE_OPS.permute, [x], attrs, run(SHAPE_OPS.permute, [x], attrs));
 }
 
 export function transpose(x: Tensor, a = -2, b = -1): Tensor {
@@ -108,14 +146,8 @@ export function sliceAxes(x: Tensor, ranges: readonly ([number, number] | null)[
     return [s, e] as [number, number];
   });
   if (r.every(([s, e], i) => s === 0 && e === x.shape[i])) return x;
-  const shape = r.map(([s, e]) => e - s);
-  const xs = stridesOf(x.shape);
-  let off = 0;
-  r.forEach(([s], i) => { off += s * xs[i]!; });
-  const out = uninit(x, shape);
-  be(x).copyStrided(x.data, off, xs, shape, out.data, 0, stridesOf(shape));
-  traceOp('slice', [x], { ranges: r }, out);
-  return record('slice', out, [x], (g) => [padAxes(g, r.map(([s, e], i) => [s, x.shape[i]! - e]))]);
+  const attrs = { ranges: r };
+  return traceOp(SHAPE_OPS.slice, [x], attrs, run(SHAPE_OPS.slice, [x], attrs));
 }
 
 /** x[..., start:end, ...] along one axis. */
@@ -129,15 +161,8 @@ export function padAxes(x: Tensor, pads: readonly (readonly [number, number])[],
   if (pads.length !== x.ndim) throw new ShapeError(`pad: ${pads.length} pad pairs for a tensor of shape ${shapeStr(x.shape)}`);
   for (const [a, b] of pads) if (!Number.isInteger(a) || !Number.isInteger(b) || a < 0 || b < 0) throw new ShapeError(`pad: widths must be non-negative integers, got ${JSON.stringify(pads)}`);
   if (pads.every(([a, b]) => a === 0 && b === 0)) return x;
-  const shape = x.shape.map((d, i) => d + pads[i]![0] + pads[i]![1]);
-  const out = empty(x, shape);
-  if (value !== 0) out.data.fill(value);
-  const os = stridesOf(shape);
-  let off = 0;
-  pads.forEach(([a], i) => { off += a * os[i]!; });
-  be(x).copyStrided(x.data, 0, stridesOf(x.shape), x.shape, out.data, off, os);
-  traceOp('pad', [x], { pads, value }, out);
-  return record('pad', out, [x], (g) => [sliceAxes(g, pads.map(([a], i) => [a, a + x.shape[i]!]))]);
+  const attrs = { pads, value };
+  return traceOp(SHAPE_OPS.pad, [x], attrs, run(SHAPE_OPS.pad, [x], attrs));
 }
 
 /** PyTorch's F.pad order: pairs for the last axis first ([left, right, top, bottom, ...]). */
@@ -158,19 +183,8 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
       throw new ShapeError(`concat: shapes ${xs.map((u) => shapeStr(u.shape)).join(', ')} differ outside axis ${a}`);
     }
   }
-  const shape = [...first.shape];
-  shape[a] = xs.reduce((s, t) => s + t.shape[a]!, 0);
-  const out = uninit(first, shape);
-  const os = stridesOf(shape);
-  let at = 0;
-  const starts: number[] = [];
-  for (const t of xs) {
-    starts.push(at);
-    be(t).copyStrided(t.data, 0, stridesOf(t.shape), t.shape, out.data, at * os[a]!, os);
-    at += t.shape[a]!;
-  }
-  traceOp('concat', xs, { axis: a }, out);
-  return record('concat', out, xs, (g, n) => xs.map((t, i) => (n[i] ? slice(g, a, starts[i]!, starts[i]! + t.shape[a]!) : null)));
+  const attrs = { axis: a, starts: [] as number[] };
+  return traceOp(SHAPE_OPS.concat, xs, attrs, run(SHAPE_OPS.concat, xs, attrs));
 }
 
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {

@@ -5,15 +5,15 @@
 // transposed product) and its weight gradient sampled at the pattern's entries. All three are
 // bilinear and the vjp of each is the other two, so derivatives of any order exist.
 
-import type { Conv2dParams, CsrPattern, SparseLinearParams } from '../../kernels/interface.js';
+import type { Backend, Conv2dParams, CsrPattern, FloatArray, SparseLinearParams } from '../../kernels/interface.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { numel, shapeStr, ShapeError } from '../../tensor/shape.js';
-import { record } from '../graph.js';
+import { opFamily, type OpCall, type OpDef, type OpSpec } from '../op.js';
+import { run } from '../tape.js';
 import { traceOp } from '../trace.js';
 import { perSampleMode, perSampleUnsupported, perSampleWanted } from '../per-sample.js';
 import { be, checkSameDtype, empty, uninit } from './util.js';
-import { sum } from './reduce.js';
-import { reshape } from './shape.js';
+import { reshape, sum } from './broadcast.js';
 import { conv2dParams, type Conv2dOptions } from './conv.js';
 
 /**
@@ -90,37 +90,21 @@ export function sparseConv2d(x: Tensor, values: Tensor, pattern: SparsePattern, 
     if (bias.ndim !== 1 || bias.shape[0] !== p.oc) throw new ShapeError(`sparseConv2d: bias ${shapeStr(bias.shape)} does not match ${p.oc} output channels`);
   }
   noPerSample('sparseConv2d', values, bias);
-  return traceOp('sparseConv2d', [x, values, bias], { p, pattern }, convForward(x, values, bias, pattern, p));
+  return traceOp(SPARSE_OPS.sparseConv2d, [x, values, bias], { pt: pattern, p }, convForward(x, values, bias, pattern, p));
 }
 
 function convForward(x: Tensor, values: Tensor, bias: Tensor | null, pt: SparsePattern, p: Conv2dParams): Tensor {
-  const out = uninit(x, [p.n, p.oc, p.oh, p.ow]);
-  be(x).sparseConv2d(x.data, values.data, pt, bias ? bias.data : null, out.data, p);
-  return record('sparseConv2d', out, bias ? [x, values, bias] : [x, values], (g, need) => [
-    need[0] ? sparseConv2dInputGrad(g, values, pt, p) : null,
-    need[1] ? sparseConv2dWeightGrad(x, g, pt, p) : null,
-    bias && need[2] ? sum(g, [0, 2, 3]) : null,
-  ]);
+  return CONV.forward(x, values, bias, pt, p);
 }
 
 /** The input gradient of sparseConv2d for output gradient gy (a transposed sparse convolution). */
 export function sparseConv2dInputGrad(gy: Tensor, values: Tensor, pt: SparsePattern, p: Conv2dParams): Tensor {
-  const gx = uninit(gy, [p.n, p.c, p.h, p.w]);
-  be(gy).sparseConv2dBackwardData(gy.data, values.data, pt, gx.data, p);
-  return record('sparseConv2dInputGrad', gx, [gy, values], (g, need) => [
-    need[0] ? convForward(g, values, null, pt, p) : null,
-    need[1] ? sparseConv2dWeightGrad(g, gy, pt, p) : null,
-  ]);
+  return CONV.inputGrad(gy, values, pt, p);
 }
 
 /** The weight gradient of conv2d at the pattern's entries only, [nnz]. */
 export function sparseConv2dWeightGrad(x: Tensor, gy: Tensor, pt: SparsePattern, p: Conv2dParams): Tensor {
-  const gv = empty(x, [pt.nnz]);
-  be(x).sparseConv2dBackwardWeight(x.data, gy.data, pt, gv.data, p);
-  return record('sparseConv2dWeightGrad', gv, [x, gy], (g, need) => [
-    need[0] ? sparseConv2dInputGrad(gy, g, pt, p) : null,
-    need[1] ? convForward(x, g, null, pt, p) : null,
-  ]);
+  return CONV.weightGrad(x, gy, pt, p);
 }
 
 // ---------------------------------------------------------------- linear
@@ -144,35 +128,120 @@ export function sparseLinear(x: Tensor, values: Tensor, pattern: SparsePattern, 
   const x2 = x.ndim === 2 ? x : reshape(x, [n, inF]);
   const y2 = linearForward(x2, values, bias, pattern, p);
   const y = x.ndim === 2 ? y2 : reshape(y2, [...x.shape.slice(0, -1), outF]);
-  return traceOp('sparseLinear', [x, values, bias], { pattern }, y);
+  return traceOp(SPARSE_OPS.sparseLinear, [x, values, bias], { pt: pattern, p }, y);
 }
 
 function linearForward(x: Tensor, values: Tensor, bias: Tensor | null, pt: SparsePattern, p: SparseLinearParams): Tensor {
-  const out = uninit(x, [p.n, p.outF]);
-  be(x).sparseLinear(x.data, values.data, pt, bias ? bias.data : null, out.data, p);
-  return record('sparseLinear', out, bias ? [x, values, bias] : [x, values], (g, need) => [
-    need[0] ? sparseLinearInputGrad(g, values, pt, p) : null,
-    need[1] ? sparseLinearWeightGrad(x, g, pt, p) : null,
-    bias && need[2] ? sum(g, 0) : null,
-  ]);
+  return LINEAR.forward(x, values, bias, pt, p);
 }
 
 /** gy [n, out] W: the input gradient of sparseLinear. */
 export function sparseLinearInputGrad(gy: Tensor, values: Tensor, pt: SparsePattern, p: SparseLinearParams): Tensor {
-  const gx = uninit(gy, [p.n, p.inF]);
-  be(gy).sparseLinearBackwardData(gy.data, values.data, pt, gx.data, p);
-  return record('sparseLinearInputGrad', gx, [gy, values], (g, need) => [
-    need[0] ? linearForward(g, values, null, pt, p) : null,
-    need[1] ? sparseLinearWeightGrad(g, gy, pt, p) : null,
-  ]);
+  return LINEAR.inputGrad(gy, values, pt, p);
 }
 
 /** The weight gradient of a linear layer at the pattern's entries only, [nnz]. */
 export function sparseLinearWeightGrad(x: Tensor, gy: Tensor, pt: SparsePattern, p: SparseLinearParams): Tensor {
-  const gv = empty(x, [pt.nnz]);
-  be(x).sparseLinearBackwardWeight(x.data, gy.data, pt, gv.data, p);
-  return record('sparseLinearWeightGrad', gv, [x, gy], (g, need) => [
-    need[0] ? sparseLinearInputGrad(gy, g, pt, p) : null,
-    need[1] ? linearForward(x, g, null, pt, p) : null,
-  ]);
+  return LINEAR.weightGrad(x, gy, pt, p);
 }
+
+// ---------------------------------------------------------------- the table entries
+
+type Attrs<P> = { pt: SparsePattern; p: P };
+
+/** What distinguishes the sparse convolution from the sparse linear layer. */
+interface SparseLayer<P> {
+  outShape(p: P): number[];
+  inShape(p: P): number[];
+  biasAxes: number[];
+  forward(k: Backend, x: FloatArray, v: FloatArray, pt: SparsePattern, bias: FloatArray | null, out: FloatArray, p: P): void;
+  backwardData(k: Backend, gy: FloatArray, v: FloatArray, pt: SparsePattern, gx: FloatArray, p: P): void;
+  backwardWeight(k: Backend, x: FloatArray, gy: FloatArray, pt: SparsePattern, gv: FloatArray, p: P): void;
+}
+
+type Entries = readonly [OpDef, OpDef, OpDef];
+
+interface LayerOps<P> {
+  specs: { forward: OpSpec<Attrs<P>>; inputGrad: OpSpec<Attrs<P>>; weightGrad: OpSpec<Attrs<P>> };
+  forward(x: Tensor, v: Tensor, bias: Tensor | null, pt: SparsePattern, p: P): Tensor;
+  inputGrad(gy: Tensor, v: Tensor, pt: SparsePattern, p: P): Tensor;
+  weightGrad(x: Tensor, gy: Tensor, pt: SparsePattern, p: P): Tensor;
+}
+
+/**
+ * A sparse layer's three ops (the product, its input gradient and its weight gradient, the vjp of
+ * each built from the other two) as entry specs, and their recorded calls. `entries` gives the
+ * table's entries of the three, in that order, once the table exists.
+ */
+function sparseLayer<P>(L: SparseLayer<P>, entries: () => Entries): LayerOps<P> {
+  type A = Attrs<P>;
+  const forward = (x: Tensor, v: Tensor, bias: Tensor | null, pt: SparsePattern, p: P): Tensor => run(entries()[0], bias ? [x, v, bias] : [x, v], { pt, p });
+  const inputGrad = (gy: Tensor, v: Tensor, pt: SparsePattern, p: P): Tensor => run(entries()[1], [gy, v], { pt, p });
+  const weightGrad = (x: Tensor, gy: Tensor, pt: SparsePattern, p: P): Tensor => run(entries()[2], [x, gy], { pt, p });
+  const specs = {
+    forward: {
+      kernel: ([x, v, bias]: readonly Tensor[], { pt, p }: A) => {
+        const out = uninit(x!, L.outShape(p));
+        L.forward(be(x!), x!.data, v!.data, pt, bias ? bias.data : null, out.data, p);
+        return out;
+      },
+      vjp: (g: Tensor, { inputs: [x, v, bias], attrs: { pt, p } }: OpCall<A>, need: readonly boolean[]) => [
+        need[0] ? inputGrad(g, v!, pt, p) : null,
+        need[1] ? weightGrad(x!, g, pt, p) : null,
+        bias && need[2] ? sum(g, L.biasAxes) : null,
+      ],
+    },
+    inputGrad: {
+      kernel: ([gy, v]: readonly Tensor[], { pt, p }: A) => {
+        const gx = uninit(gy!, L.inShape(p));
+        L.backwardData(be(gy!), gy!.data, v!.data, pt, gx.data, p);
+        return gx;
+      },
+      vjp: (g: Tensor, { inputs: [gy, v], attrs: { pt, p } }: OpCall<A>, need: readonly boolean[]) => [
+        need[0] ? forward(g, v!, null, pt, p) : null,
+        need[1] ? weightGrad(g, gy!, pt, p) : null,
+      ],
+    },
+    weightGrad: {
+      kernel: ([x, gy]: readonly Tensor[], { pt, p }: A) => {
+        const gv = empty(x!, [pt.nnz]);
+        L.backwardWeight(be(x!), x!.data, gy!.data, pt, gv.data, p);
+        return gv;
+      },
+      vjp: (g: Tensor, { inputs: [x, gy], attrs: { pt, p } }: OpCall<A>, need: readonly boolean[]) => [
+        need[0] ? inputGrad(gy!, g, pt, p) : null,
+        need[1] ? forward(x!, g, null, pt, p) : null,
+      ],
+    },
+  };
+  return { specs, forward, inputGrad, weightGrad };
+}
+
+const CONV: LayerOps<Conv2dParams> = sparseLayer<Conv2dParams>({
+  outShape: (p) => [p.n, p.oc, p.oh, p.ow],
+  inShape: (p) => [p.n, p.c, p.h, p.w],
+  biasAxes: [0, 2, 3],
+  forward: (k, x, v, pt, bias, out, p) => k.sparseConv2d(x, v, pt, bias, out, p),
+  backwardData: (k, gy, v, pt, gx, p) => k.sparseConv2dBackwardData(gy, v, pt, gx, p),
+  backwardWeight: (k, x, gy, pt, gv, p) => k.sparseConv2dBackwardWeight(x, gy, pt, gv, p),
+}, (): Entries => [SPARSE_OPS.sparseConv2d, SPARSE_OPS.sparseConv2dInputGrad, SPARSE_OPS.sparseConv2dWeightGrad]);
+
+const LINEAR: LayerOps<SparseLinearParams> = sparseLayer<SparseLinearParams>({
+  outShape: (p) => [p.n, p.outF],
+  inShape: (p) => [p.n, p.inF],
+  biasAxes: [0],
+  forward: (k, x, v, pt, bias, out, p) => k.sparseLinear(x, v, pt, bias, out, p),
+  backwardData: (k, gy, v, pt, gx, p) => k.sparseLinearBackwardData(gy, v, pt, gx, p),
+  backwardWeight: (k, x, gy, pt, gv, p) => k.sparseLinearBackwardWeight(x, gy, pt, gv, p),
+}, (): Entries => [SPARSE_OPS.sparseLinear, SPARSE_OPS.sparseLinearInputGrad, SPARSE_OPS.sparseLinearWeightGrad]);
+
+// The products are traced by the public functions; ONNX has no sparse form, so the exporter
+// refuses them (export densifies first).
+export const SPARSE_OPS = opFamily({
+  sparseConv2d: CONV.specs.forward,
+  sparseConv2dInputGrad: CONV.specs.inputGrad,
+  sparseConv2dWeightGrad: CONV.specs.weightGrad,
+  sparseLinear: LINEAR.specs.forward,
+  sparseLinearInputGrad: LINEAR.specs.inputGrad,
+  sparseLinearWeightGrad: LINEAR.specs.weightGrad,
+});
