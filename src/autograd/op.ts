@@ -98,6 +98,8 @@ export interface OpSpec<A = any> {
   /** Absent where the op is never traced or has no ONNX form; the exporter then refuses it. */
   readonly onnx?: OnnxExportRule<A>;
   readonly onnxImport?: OnnxImportRules;
+  /** How the output depends on the inputs (see Curvature); absent: nonlinear. */
+  readonly curvature?: Curvature;
 }
 
 export interface OpDef<A = any> extends OpSpec<A> {
@@ -122,3 +124,21 @@ export function onnxInput(c: OnnxCall<unknown>, k: number): string {
 export const onnxSimple = (opType: string): OnnxExportRule<unknown> => (c) => {
   c.emit.node(opType, c.names.map((_, k) => onnxInput(c, k)), [], c.out);
 };
+
+/**
+ * How an op's output depends on its tensor inputs on each linear piece, for checks that need it
+ * (the Gauss-Newton condition, prune/piecewise-linear.ts): 'piecewise-linear' in every input;
+ * 'bilinear': a product of its first two inputs, linear in each (further inputs are added).
+ * Absent: nonlinear (smooth, or not known to be either).
+ */
+export type Curvature = 'piecewise-linear' | 'bilinear';
+
+/** An entry marked piecewise linear in every input. */
+export function piecewiseLinear<A>(spec: OpSpec<A>): OpSpec<A> {
+  return { ...spec, curvature: 'piecewise-linear' };
+}
+
+/** An entry marked bilinear in its first two inputs. */
+export function bilinear<A>(spec: OpSpec<A>): OpSpec<A> {
+  return { ...spec, curvature: 'bilinear' };
+}

@@ -11,26 +11,14 @@
 // positive semi-definite approximation of a different quantity.
 //
 // This module checks a model by tracing one eval-mode forward pass and following which tensors
-// depend on which parameters.
+// depend on which parameters; each op's op-table entry says how its output depends on its inputs
+// (its `curvature`: piecewise linear, bilinear in its first two inputs, or nonlinear).
 
 import { noGrad } from '../autograd/graph.js';
 import { withTrace } from '../autograd/trace.js';
 import { zeros } from '../tensor/create.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Module } from '../nn/module.js';
-
-/** Ops that are piecewise linear in each of their tensor inputs (products: in each one separately). */
-const PIECEWISE_LINEAR = new Set([
-  'add', 'sub', 'neg', 'addScalar', 'mulScalar', 'rsubScalar', 'abs', 'relu', 'maximum', 'minimum',
-  'reshape', 'permute', 'expand', 'slice', 'concat', 'pad', 'sum', 'mean', 'max', 'min',
-  'avgPool2d', 'adaptiveAvgPool2d', 'maxPool2d', 'channelScaleShift', 'batchNorm',
-  'mul', 'matmul', 'linear', 'conv2d', 'sparseConv2d', 'sparseLinear',
-]);
-/**
- * Of those, the ones that multiply two of their inputs (the first two; a bias or shift is added):
- * linear in each factor only if the two factors share no parameter.
- */
-const PRODUCTS = new Set(['mul', 'matmul', 'linear', 'conv2d', 'sparseConv2d', 'sparseLinear', 'channelScaleShift', 'batchNorm']);
 
 export interface PiecewiseLinearCheck {
   /** True when diag(H) = diag(GGN) holds for this model in eval mode. */
@@ -59,9 +47,10 @@ export function checkPiecewiseLinear(model: Module, inputShape: readonly number[
       for (const d of inputDeps) if (d) for (const i of d) union.add(i);
       if (union.size === 0) continue;
       deps.set(e.output, union);
-      if (!PIECEWISE_LINEAR.has(e.op)) { offending.add(e.op); continue; }
+      const curvature = e.op.curvature;
+      if (curvature === undefined) { offending.add(e.op.name); continue; }
       const [a, b] = inputDeps;
-      if (PRODUCTS.has(e.op) && a && b && [...a].some((i) => b.has(i))) offending.add(`${e.op} of two factors that depend on one parameter`);
+      if (curvature === 'bilinear' && a && b && [...a].some((i) => b.has(i))) offending.add(`${e.op.name} of two factors that depend on one parameter`);
     }
     return { holds: offending.size === 0, offending: [...offending].sort() };
   } finally {

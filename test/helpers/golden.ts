@@ -132,7 +132,7 @@ export function samplesNearKink(m64: Module, x: Tensor, rel = 1e-6): number[] {
       const xs = new Tensor(Float64Array.from(x.data.subarray(s * per, (s + 1) * per)), [1, ...x.shape.slice(1)]);
       const { events } = noGrad(() => withTrace(() => m64.forward(xs)));
       const hit = events.some((e) => {
-        if (e.op !== 'relu') return false;
+        if (e.op.name !== 'relu') return false;
         const a = e.inputs[0]!.data;
         let max = 0;
         for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]!));

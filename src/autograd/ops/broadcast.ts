@@ -14,6 +14,7 @@ type SumAttrs = { axes: number[]; keepdim: boolean };
 
 export const BROADCAST_OPS = opFamily({
   reshape: {
+    curvature: 'piecewise-linear',
     kernel: ([x]: readonly Tensor[], { shape }: ShapeAttrs) => new Tensor(x!.data, shape),
     vjp: (g: Tensor, { inputs: [x] }: OpCall<ShapeAttrs>) => [reshape(g, x!.shape)],
     // A reshape of a registered parameter stands for the same parameter (linear's weight).
@@ -21,6 +22,7 @@ export const BROADCAST_OPS = opFamily({
     onnx: (c: OnnxCall<ShapeAttrs>) => { c.emit.node('Reshape', [onnxInput(c, 0), c.emit.shape(c.output.shape, c.outFactors, true)], [], c.out); },
   },
   expand: {
+    curvature: 'piecewise-linear',
     kernel: ([x]: readonly Tensor[], { shape }: ShapeAttrs) => {
       const lead = shape.length - x!.ndim;
       const xs = stridesOf(x!.shape);
@@ -39,6 +41,7 @@ export const BROADCAST_OPS = opFamily({
     onnx: (c: OnnxCall<ShapeAttrs>) => { c.emit.node('Expand', [onnxInput(c, 0), c.emit.shape(c.output.shape, c.outFactors, false)], [], c.out); },
   },
   sum: {
+    curvature: 'piecewise-linear',
     kernel: ([x]: readonly Tensor[], { axes, keepdim }: SumAttrs) => reduceRaw('sum', x!, axes, keepdim),
     vjp: (g: Tensor, { inputs: [x], attrs: { axes } }: OpCall<SumAttrs>) => [expand(reshape(g, keptShape(x!.shape, axes, true)), x!.shape)],
     onnx: (c: OnnxCall<SumAttrs>) => onnxReduce(c, 'ReduceSum'),

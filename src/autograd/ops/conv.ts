@@ -53,6 +53,7 @@ type ConvAttrs = { p: Conv2dParams };
 
 export const CONV_OPS = opFamily({
   conv2d: {
+    curvature: 'bilinear',
     kernel: ([x, w, bias]: readonly Tensor[], { p }: ConvAttrs) => {
       const out = uninit(x!, [p.n, p.oc, p.oh, p.ow]);
       be(x!).conv2d(x!.data, w!.data, bias ? bias.data : null, out.data, p);

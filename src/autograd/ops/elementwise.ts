@@ -5,7 +5,7 @@ import type { BinaryOp, UnaryOp } from '../../kernels/interface.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { cast } from '../../tensor/create.js';
 import { broadcastShapes, sameShape } from '../../tensor/shape.js';
-import { onnxInput, onnxSimple, opFamily, type OnnxCall, type OnnxExportRule, type OpCall, type OpDef, type OpSpec, type OpVjp } from '../op.js';
+import { onnxInput, onnxSimple, opFamily, type OnnxCall, type OnnxExportRule, type OpCall, type OpDef, type OpSpec, type OpVjp, piecewiseLinear, bilinear } from '../op.js';
 import { run } from '../tape.js';
 import { traceOp } from '../trace.js';
 import { be, checkSameDtype, lift, uninit, type TensorLike } from './util.js';
@@ -60,12 +60,12 @@ function extremeVjp(pick: (a: Tensor, b: Tensor) => Tensor): OpVjp<NoAttrs> {
 }
 
 export const ELEMENTWISE_OPS = opFamily({
-  add: binarySpec('add', (g, { inputs: [a, b] }, n) => [n[0] ? sumTo(g, a!.shape) : null, n[1] ? sumTo(g, b!.shape) : null], onnxSimple('Add')),
-  sub: binarySpec('sub', (g, { inputs: [a, b] }, n) => [n[0] ? sumTo(g, a!.shape) : null, n[1] ? sumTo(neg(g), b!.shape) : null], onnxSimple('Sub')),
-  mul: binarySpec('mul', (g, { inputs: [a, b] }, n) => [
+  add: piecewiseLinear(binarySpec('add', (g, { inputs: [a, b] }, n) => [n[0] ? sumTo(g, a!.shape) : null, n[1] ? sumTo(g, b!.shape) : null], onnxSimple('Add'))),
+  sub: piecewiseLinear(binarySpec('sub', (g, { inputs: [a, b] }, n) => [n[0] ? sumTo(g, a!.shape) : null, n[1] ? sumTo(neg(g), b!.shape) : null], onnxSimple('Sub'))),
+  mul: bilinear(binarySpec('mul', (g, { inputs: [a, b] }, n) => [
     n[0] ? sumTo(mul(g, b!), a!.shape) : null,
     n[1] ? sumTo(mul(g, a!), b!.shape) : null,
-  ], onnxSimple('Mul')),
+  ], onnxSimple('Mul'))),
   div: binarySpec('div', (g, { inputs: [a, b] }, n) => [
     n[0] ? sumTo(div(g, b!), a!.shape) : null,
     // d(a/b)/db = -a/b^2, written without reusing `out` so the second derivative sees b.
@@ -75,15 +75,15 @@ export const ELEMENTWISE_OPS = opFamily({
     n[0] ? sumTo(mul(g, mul(b!, pow(a!, sub(b!, 1)))), a!.shape) : null,
     n[1] ? sumTo(mul(g, mul(pow(a!, b!), log(a!))), b!.shape) : null,
   ], onnxSimple('Pow')),
-  maximum: binarySpec('maximum', extremeVjp(gt), onnxSimple('Max')),
-  minimum: binarySpec('minimum', extremeVjp(lt), onnxSimple('Min')),
+  maximum: piecewiseLinear(binarySpec('maximum', extremeVjp(gt), onnxSimple('Max'))),
+  minimum: piecewiseLinear(binarySpec('minimum', extremeVjp(lt), onnxSimple('Min'))),
   // Comparisons give 1 or 0: piecewise constant, so they record nothing (their derivative is zero).
   gt: binarySpec('gt'), ge: binarySpec('ge'), lt: binarySpec('lt'), le: binarySpec('le'), eq: binarySpec('eq'), ne: binarySpec('ne'),
 
-  addScalar: affineSpec(() => 1, (c) => c, (g) => [g], scalarOnnx('Add')),
-  mulScalar: affineSpec((c) => c, () => 0, (g, { attrs: { c } }) => [mulScalar(g, c)], scalarOnnx('Mul')),
+  addScalar: piecewiseLinear(affineSpec(() => 1, (c) => c, (g) => [g], scalarOnnx('Add'))),
+  mulScalar: piecewiseLinear(affineSpec((c) => c, () => 0, (g, { attrs: { c } }) => [mulScalar(g, c)], scalarOnnx('Mul'))),
   /** c - a */
-  rsubScalar: affineSpec(() => -1, (c) => c, (g) => [neg(g)], scalarOnnx('Sub', true)),
+  rsubScalar: piecewiseLinear(affineSpec(() => -1, (c) => c, (g) => [neg(g)], scalarOnnx('Sub', true))),
   powScalar: {
     kernel: ([a]: readonly Tensor[], { p }: { p: number }) => {
       const out = uninit(a!, a!.shape);
@@ -97,7 +97,7 @@ export const ELEMENTWISE_OPS = opFamily({
     },
   },
 
-  neg: unarySpec('neg', (g) => [neg(g)], onnxSimple('Neg')),
+  neg: piecewiseLinear(unarySpec('neg', (g) => [neg(g)], onnxSimple('Neg'))),
   // exp' = exp: reuse the output, which is itself recorded, so the second derivative is right.
   exp: unarySpec('exp', (g, { out }) => [mul(g, out)], onnxSimple('Exp')),
   log: unarySpec('log', (g, { inputs: [x] }) => [div(g, x!)], onnxSimple('Log')),
@@ -108,7 +108,7 @@ export const ELEMENTWISE_OPS = opFamily({
   square: unarySpec('square', (g, { inputs: [x] }) => [mul(g, mulScalar(x!, 2))],
     (c) => { c.emit.node('Mul', [onnxInput(c, 0), onnxInput(c, 0)], [], c.out); }),
   reciprocal: unarySpec('reciprocal', (g, { out }) => [neg(mul(g, square(out)))], onnxSimple('Reciprocal')),
-  abs: unarySpec('abs', (g, { inputs: [x] }) => [mul(g, sign(x!))], onnxSimple('Abs')),
+  abs: piecewiseLinear(unarySpec('abs', (g, { inputs: [x] }) => [mul(g, sign(x!))], onnxSimple('Abs'))),
   /** sign(x) in {-1, 0, 1}; piecewise constant, so its gradient is zero. */
   sign: unarySpec('sign'),
   /** 1 where x > 0 else 0; the derivative of relu, itself with zero gradient. */
@@ -116,13 +116,14 @@ export const ELEMENTWISE_OPS = opFamily({
   // PyTorch's threshold_backward on the result: g where relu(x) != 0 (x > 0, or NaN), else exactly
   // 0 even where g is not finite. One pass, where g * step(x) took two. The mask is piecewise
   // constant, so nothing flows to x through it.
-  relu: unarySpec('relu', (g, { out }) => [where(out, g, 0)], onnxSimple('Relu')),
+  relu: piecewiseLinear(unarySpec('relu', (g, { out }) => [where(out, g, 0)], onnxSimple('Relu'))),
   tanh: unarySpec('tanh', (g, { out }) => [mul(g, rsubScalar(square(out), 1))], onnxSimple('Tanh')),
   sigmoid: unarySpec('sigmoid', (g, { out }) => [mul(g, mul(out, rsubScalar(out, 1)))], onnxSimple('Sigmoid')),
   erf: unarySpec('erf', (g, { inputs: [x] }) => [mul(g, mulScalar(exp(neg(square(x!))), 2 / Math.sqrt(Math.PI)))], onnxSimple('Erf')),
 
   /** cond != 0 ? a : b, broadcasting all three; cond is an attribute and gets no gradient. */
   where: {
+    curvature: 'piecewise-linear',
     kernel: ([A, B]: readonly Tensor[], { cond, shape }: WhereAttrs) => {
       const out = uninit(A!, shape);
       const C = cond.dtype === A!.dtype ? cond : cast(cond, A!.dtype);
@@ -136,6 +137,7 @@ export const ELEMENTWISE_OPS = opFamily({
   },
   /** Clamps to [min, max]; the gradient passes where min <= x <= max, as in PyTorch. */
   clamp: {
+    curvature: 'piecewise-linear',
     kernel: ([x]: readonly Tensor[], { min, max, mask }: ClampAttrs) => {
       let y = x!;
       if (min !== null) { mask.push(ge(x!, min)); y = binaryRaw('clamp', 'maximum', y, lift(min, x!)); }

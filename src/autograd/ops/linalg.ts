@@ -19,6 +19,7 @@ type MmAttrs = { transA: boolean; transB: boolean; batch: number; m: number; n: 
 export const LINALG_OPS = opFamily({
   /** The batched matrix product under matmul and linear (see mm below). */
   mm: {
+    curvature: 'bilinear',
     kernel: ([a, b]: readonly Tensor[], { transA, transB, batch, m, k, n }: MmAttrs) => {
       const [ba, ar, ac] = a!.shape as [number, number, number];
       const [bb, br, bc] = b!.shape as [number, number, number];
@@ -44,9 +45,10 @@ export const LINALG_OPS = opFamily({
     perSample: { inputs: [1], rule: perSampleMm },
   },
   /** torch.matmul: reshapes around mm, so only traced. */
-  matmul: { onnx: onnxSimple('MatMul') },
+  matmul: { onnx: onnxSimple('MatMul'), curvature: 'bilinear' },
   /** x @ wᵀ + b: mm and add, so only traced. */
   linear: {
+    curvature: 'bilinear',
     onnx: (c: OnnxCall<unknown>) => {
       const x = onnxInput(c, 0), w = onnxInput(c, 1), bias = c.names[2];
       if (c.inputs[0]!.ndim === 2) {

@@ -267,6 +267,7 @@ type RowsAttrs = Stats & { axes: readonly number[]; dim: number; eps: number };
 
 export const NORM_OPS = opFamily({
   channelScaleShift: {
+    curvature: 'bilinear',
     kernel: ([x, s, t]: readonly Tensor[]) => {
       const [n, c, inner] = channelView(x!);
       const out = uninit(x!, x!.shape);
@@ -295,6 +296,7 @@ export const NORM_OPS = opFamily({
   batchNormTrain: { kernel: batchNormTrainKernel, vjp: batchNormTrainVjp },
   /** Eval-mode batch norm: channelScaleShift with the folded statistics, so only traced. */
   batchNorm: {
+    curvature: 'bilinear',
     onnx: (c: OnnxCall<{ eps: number }>) => {
       const ch = c.inputs[0]!.shape[1]!;
       const [, , , mean, vari] = c.names;

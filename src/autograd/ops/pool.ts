@@ -101,6 +101,7 @@ export const POOL_OPS = opFamily({
   scatterAdd: indexSpec(true),
   /** The kernel fills `idx`, the flat arg-max positions its vjp scatters to. */
   maxPool2d: {
+    curvature: 'piecewise-linear',
     kernel: ([x]: readonly Tensor[], { p, idx }: MaxPoolAttrs) => {
       const out = uninit(x!, [p.n, p.c, p.oh, p.ow]);
       be(x!).maxPool2d(x!.data, out.data, idx, p);
@@ -110,6 +111,7 @@ export const POOL_OPS = opFamily({
     onnx: (c: OnnxCall<MaxPoolAttrs>) => { c.emit.node('MaxPool', [onnxInput(c, 0)], onnxPoolAttrs(c.attrs.p, true), c.out); },
   },
   avgPool2d: {
+    curvature: 'piecewise-linear',
     kernel: planeKernel<Pool2dParams>(true, (k, x, out, p) => k.avgPool2d(x, out, p)),
     vjp: (g: Tensor, { attrs: { p } }: OpCall<PoolAttrs>) => [avgPool2dBackward(g, p)],
     onnx: (c: OnnxCall<PoolAttrs>) => {
@@ -124,6 +126,7 @@ export const POOL_OPS = opFamily({
     vjp: (g: Tensor, { attrs: { p } }: OpCall<PoolAttrs>) => [avgPoolFromParams(g, p)],
   },
   adaptiveAvgPool2d: {
+    curvature: 'piecewise-linear',
     kernel: planeKernel<AdaptivePool2dParams>(true, (k, x, out, p) => k.adaptiveAvgPool2d(x, out, p)),
     vjp: (g: Tensor, { attrs: { p } }: OpCall<AdaptiveAttrs>) => [adaptiveAvgPool2dBackward(g, p)],
     onnx: (c: OnnxCall<AdaptiveAttrs>) => {

@@ -4,7 +4,7 @@
 
 import type { Tensor } from '../../tensor/tensor.js';
 import { normAxes, shapeStr } from '../../tensor/shape.js';
-import { opFamily, type OnnxCall, type OpCall, type OpSpec } from '../op.js';
+import { opFamily, type OnnxCall, type OpCall, type OpSpec, piecewiseLinear } from '../op.js';
 import { run } from '../tape.js';
 import { traceOp } from '../trace.js';
 import { expand, keptShape, onnxReduce, reduceRaw, reshape, sum } from './broadcast.js';
@@ -28,8 +28,8 @@ function extremeSpec(op: 'max' | 'min', opType: string): OpSpec<ReduceAttrs> {
 }
 
 export const REDUCE_OPS = opFamily({
-  max: extremeSpec('max', 'ReduceMax'),
-  min: extremeSpec('min', 'ReduceMin'),
+  max: piecewiseLinear(extremeSpec('max', 'ReduceMax')),
+  min: piecewiseLinear(extremeSpec('min', 'ReduceMin')),
 });
 
 export function mean(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {

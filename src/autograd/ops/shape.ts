@@ -19,6 +19,7 @@ type ConcatAttrs = { axis: number; starts: number[] };
 
 export const SHAPE_OPS = opFamily({
   permute: {
+    curvature: 'piecewise-linear',
     kernel: ([x]: readonly Tensor[], { perm }: PermAttrs) => {
       const xs = stridesOf(x!.shape);
       const shape = perm.map((a) => x!.shape[a]!);
@@ -34,6 +35,7 @@ export const SHAPE_OPS = opFamily({
     onnx: (c: OnnxCall<PermAttrs>) => { c.emit.node('Transpose', [onnxInput(c, 0)], [{ name: 'perm', ints: c.attrs.perm }], c.out); },
   },
   slice: {
+    curvature: 'piecewise-linear',
     kernel: ([x]: readonly Tensor[], { ranges }: SliceAttrs) => {
       const shape = ranges.map(([s, e]) => e - s);
       const xs = stridesOf(x!.shape);
@@ -57,6 +59,7 @@ export const SHAPE_OPS = opFamily({
     },
   },
   pad: {
+    curvature: 'piecewise-linear',
     kernel: ([x]: readonly Tensor[], { pads, value }: PadAttrs) => {
       const shape = x!.shape.map((d, i) => d + pads[i]![0] + pads[i]![1]);
       const out = empty(x!, shape);
@@ -74,6 +77,7 @@ export const SHAPE_OPS = opFamily({
     },
   },
   concat: {
+    curvature: 'piecewise-linear',
     kernel: (xs: readonly Tensor[], { axis: a, starts }: ConcatAttrs) => {
       const first = xs[0]!;
       const shape = [...first.shape];

@@ -8,7 +8,7 @@
 import type { Backend, Conv2dParams, CsrPattern, FloatArray, SparseLinearParams } from '../../kernels/interface.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { numel, shapeStr, ShapeError } from '../../tensor/shape.js';
-import { opFamily, type OpCall, type OpDef, type OpSpec } from '../op.js';
+import { opFamily, type OpCall, type OpDef, type OpSpec, bilinear } from '../op.js';
 import { run } from '../tape.js';
 import { traceOp } from '../trace.js';
 import { perSampleMode, perSampleUnsupported, perSampleWanted } from '../per-sample.js';
@@ -238,10 +238,10 @@ const LINEAR: LayerOps<SparseLinearParams> = sparseLayer<SparseLinearParams>({
 // The products are traced by the public functions; ONNX has no sparse form, so the exporter
 // refuses them (export densifies first).
 export const SPARSE_OPS = opFamily({
-  sparseConv2d: CONV.specs.forward,
+  sparseConv2d: bilinear(CONV.specs.forward),
   sparseConv2dInputGrad: CONV.specs.inputGrad,
   sparseConv2dWeightGrad: CONV.specs.weightGrad,
-  sparseLinear: LINEAR.specs.forward,
+  sparseLinear: bilinear(LINEAR.specs.forward),
   sparseLinearInputGrad: LINEAR.specs.inputGrad,
   sparseLinearWeightGrad: LINEAR.specs.weightGrad,
 });
