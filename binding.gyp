@@ -1,7 +1,9 @@
 # The native backend. Built by `npm ci` through scripts/build-native.mjs.
 #
-# ISA: the loop kernels (native/ew_impl.h) are compiled twice, baseline x86-64 in the addon itself
-# and AVX2+FMA in the pai_ew_avx2 static library below; addon.cc picks one from CPUID at load time.
+# ISA: the loop kernels (native/ew_impl.h) and the sparse kernels are compiled three times: baseline
+# x86-64 in the addon itself, AVX2+FMA in the pai_ew_avx2 static library and AVX-512 (F, BW, DQ, VL,
+# with 512-bit vectors preferred: GCC otherwise keeps 256-bit ones) in pai_ew_avx512; addon.cc picks
+# the best the CPU has from CPUID at load time (PAI_NATIVE_ISA=sse2|avx2 caps it, for tests).
 # The binary therefore runs on any x86-64 and is fast on the AVX2+FMA targets, without -march=native
 # (which would tie a build to the build machine). oneDNN does its own runtime ISA dispatch.
 # -fno-math-errno / -fno-trapping-math change no values; they let GCC if-convert and vectorise
@@ -19,9 +21,16 @@
       "cflags_cc!": ["-fno-exceptions"],
     },
     {
+      "target_name": "pai_ew_avx512",
+      "type": "static_library",
+      "sources": ["native/ew_avx512.cc", "native/sparse_avx512.cc"],
+      "cflags": ["<@(pai_cflags)", "-fPIC", "-mavx2", "-mfma", "-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mprefer-vector-width=512"],
+      "cflags_cc!": ["-fno-exceptions"],
+    },
+    {
       "target_name": "pai_native",
       "sources": ["native/addon.cc", "native/dnn.cc", "native/ew_base.cc", "native/persample.cc", "native/rng.cc", "native/sparse.cc"],
-      "dependencies": ["pai_ew_avx2"],
+      "dependencies": ["pai_ew_avx2", "pai_ew_avx512"],
       "cflags": ["<@(pai_cflags)"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],

@@ -622,12 +622,17 @@ napi_value n_info(napi_env env, napi_callback_info) {
 }
 
 napi_value Init(napi_env env, napi_value exports) {
-  // AVX2 loops only where the CPU has them; PAI_NATIVE_ISA=sse2 forces the baseline build (tests).
+  // The best build of pai's own loops the CPU runs: AVX-512 (F, BW, DQ, VL), else AVX2+FMA, else
+  // the baseline. PAI_NATIVE_ISA=sse2|avx2 caps the choice (tests run each build against the reference).
   const char* force = getenv("PAI_NATIVE_ISA");
+  const int cap = !force ? 2 : strcmp(force, "sse2") == 0 ? 0 : strcmp(force, "avx2") == 0 ? 1 : 2;
   __builtin_cpu_init();
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  ew = (avx2 && !(force && strcmp(force, "sse2") == 0)) ? ew_avx2::table() : ew_base::table();
-  sparse = (avx2 && !(force && strcmp(force, "sse2") == 0)) ? sparse_avx2::table() : sparse_base::table();
+  const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+      && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  const int level = cap >= 2 && avx512 ? 2 : cap >= 1 && avx2 ? 1 : 0;
+  ew = level == 2 ? ew_avx512::table() : level == 1 ? ew_avx2::table() : ew_base::table();
+  sparse = level == 2 ? sparse_avx512::table() : level == 1 ? sparse_avx2::table() : sparse_base::table();
   // Default: one thread per core, unless the user set OMP_NUM_THREADS.
   if (!getenv("OMP_NUM_THREADS")) omp_set_num_threads(omp_get_num_procs());
 

@@ -59,5 +59,6 @@ struct EwTable {
 
 namespace ew_base { const EwTable* table(); }
 namespace ew_avx2 { const EwTable* table(); }
+namespace ew_avx512 { const EwTable* table(); }
 
 }  // namespace pai

@@ -31,5 +31,6 @@ struct SparseTable {
 
 namespace sparse_base { const SparseTable* table(); }
 namespace sparse_avx2 { const SparseTable* table(); }
+namespace sparse_avx512 { const SparseTable* table(); }
 
 }  // namespace pai

@@ -22,12 +22,13 @@ export function cpuVectorIsa(cpuinfo?: string): string[] | null {
 
 /**
  * What the native loops use against what the CPU offers. pai's own element-wise, reduction and
- * sparse loops are compiled for AVX2+FMA at most; oneDNN (convolutions, matmul) picks its own
- * kernels for the CPU, AVX-512 included.
+ * sparse loops are built for the baseline, AVX2+FMA and AVX-512 and the best the CPU runs is picked
+ * at load (PAI_NATIVE_ISA=sse2|avx2 caps it); oneDNN (convolutions, matmul) picks its own kernels.
+ * Says so when the CPU has AVX-512 that the loops do not use.
  */
 export function isaNote(loopIsa: string, cpu: string[] | null): string | null {
   if (cpu?.includes('avx512f') && !/avx512/.test(loopIsa)) {
-    return `the CPU has AVX-512; pai's own loops use ${loopIsa} (no AVX-512 variant yet); oneDNN picks its own convolution and matmul kernels for this CPU`;
+    return `the CPU has AVX-512; pai's own loops use ${loopIsa} (capped by PAI_NATIVE_ISA, or an addon built without its AVX-512 build); oneDNN picks its own convolution and matmul kernels for this CPU`;
   }
   return null;
 }
