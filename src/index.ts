@@ -10,7 +10,7 @@ export * as train from './train/index.js';
 export * as interop from './export/index.js';
 export * as experiment from './experiment/index.js';
 
-export { Tensor, Generator } from './tensor/index.js';
+export { Tensor, Generator, saveTensors, loadTensors, OptionsError } from './tensor/index.js';
 export { grad, backward, hvp, noGrad } from './autograd/index.js';
 export { createModel, listModels } from './models/index.js';
 export { scoreParameters, makeMasks, applyMasks, pruneAtInit } from './prune/index.js';

@@ -1,6 +1,8 @@
 // The dataset interface every reader implements. Images stay uint8 CHW until a transform turns
 // them into float tensors, so a whole CIFAR training set fits in 150 MB and batches are cheap to cut.
 
+import { z } from 'zod';
+
 export interface Sample { pixels: Uint8Array; shape: readonly [number, number, number]; label: number } // CHW uint8
 
 export interface Dataset {
@@ -12,6 +14,13 @@ export interface Dataset {
   get(i: number): Sample;           // synchronous; throws a DataError naming the file on a bad item
   labels(): Int32Array;             // all labels, without decoding images
 }
+
+/** A schema accepting anything that implements {@link Dataset}, for checking arguments. */
+export const isDataset = z.custom<Dataset>((v) => {
+  if (v === null || typeof v !== 'object') return false;
+  const d = v as Partial<Dataset>;
+  return typeof d.get === 'function' && typeof d.labels === 'function' && typeof d.length === 'number' && typeof d.numClasses === 'number';
+}, { message: 'expected a Dataset (loadDataset(name, split), InMemoryDataset, SubsetDataset, ...)' });
 
 /** A dataset file that is missing, corrupt or not in the expected format; the message names the file. */
 export class DataError extends Error {

@@ -13,8 +13,10 @@
 
 import { Worker } from 'node:worker_threads';
 import { Tensor } from '../tensor/tensor.js';
+import { z } from 'zod';
 import { Generator } from '../tensor/random.js';
-import { InMemoryDataset, SubsetDataset, type Dataset, type Sample } from './dataset.js';
+import { checkArgument, checkOptions, is } from '../tensor/options.js';
+import { InMemoryDataset, SubsetDataset, isDataset, type Dataset, type Sample } from './dataset.js';
 import { compileTransform, transformedShape, validateTransformSpec, type Pipeline, type TransformSpec } from './transforms.js';
 
 export type DatasetSpec =
@@ -207,6 +209,19 @@ export interface LoaderOptions {
   datasetSpec?: DatasetSpec;
 }
 
+const loaderOptionsSchema = z.strictObject({
+  batchSize: is.positiveInt,
+  shuffle: z.boolean().optional(),
+  dropLast: z.boolean().optional(),
+  // Its steps are checked by validateTransformSpec, which names the step at fault.
+  transform: z.looseObject({ steps: z.array(z.unknown()) }).optional(),
+  seed: z.union([z.number().int(), is.generator]).optional(),
+  workers: is.nonNegativeInt.optional(),
+  prefetch: is.positiveInt.optional(),
+  persistentWorkers: z.boolean().optional(),
+  datasetSpec: z.looseObject({ kind: z.string() }).optional(),
+});
+
 /** The raw arrays of one batch, as they cross threads. */
 export interface RawBatch {
   x: Float32Array;
@@ -367,12 +382,11 @@ export class DataLoader {
   private pool: WorkerPool | null = null;
 
   constructor(dataset: Dataset, options: LoaderOptions) {
+    checkArgument('DataLoader', 'dataset', isDataset, dataset);
+    checkOptions('DataLoader', loaderOptionsSchema, options);
     const { batchSize } = options;
-    if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${batchSize}`);
     const workers = options.workers ?? 0;
-    if (!Number.isInteger(workers) || workers < 0) throw new RangeError(`DataLoader: workers must be a non-negative integer, got ${workers}`);
     const prefetch = options.prefetch ?? 2 * Math.max(workers, 1);
-    if (!Number.isInteger(prefetch) || prefetch < 1) throw new RangeError(`DataLoader: prefetch must be a positive integer, got ${prefetch}`);
     this.dataset = dataset;
     this.batchSize = batchSize;
     this.shuffle = options.shuffle ?? false;

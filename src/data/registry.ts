@@ -3,6 +3,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { checkOptions } from '../tensor/options.js';
 import { DataError, type Dataset } from './dataset.js';
 import { FASHION_MNIST_CLASSES, loadFashionMnist, loadIdxFolder, loadMnist } from './readers/idx.js';
 import { CIFAR10_CLASSES, loadCifar10, loadCifar100 } from './readers/cifar.js';
@@ -62,12 +64,15 @@ export interface LoadOptions {
   verify?: boolean;
 }
 
+const loadOptionsSchema = z.strictObject({ dataDir: z.string().min(1).optional(), coarse: z.boolean().optional(), verify: z.boolean().optional() });
+
 /**
  * One split of a named dataset. Datasets with a validation set but no labelled test set
  * (TinyImageNet, ImageNet) serve 'val' for 'test', and the others 'test' for 'val', since papers
  * report on whichever held-out split exists.
  */
 export function loadDataset(name: DatasetName, split: Split, o: LoadOptions = {}): Dataset {
+  checkOptions('loadDataset', loadOptionsSchema, o);
   const info = datasetInfo(name);
   if (split !== 'train' && split !== 'test' && split !== 'val') throw new RangeError(`${name}: unknown split '${String(split)}' (train, test or val)`);
   const held = split === 'train' ? 'train' : info.splits.includes('test') ? 'test' : 'val';

@@ -24,7 +24,7 @@ import { modelIdentity, writeModelJson } from '../export/source.js';
 import { datasetInfo, loadDataset } from '../data/registry.js';
 import { SubsetDataset, type Dataset } from '../data/dataset.js';
 import { DataLoader } from '../data/loader.js';
-import { maskSubset, stratifiedSplit } from '../data/subset.js';
+import { maskSubsetBatch, stratifiedSplit } from '../data/subset.js';
 import { standardTransform, type TransformSpec } from '../data/transforms.js';
 import { Generator } from '../tensor/random.js';
 import { loadTensors, saveTensors } from '../tensor/safetensors.js';
@@ -206,11 +206,8 @@ function savePruned(dir: string, model: Model, masks: Map<string, Tensor>, recor
 }
 
 function maskData(train: Dataset, s: RunSettings, evalTransform: TransformSpec): MaskData {
-  const idx = maskSubset(train, { perClass: s.maskPerClass, gen: new Generator(s.seed) });
-  const loader = new DataLoader(new SubsetDataset(train, idx, `${train.name} mask subset`), { batchSize: idx.length, transform: evalTransform });
-  const b = loader.batchesSync(0).next();
-  if (b.done) throw new ConfigError(`${train.name}: the mask subset is empty`);
-  return { x: b.value.x, y: b.value.y };
+  const { x, y } = maskSubsetBatch(train, { perClass: s.maskPerClass, gen: new Generator(s.seed), transform: evalTransform });
+  return { x, y };
 }
 
 /**

@@ -2,7 +2,9 @@
 // computed from the architecture's arithmetic rather than by building the model, so `pai models`
 // stays instant even for ViT-Base; the tests check every formula against a built model.
 
+import { z } from 'zod';
 import { Conv2d, Linear } from '../nn/layers.js';
+import { checkArgument, checkOptions, is } from '../tensor/options.js';
 import { Model, resolve, scaled, convOut, type ModelOptions, type ResolvedOptions } from './common.js';
 import { CifarResNet, type CifarResNetDepth } from './resnet_cifar.js';
 import { VGG, VGG_CFG, type VggName } from './vgg.js';
@@ -181,6 +183,26 @@ function entry(name: string): Entry {
   return e;
 }
 
+const createOptionsSchema = z.object({
+  numClasses: is.positiveInt.optional(),
+  inChannels: is.positiveInt.optional(),
+  width: is.positive.optional(),
+  imageSize: is.positiveInt.optional(),
+  init: z.enum(['default', 'kaiming_normal', 'timm']).optional(),
+  gen: is.generator.optional(),
+  seed: z.number().int().optional(),
+  patchSize: is.positiveInt.optional(),
+  dim: is.positiveInt.optional(),
+  depth: is.positiveInt.optional(),
+  numHeads: is.positiveInt.optional(),
+  mlpRatio: is.positive.optional(),
+});
+
+function checkCreate(fn: string, name: string, options: CreateOptions): void {
+  checkArgument(fn, 'name', z.string(), name);
+  checkOptions(fn, createOptionsSchema, options);
+}
+
 function given(o: CreateOptions): CreateOptions {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as CreateOptions;
 }
@@ -193,6 +215,7 @@ function checkKeys(name: string, e: Entry, o: CreateOptions): void {
 
 /** Builds a registered model; options not given take the model's defaults (see listModels). */
 export function createModel(name: string, options: CreateOptions = {}): Model {
+  checkCreate('createModel', name, options);
   const e = entry(name);
   const o = given(options);
   checkKeys(name, e, o);
@@ -213,6 +236,7 @@ export function listModels(): ModelInfo[] {
 
 /** Parameter count of a registered model at the given options, without building it. */
 export function countParameters(name: string, options: CreateOptions = {}): number {
+  checkCreate('countParameters', name, options);
   const e = entry(name);
   const o = given(options);
   checkKeys(name, e, o);

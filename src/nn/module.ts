@@ -5,6 +5,7 @@
 import { Tensor, allocate } from '../tensor/tensor.js';
 import { sameShape, shapeStr } from '../tensor/shape.js';
 import type { DType } from '../kernels/interface.js';
+import { z } from 'zod';
 
 export class StateDictError extends Error {
   override name = 'StateDictError';
@@ -202,3 +203,6 @@ function firstFew(items: readonly string[], sep: string, n = 12): string {
 function checkName(name: string): void {
   if (name === '' || name.includes('.')) throw new Error(`module member names must be non-empty and contain no '.', got "${name}"`);
 }
+
+/** A schema accepting any {@link Module} (a model, a layer), for checking arguments. */
+export const isModule = z.custom<Module>((v) => v instanceof Module, { message: 'expected a Module (a model from createModel, or an nn layer)' });

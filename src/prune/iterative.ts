@@ -8,7 +8,7 @@ import type { Module } from '../nn/module.js';
 import type { MaskData } from './context.js';
 import { applyMasks } from './apply.js';
 import { makeMasks, checkSparsity } from './masks.js';
-import { scoreParameters, type ScoreOptions } from './score.js';
+import { pickScoreOptions, scoreParameters, type ScoreOptions } from './score.js';
 import { PruneError, type Masks, type Scope, type Scores } from './types.js';
 
 export type Schedule = 'exponential' | 'linear';
@@ -43,7 +43,7 @@ export function iterativePrune(model: Module, criterion: string, data: MaskData 
   let scores: Scores | undefined;
   try {
     for (let e = 0; e < o.iterations; e++) {
-      scores = scoreParameters(model, criterion, data, o);
+      scores = scoreParameters(model, criterion, data, pickScoreOptions(o));
       const s = scheduleSparsity(o.schedule, o.sparsity, e, o.iterations, o.semantics ?? 'fixed');
       masks = makeMasks(scores, prunable, s, o.scope, o.semantics === 'reference' ? undefined : masks);
       applyMasks(model, masks);

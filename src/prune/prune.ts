@@ -1,27 +1,37 @@
 // pruneAtInit: the whole procedure of the paper for one model: optional BN warm-up, scoring
 // (one-shot or iterative), masks, layer-collapse diagnostics, and the masks applied.
 
+import { z } from 'zod';
 import type { Tensor } from '../tensor/tensor.js';
+import { checkArgument, checkOptions, is } from '../tensor/options.js';
+import { isModule } from '../nn/module.js';
 import { prunableParameters, type Model } from '../models/registry.js';
 import type { MaskData } from './context.js';
 import { applyMasks } from './apply.js';
 import { collapseReport, type CollapseReport } from './collapse.js';
 import { makeMasks } from './masks.js';
 import { iterativePrune, type Schedule } from './iterative.js';
-import { scoreParameters, type ScoreOptions } from './score.js';
+import { maskDataSchema, pickScoreOptions, scoreOptionsShape, scoreParameters, type ScoreOptions } from './score.js';
 import { bnWarmup } from './warmup.js';
 import { PruneError, type Masks, type Scope, type Scores, type Semantics } from './types.js';
 
+/** Options of {@link pruneAtInit}. */
 export interface PruneOptions extends ScoreOptions {
+  /** A criterion name (see `criterionNames()`, `pai criteria`). */
   criterion: string;
+  /** Fraction of the prunable weights to remove, in [0, 1). */
   sparsity: number;
+  /** One ranking over all prunable tensors (`global`, the default) or one per tensor (`layer`). */
   scope?: Scope;
+  /** The mask subset the data-driven criteria score on; null for the data-free ones. */
   data: MaskData | null;
   /** Batches for the BN warm-up (train mode, no gradients) before scoring; none = no warm-up. */
   warmup?: Iterable<Tensor> | null;
+  /** At most this many warm-up batches. */
   warmupBatches?: number;
   /** Iterations of prune-rescore (SynFlow: 100 by default, others 1). */
   iterations?: number;
+  /** How iterative pruning approaches the sparsity (default exponential). */
   schedule?: Schedule;
   /** Called after each prune-rescore iteration (iterative pruning only), for progress reports. */
   onIteration?: (e: number, sparsity: number) => void;
@@ -31,21 +41,50 @@ export interface PruneOptions extends ScoreOptions {
   apply?: boolean;
 }
 
+/** What {@link pruneAtInit} returns. */
 export interface PruneResult {
+  /** 1 = keep, 0 = pruned, one tensor per prunable parameter. */
   masks: Masks;
+  /** The last scores of every parameter. */
   scores: Scores;
+  /** Densities per layer, emptied layers and whether a path from input to output survives. */
   report: CollapseReport;
+  /** The names of the prunable parameters. */
   prunable: string[];
   warmupMs: number;
   scoreMs: number;
+  /** Emptied layers and layer collapse, as sentences. */
   warnings: string[];
 }
 
+const pruneOptionsSchema = z.strictObject({
+  ...scoreOptionsShape,
+  criterion: z.string(),
+  sparsity: z.number().min(0, { error: 'must lie in [0, 1)' }).lt(1, { error: 'must lie in [0, 1)' }),
+  scope: z.enum(['global', 'layer']).optional(),
+  data: maskDataSchema.nullable(),
+  warmup: is.iterable.nullable().optional(),
+  warmupBatches: is.positiveInt.optional(),
+  iterations: is.positiveInt.optional(),
+  schedule: z.enum(['exponential', 'linear']).optional(),
+  onIteration: is.func.optional(),
+  refuseCollapse: z.boolean().optional(),
+  apply: z.boolean().optional(),
+});
+
+/** The prunable parameter names of `model` under either semantics (see DESIGN.md). */
 export function prunableSet(model: Model, semantics: Semantics = 'fixed'): Set<string> {
   return new Set(prunableParameters(model, semantics));
 }
 
+/**
+ * Prunes `model` at initialisation: optional BN warm-up, scoring with `o.criterion` (iterated for
+ * SynFlow), masks at `o.sparsity`, layer-collapse diagnostics, and (unless `apply: false`) the
+ * masks applied to the weights.
+ */
 export function pruneAtInit(model: Model, o: PruneOptions): PruneResult {
+  checkArgument('pruneAtInit', 'model', isModule, model);
+  checkOptions('pruneAtInit', pruneOptionsSchema, o);
   const semantics = o.semantics ?? 'fixed';
   const prunable = prunableSet(model, semantics);
   const inputShape = [model.config.inChannels, model.config.imageSize, model.config.imageSize];
@@ -57,10 +96,10 @@ export function pruneAtInit(model: Model, o: PruneOptions): PruneResult {
   }
   const iterations = o.iterations ?? (o.criterion === 'synflow' ? 100 : 1);
   const t0 = performance.now();
-  const scoreOpts: ScoreOptions = { ...o, inputShape };
+  const scoreOpts: ScoreOptions = { ...pickScoreOptions(o), inputShape };
   let masks: Masks, scores: Scores;
   if (iterations > 1) {
-    ({ masks, scores } = iterativePrune(model, o.criterion, o.data, prunable, { ...scoreOpts, sparsity: o.sparsity, scope: o.scope ?? 'global', iterations, schedule: o.schedule ?? 'exponential' }));
+    ({ masks, scores } = iterativePrune(model, o.criterion, o.data, prunable, { ...scoreOpts, sparsity: o.sparsity, scope: o.scope ?? 'global', iterations, schedule: o.schedule ?? 'exponential', ...(o.onIteration ? { onIteration: o.onIteration } : {}) }));
   } else {
     scores = scoreParameters(model, o.criterion, o.data, scoreOpts);
     masks = makeMasks(scores, prunable, o.sparsity, o.scope ?? 'global');

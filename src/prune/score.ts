@@ -1,28 +1,58 @@
 // scoreParameters: one criterion, one model, one mask set -> a score for every parameter.
 
+import { z } from 'zod';
 import { Generator } from '../tensor/random.js';
+import { checkArgument, checkOptions, is } from '../tensor/options.js';
 import { shapeStr } from '../tensor/shape.js';
-import type { Module } from '../nn/module.js';
+import { isModule, type Module } from '../nn/module.js';
 import { makeContext, type MaskData } from './context.js';
 import { getCriterion, type CriterionOptions } from './criteria/index.js';
-import { PruneError, type Scores, type Semantics } from './types.js';
+import { PruneError, SEMANTICS, type Scores, type Semantics } from './types.js';
 
+/** Options of {@link scoreParameters} (and the scoring part of {@link pruneAtInit}'s options). */
 export interface ScoreOptions {
+  /** `fixed` (default) follows the methods as published; `reference` the paper's released code. */
   semantics?: Semantics;
   /** Mask batch size; 1 (the default) reproduces the paper's per-sample loops. */
   batchSize?: number;
+  /** Logits are divided by this temperature (the criterion's default when not given). */
   temperature?: number;
+  /** Hutchinson probes per sample (the criterion's default when not given). */
   probes?: number;
   /** Seed of the 'probes' and 'random' streams. */
   seed?: number;
   /** [C, H, W] of one input, for data-free criteria when no data is given. */
   inputShape?: readonly number[];
+  /** Called after each mask batch with the done and total counts. */
   progress?: (done: number, total: number) => void;
   /** Samples per internal pass of the batched criteria (see ScoreContext.computeBatch); 1 forces the loops. */
   computeBatch?: number;
   /** Hutchinson only: share each probe across a compute batch (cheaper, same expectation, more variance). */
   sharedProbes?: boolean;
+  /** Where one-time notes go (default: stderr). */
   note?: (message: string) => void;
+}
+
+/** The fields of {@link ScoreOptions}, each with the values it accepts. */
+export const scoreOptionsShape = {
+  semantics: z.enum(SEMANTICS as [Semantics, ...Semantics[]]).optional(),
+  batchSize: is.positiveInt.optional(),
+  temperature: is.positive.optional(),
+  probes: is.positiveInt.optional(),
+  seed: z.number().int().optional(),
+  inputShape: z.array(is.positiveInt).length(3).readonly().optional(),
+  progress: is.func.optional(),
+  computeBatch: is.positiveInt.optional(),
+  sharedProbes: z.boolean().optional(),
+  note: is.func.optional(),
+};
+
+/** Mask data: images [N, C, H, W] and one integer label per image. */
+export const maskDataSchema = z.object({ x: is.tensor, y: is.int32Array });
+
+/** Only the {@link ScoreOptions} fields of a larger option object. */
+export function pickScoreOptions(o: ScoreOptions): ScoreOptions {
+  return Object.fromEntries(Object.entries(o).filter(([k]) => Object.prototype.hasOwnProperty.call(scoreOptionsShape, k))) as ScoreOptions;
 }
 
 export function resolveCriterionOptions(name: string, o: ScoreOptions): CriterionOptions {
@@ -54,7 +84,12 @@ export function checkModelFinite(model: Module): void {
   }
 }
 
+/** The score of every parameter of `model` under one criterion (higher = keep), keyed by parameter name. */
 export function scoreParameters(model: Module, criterion: string, data: MaskData | null, o: ScoreOptions = {}): Scores {
+  checkArgument('scoreParameters', 'model', isModule, model);
+  checkArgument('scoreParameters', 'criterion', z.string(), criterion);
+  checkArgument('scoreParameters', 'data', maskDataSchema.nullable(), data);
+  checkOptions('scoreParameters', z.strictObject(scoreOptionsShape), o);
   const c = getCriterion(criterion);
   const opts = resolveCriterionOptions(criterion, o);
   checkModelFinite(model);
