@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  Generator, OptionsError, Tensor, applyMasks, createModel, data, evaluate, loadTensors, makeMasks, prune,
+  Generator, OptionsError, Tensor, applyMasks, createModel, data, evaluate, interop, loadTensors, makeMasks, nn, prune,
   pruneAtInit, saveTensors, scoreParameters, trainModel,
 } from '../../src/index.js';
 
@@ -104,4 +104,16 @@ test('saveTensors and loadTensors check their arguments', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('transforms, datasets, export and sparse execution check their arguments', () => {
+  refuses(() => data.standardTransform('fashion-mnist', 'test' as never), /^standardTransform: split: must be one of "train", "eval", got string "test"$/);
+  refuses(() => data.standardTransform('fashion-mnist', 'eval', { std: [0] }), /^standardTransform: options\.std\[0\]: must hold positive numbers, got number 0$/);
+  refuses(() => data.standardTransform('fashion-mnist', 'eval', { normalize: true } as never), /options\.normalize: unknown key/);
+  refuses(() => new data.SubsetDataset(ds, [0, 1] as never), /^SubsetDataset: indices: expected an Int32Array, got an array$/);
+  refuses(() => new data.InMemoryDataset('x', new Uint8Array(4), Int32Array.from([0]), [1, 2, 2], { classes: 2 } as never), /^InMemoryDataset: options\.classes: unknown key$/);
+  const model = createModel('lenet5', { seed: 0 });
+  refuses(() => interop.exportOnnx(model, { inputShape: [28, 28] }), /^exportOnnx: options\.inputShape: /);
+  refuses(() => nn.sparsifyModel(model, new Map(), { minSparsity: 2 }), /^sparsifyModel: options\.minSparsity: must lie in \[0, 1\], got number 2$/);
+  assert.equal(new data.SubsetDataset(ds, Int32Array.from([3, 1])).length, 2);
 });
