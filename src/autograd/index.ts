@@ -1,3 +1,4 @@
 export { grad, backward, hvp, noGrad, enableGrad, isGradEnabled, record, Node, type GradOptions, type Vjp } from './graph.js';
+/** Every differentiable op of the op table, by name (the same functions the autograd namespace exports). */
 export * as ops from './ops/index.js';
 export * from './ops/index.js';

@@ -22,6 +22,7 @@ import { DATASET_NAMES, datasetInfo, isDatasetName, type DatasetName } from '../
 import type { OptimizerSpec, ScheduleSpec } from '../train/index.js';
 import { describeValue, issuesMessage } from '../tensor/options.js';
 
+/** A config that pai cannot run; the message names the file and the field. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -81,6 +82,7 @@ export interface Environment {
   sparseExecution?: { minSparsity: number };
 }
 
+/** One run of a study: its settings and its id, a hash of everything that determines its result. */
 export interface Run {
   /** Hash of the canonical settings: the same settings give the same id in any config. */
   id: string;
@@ -89,6 +91,7 @@ export interface Run {
   settings: RunSettings;
 }
 
+/** A parsed config: its name and the runs it expands to, in order. */
 export interface Study {
   name: string;
   description: string;
@@ -117,10 +120,12 @@ export function canonicalJson(v: unknown): string {
   return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
 }
 
+/** A short hex SHA-256 of the canonical JSON of v. */
 export function hashOf(v: unknown, length = 16): string {
   return createHash('sha256').update(canonicalJson(v)).digest('hex').slice(0, length);
 }
 
+/** The id of a run: a hash of every setting that determines its result. */
 export function runId(s: RunSettings): string {
   return hashOf(s);
 }
@@ -417,6 +422,7 @@ export function parseConfig(raw: unknown, source: string | null = null, fallback
   throw new ConfigError(`${where}: neither a grid config (with "grid") nor a paper config (with "general", "dataset", "model", "training", "validation")`);
 }
 
+/** Reads and parses one config file (grid or the paper's form); errors name the file and field. */
 export function loadConfig(path: string): Study {
   let text: string;
   try {
@@ -433,6 +439,7 @@ export function loadConfig(path: string): Study {
   return parseConfig(raw, path, basename(path).replace(/\.json$/i, ''));
 }
 
+/** Whether configs may name this dataset. */
 export function isKnownDataset(name: string): boolean {
   return isDatasetName(name);
 }

@@ -13,8 +13,10 @@ import { runStudies, type RunnerEvents } from './runner.js';
 import { readStore, type ResultRow } from './store.js';
 import { terminalTables, writeReport, type ReportResult } from './report.js';
 
+/** The nine criteria the demo compares. */
 export const DEMO_CRITERIA = ['random', 'magnitude', 'snip', 'grasp', 'synflow', 'fisher_diag', 'fts', 'hutch_diag', 'hts'] as const;
 
+/** Options of the demo. */
 export interface DemoOptions {
   epochs?: number;
   /** A smoke-test size: a few images per class, one epoch, a lighter scoring. */
@@ -45,10 +47,12 @@ export function demoConfig(o: DemoOptions = {}): Record<string, unknown> {
   };
 }
 
+/** The demo's config, parsed into a study. */
 export function demoStudy(o: DemoOptions = {}): Study {
   return parseConfig(demoConfig(o), 'pai demo');
 }
 
+/** What `runDemo` did and wrote. */
 export interface DemoResult {
   study: Study;
   rows: ResultRow[];

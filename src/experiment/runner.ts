@@ -36,6 +36,7 @@ import { DEFAULT_MIN_SPARSITY } from '../nn/sparse.js';
 import { backendInfo } from '../kernels/index.js';
 import { paiVersion } from './version.js';
 
+/** Callbacks of the runner, for progress output. */
 export interface RunnerEvents {
   /** A run starts (`position` counts the runs this process will do, from 1). */
   runStart?(run: Run, position: number, total: number): void;
@@ -45,13 +46,19 @@ export interface RunnerEvents {
   tick?(done: number, total?: number): void;
   /** The phase ended. */
   phaseEnd?(): void;
+  /** Progress within a run's training. */
   trainProgress?(p: TrainProgress): void;
+  /** A run finished an epoch. */
   epochEnd?(run: Run, epoch: number, summary: string): void;
+  /** A run finished and its row is written. */
   runEnd?(run: Run, row: ResultRow): void;
+  /** A run was skipped (already in the store, or not in this shard). */
   skip?(run: Run, reason: string): void;
+  /** Something the user should know (layer collapse, an emptied layer). */
   warn?(message: string): void;
 }
 
+/** Options of `runStudies`. */
 export interface RunnerOptions {
   store: string;
   shard?: Shard | null;
@@ -68,6 +75,7 @@ export interface RunnerOptions {
   signal?: AbortSignal;
 }
 
+/** What `runStudies` did. */
 export interface StudyResult {
   /** Runs of this shard, in order. */
   planned: Run[];
@@ -104,7 +112,8 @@ export function planRuns(studies: readonly Study[]): { run: Run; study: Study }[
 
 // ---- data ----
 
-interface RunData {
+/** The data of one run: its training part, validation split and test set. */
+export interface RunData {
   train: Dataset;
   val: Dataset;
   test: Dataset;
@@ -128,6 +137,7 @@ export class DataCache {
   private readonly splits = new Map<string, Dataset>();
   constructor(private readonly dataDir: string | undefined) {}
 
+  /** A split of a named dataset, loaded once per process. */
   split(name: RunSettings['dataset'], split: 'train' | 'test'): Dataset {
     const key = `${name}/${split}`;
     let ds = this.splits.get(key);
@@ -138,6 +148,7 @@ export class DataCache {
     return ds;
   }
 
+  /** The training, validation and test data of a run. */
   forRun(s: RunSettings): RunData {
     let train = this.split(s.dataset, 'train');
     let test = this.split(s.dataset, 'test');
@@ -216,13 +227,15 @@ function maskData(train: Dataset, s: RunSettings, evalTransform: TransformSpec):
  * in memory and the masks are cut again. Iterative criteria (SynFlow) re-score at every sparsity.
  * The grid's order (sparsity outside warm-up and seed) needs warm-ups x seeds entries to hit.
  */
-interface Scored { state: Map<string, Tensor>; scores: Map<string, Tensor>; warmupMs: number; scoreMs: number; bytes: number }
+export interface Scored { state: Map<string, Tensor>; scores: Map<string, Tensor>; warmupMs: number; scoreMs: number; bytes: number }
 
+/** Scores kept in memory between runs that differ only in sparsity or training settings, so they are computed once. */
 export class ScoreMemo {
   private readonly entries = new Map<string, Scored>();
   private bytes = 0;
   constructor(private readonly maxBytes = 512 * 2 ** 20) {}
 
+  /** The memo key of a run: everything that reaches its scores. */
   static key(s: RunSettings): string {
     // Everything that reaches the scores: data, model, seed, warm-up and scoring settings.
     return canonicalJson({
@@ -233,12 +246,14 @@ export class ScoreMemo {
     });
   }
 
+  /** The memoised scoring of `key`, if kept. */
   get(key: string): Scored | undefined {
     const e = this.entries.get(key);
     if (e) { this.entries.delete(key); this.entries.set(key, e); }
     return e;
   }
 
+  /** Keeps a scoring, dropping the oldest ones beyond the memory limit. */
   set(key: string, e: Scored): void {
     if (e.bytes > this.maxBytes) return;
     this.entries.set(key, e);
@@ -325,6 +340,7 @@ function prune(model: Model, run: Run, data: RunData, loader: DataLoader, evalTr
 
 // ---- one run ----
 
+/** What `executeRun` needs besides the run: the store, data cache, score memo and events. */
 export interface RunContext {
   store: string;
   study: Study;
@@ -343,6 +359,7 @@ function fmtPct(v: number | null | undefined): string {
 /** In runs/<id>/: the folder is to go once the run's row exists. */
 const REMOVE_MARKER = 'remove-after-row';
 
+/** Runs one run (prune, train, evaluate) and writes its row; resumes from its saved pruning and checkpoints. */
 export async function executeRun(run: Run, ctx: RunContext): Promise<ResultRow> {
   const t0 = performance.now();
   const s = run.settings;

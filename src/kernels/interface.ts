@@ -4,7 +4,9 @@
 // never records gradients. Both backends implement the same semantics; the reference backend is the
 // definition, the native one is tested against it.
 
+/** The flat storage of a tensor: float32 or float64 values. */
 export type FloatArray = Float32Array | Float64Array;
+/** The element type of a tensor. */
 export type DType = 'float32' | 'float64';
 
 /** Element-wise unary functions. `step` is 1 where x > 0 else 0 (the derivative of relu). */
@@ -17,6 +19,7 @@ export type BinaryOp =
   | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
   | 'gt' | 'ge' | 'lt' | 'le' | 'eq' | 'ne';
 
+/** A reduction a kernel can compute along axes. */
 export type ReduceOp = 'sum' | 'max' | 'min';
 
 /**
@@ -88,13 +91,17 @@ export interface SparseLinearParams {
   n: number; inF: number; outF: number;
 }
 
+/** The kernel interface every backend implements: raw compute on flat buffers, where TypeScript meets native code. */
 export interface Backend {
   readonly name: 'js' | 'native';
   /** Whether this backend computes in the given dtype; the native one only does float32. */
   supports(dtype: DType): boolean;
+  /** Sets the number of threads this backend computes with. */
   setNumThreads(n: number): void;
+  /** The number of threads this backend computes with. */
   numThreads(): number;
 
+  /** Applies a unary op element-wise: out[i] = op(x[i]). */
   unary(op: UnaryOp, x: FloatArray, out: FloatArray): void;
   /** out = x * scale + shift element-wise (scale, shift scalars). */
   affine(x: FloatArray, scale: number, shift: number, out: FloatArray): void;
@@ -123,6 +130,7 @@ export interface Backend {
   /** out[idx[i]] += g[i]; the caller zero-fills out. */
   scatterAdd(g: FloatArray, idx: Int32Array, out: FloatArray): void;
 
+  /** Batched matrix product out = a · b (with the transposes and batch strides of `p`). */
   matmul(a: FloatArray, b: FloatArray, out: FloatArray, p: MatmulParams): void;
 
   // Per-channel kernels for normalisation layers. Each views its operands as [n, c, inner] (NCHW
@@ -189,9 +197,11 @@ export interface Backend {
 
   /** Max pooling; idx receives the flat index into x of each output's maximum (first one on ties). */
   maxPool2d(x: FloatArray, out: FloatArray, idx: Int32Array, p: Pool2dParams): void;
+  /** 2-d average pooling of an NCHW input. */
   avgPool2d(x: FloatArray, out: FloatArray, p: Pool2dParams): void;
   /** The adjoint of avgPool2d. Overwrites gx. */
   avgPool2dBackward(gy: FloatArray, gx: FloatArray, p: Pool2dParams): void;
+  /** 2-d adaptive average pooling of an NCHW input to the output size of `p`. */
   adaptiveAvgPool2d(x: FloatArray, out: FloatArray, p: AdaptivePool2dParams): void;
   /** The adjoint of adaptiveAvgPool2d. Overwrites gx. */
   adaptiveAvgPool2dBackward(gy: FloatArray, gx: FloatArray, p: AdaptivePool2dParams): void;

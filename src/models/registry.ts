@@ -14,6 +14,7 @@ import { VisionTransformer, VIT_PRESETS, type VitOptions, type VitConfig } from 
 import { LeNet5, Mlp300100 } from './small.js';
 
 export { Model, type ModelOptions, type ResolvedOptions } from './common.js';
+/** Options of `createModel`: the model options, and the architecture options for ViTs. */
 export type CreateOptions = VitOptions;
 
 const COMMON_KEYS = ['numClasses', 'inChannels', 'width', 'imageSize', 'init', 'gen', 'seed'] as const;
@@ -222,6 +223,7 @@ export function createModel(name: string, options: CreateOptions = {}): Model {
   return e.build(o);
 }
 
+/** A zoo entry as `listModels` describes it. */
 export interface ModelInfo {
   name: string;
   description: string;
@@ -246,6 +248,7 @@ export function countParameters(name: string, options: CreateOptions = {}): numb
   return e.count(c);
 }
 
+/** The names of every model of the zoo. */
 export function modelNames(): string[] {
   return [...REGISTRY.keys()];
 }
@@ -253,6 +256,7 @@ export function modelNames(): string[] {
 /** The paper's skip rule: a parameter whose name contains any of these is never pruned. */
 export const REFERENCE_SKIP = ['bias', 'linear', 'bn', 'fc'] as const;
 
+/** Which prunable set to use: `fixed` (conv and linear weights minus the classifier) or `reference` (the paper's code's name rule). */
 export type PruneSemantics = 'fixed' | 'reference';
 
 /**

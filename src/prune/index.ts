@@ -1,5 +1,5 @@
 export * from './types.js';
-export { type MaskData, maskBatches, temperedLoss } from './context.js';
+export { type MaskData, type ScoreContext, maskBatches, temperedLoss } from './context.js';
 export { makeMasks, keptCount, topKMask, maskDensity, checkSparsity } from './masks.js';
 export { applyMasks } from './apply.js';
 export { bnWarmup } from './warmup.js';

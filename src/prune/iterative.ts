@@ -11,8 +11,10 @@ import { makeMasks, checkSparsity } from './masks.js';
 import { pickScoreOptions, scoreParameters, type ScoreOptions } from './score.js';
 import { PruneError, type Masks, type Scope, type Scores } from './types.js';
 
+/** How iterative pruning approaches the target sparsity. */
 export type Schedule = 'exponential' | 'linear';
 
+/** The sparsity after iteration e of `iterations` (0-based) under a schedule and semantics. */
 export function scheduleSparsity(schedule: Schedule, sparsity: number, e: number, iterations: number, semantics: 'fixed' | 'reference' = 'fixed'): number {
   const f = (e + 1) / iterations;
   if (semantics === 'reference') {
@@ -30,6 +32,7 @@ export interface IterativeOptions extends ScoreOptions {
   scope: Scope;
   iterations: number;
   schedule: Schedule;
+  /** Called after each prune-rescore iteration with its index and sparsity. */
   onIteration?: (e: number, sparsity: number) => void;
 }
 

@@ -13,6 +13,7 @@ export function keptCount(n: number, sparsity: number): number {
   return Math.max(Math.floor((1 - sparsity) * n), 1);
 }
 
+/** Throws a PruneError unless s lies in [0, 1). */
 export function checkSparsity(s: number, what = 'sparsity'): void {
   if (typeof s !== 'number' || !(s >= 0 && s < 1)) throw new PruneError(`${what} must be in [0, 1), got ${s}`);
 }

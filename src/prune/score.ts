@@ -55,6 +55,7 @@ export function pickScoreOptions(o: ScoreOptions): ScoreOptions {
   return Object.fromEntries(Object.entries(o).filter(([k]) => Object.prototype.hasOwnProperty.call(scoreOptionsShape, k))) as ScoreOptions;
 }
 
+/** The temperature and probe count a criterion uses under the given options (its defaults where not given), checked. */
 export function resolveCriterionOptions(name: string, o: ScoreOptions): CriterionOptions {
   const c = getCriterion(name);
   const d = c.defaults(o.semantics ?? 'fixed');

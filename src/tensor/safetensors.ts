@@ -10,6 +10,7 @@ import { Tensor } from './tensor.js';
 import { checkArgument, is } from './options.js';
 import { writeFileAtomic } from './atomic-file.js';
 
+/** The element types of the safetensors format. */
 export type StDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
 /**
@@ -31,6 +32,7 @@ export interface StFile {
   metadata: Record<string, string>;
 }
 
+/** A safetensors file that is malformed or holds something pai cannot read; the message names the file and the field. */
 export class SafetensorsError extends Error {
   override name = 'SafetensorsError';
 }

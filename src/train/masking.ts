@@ -8,12 +8,14 @@ import type { Module } from '../nn/module.js';
 import { Tensor } from '../tensor/tensor.js';
 import { sameShape, shapeStr } from '../tensor/shape.js';
 
+/** Masks that do not fit the model's parameters. */
 export class MaskError extends Error {
   override name = 'MaskError';
 }
 
 interface Entry { name: string; param: Tensor; pruned: Int32Array }
 
+/** Keeps pruned weights at exactly zero during training: zeroes their gradients before a step and their values after it. */
 export class MaskEnforcer {
   private readonly entries: Entry[] = [];
   private readonly allParams: Tensor[];

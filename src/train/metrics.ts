@@ -49,10 +49,16 @@ export interface LabeledBatch { x: Tensor; y: Int32Array | ArrayLike<number> }
  * a function of the epoch, or a fixed array of batches.
  */
 export type BatchSource =
-  | { batches(epoch: number): AsyncIterable<LabeledBatch> | Iterable<LabeledBatch>; readonly length?: number }
+  | {
+    /** The batches of one epoch. */
+    batches(epoch: number): AsyncIterable<LabeledBatch> | Iterable<LabeledBatch>;
+    /** Batches per epoch, when known. */
+    readonly length?: number;
+  }
   | ((epoch: number) => AsyncIterable<LabeledBatch> | Iterable<LabeledBatch>)
   | readonly LabeledBatch[];
 
+/** The batches of `src` for one epoch. */
 export function batchesOf(src: BatchSource, epoch: number): AsyncIterable<LabeledBatch> | Iterable<LabeledBatch> {
   if (Array.isArray(src)) return src as readonly LabeledBatch[];
   if (typeof src === 'function') return (src as (e: number) => AsyncIterable<LabeledBatch> | Iterable<LabeledBatch>)(epoch);
@@ -131,6 +137,7 @@ export class MetricAccumulator {
 
   get count(): number { return this.n; }
 
+  /** The metrics of everything added so far. */
   result(): Metrics {
     const c = this.numClasses, cm = this.confusion;
     const support = new Array<number>(c).fill(0), predicted = new Array<number>(c).fill(0);
@@ -176,6 +183,7 @@ export function computeMetrics(logits: Tensor, labels: ArrayLike<number>, o: { l
   return acc.result();
 }
 
+/** Options of `evaluate`. */
 export interface EvaluateOptions {
   /** Default: the width of the first batch's logits. */
   numClasses?: number;

@@ -32,6 +32,7 @@ import { minSparsityOf, SparseTraining, type SparseExecutionOption } from './spa
 /** What picks the best epoch: a validation metric, or no selection ('last'). */
 export type BestBy = 'val_top1' | 'val_top5' | 'val_loss' | 'val_f1' | 'last';
 
+/** What one epoch of training did: lr, training loss and accuracy, evaluations, time. */
 export interface EpochRecord {
   /** 1-based: epoch 1 is the first. */
   epoch: number;
@@ -49,6 +50,7 @@ export interface EpochRecord {
   seconds: number;
 }
 
+/** The epoch model selection chose, by which metric. */
 export interface BestRecord {
   epoch: number;
   by: BestBy;
@@ -57,6 +59,7 @@ export interface BestRecord {
   metrics: EpochRecord;
 }
 
+/** Progress within training, for progress bars. */
 export interface TrainProgress {
   phase: 'train' | 'val' | 'test';
   /** 1-based epoch. */
@@ -77,6 +80,7 @@ export interface TrainProgress {
   etaSeconds?: number;
 }
 
+/** Options of `trainModel`. */
 export interface TrainOptions {
   /** Training batches: a DataLoader with shuffle on (its batches(epoch) orders each epoch). */
   train: BatchSource;
@@ -115,6 +119,7 @@ export interface TrainOptions {
   sparseExecution?: SparseExecutionOption;
 }
 
+/** What `trainModel` returns. */
 export interface TrainResult {
   history: EpochRecord[];
   best: BestRecord;

@@ -32,6 +32,7 @@ function affineRaw(x: Tensor, scale: number, shift: number): Tensor {
 
 // ---- binary ----
 
+/** a + b with broadcasting. */
 export function add(a: TensorLike, b: TensorLike): Tensor {
   if (typeof b === 'number') return addScalar(a as Tensor, b);
   if (typeof a === 'number') return addScalar(b, a);
@@ -40,6 +41,7 @@ export function add(a: TensorLike, b: TensorLike): Tensor {
   return record('add', out, [a, b], (g, n) => [n[0] ? sumTo(g, a.shape) : null, n[1] ? sumTo(g, b.shape) : null]);
 }
 
+/** a - b with broadcasting. */
 export function sub(a: TensorLike, b: TensorLike): Tensor {
   if (typeof b === 'number') return addScalar(a as Tensor, -b);
   if (typeof a === 'number') return addScalar(neg(b), a);
@@ -48,6 +50,7 @@ export function sub(a: TensorLike, b: TensorLike): Tensor {
   return record('sub', out, [a, b], (g, n) => [n[0] ? sumTo(g, a.shape) : null, n[1] ? sumTo(neg(g), b.shape) : null]);
 }
 
+/** a * b with broadcasting. */
 export function mul(a: TensorLike, b: TensorLike): Tensor {
   if (typeof b === 'number') return mulScalar(a as Tensor, b);
   if (typeof a === 'number') return mulScalar(b, a);
@@ -59,6 +62,7 @@ export function mul(a: TensorLike, b: TensorLike): Tensor {
   ]);
 }
 
+/** a / b with broadcasting. */
 export function div(a: TensorLike, b: TensorLike): Tensor {
   if (typeof b === 'number') return mulScalar(a as Tensor, 1 / b);
   const A = lift(a, b);
@@ -83,6 +87,7 @@ export function pow(a: TensorLike, b: TensorLike): Tensor {
   ]);
 }
 
+/** The element-wise maximum of a and b (the gradient goes to a where they tie, as in PyTorch). */
 export function maximum(a: Tensor, b: Tensor): Tensor {
   // Ties send the gradient half to each side, as PyTorch does.
   const out = binaryRaw('maximum', 'maximum', a, b);
@@ -94,6 +99,7 @@ export function maximum(a: Tensor, b: Tensor): Tensor {
   });
 }
 
+/** The element-wise minimum of a and b. */
 export function minimum(a: Tensor, b: Tensor): Tensor {
   const out = binaryRaw('minimum', 'minimum', a, b);
   traceOp('minimum', [a, b], {}, out);
@@ -105,11 +111,17 @@ export function minimum(a: Tensor, b: Tensor): Tensor {
 }
 
 // Comparisons: piecewise constant, so they record nothing (their derivative is zero).
+/** 1 where a > b, else 0 (not differentiable). */
 export const gt = (a: TensorLike, b: TensorLike): Tensor => cmp('gt', a, b);
+/** 1 where a >= b, else 0 (not differentiable). */
 export const ge = (a: TensorLike, b: TensorLike): Tensor => cmp('ge', a, b);
+/** 1 where a < b, else 0 (not differentiable). */
 export const lt = (a: TensorLike, b: TensorLike): Tensor => cmp('lt', a, b);
+/** 1 where a <= b, else 0 (not differentiable). */
 export const le = (a: TensorLike, b: TensorLike): Tensor => cmp('le', a, b);
+/** 1 where a == b, else 0 (not differentiable). */
 export const eq = (a: TensorLike, b: TensorLike): Tensor => cmp('eq', a, b);
+/** 1 where a != b, else 0 (not differentiable). */
 export const ne = (a: TensorLike, b: TensorLike): Tensor => cmp('ne', a, b);
 
 function cmp(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
@@ -119,11 +131,13 @@ function cmp(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
 
 // ---- scalar fast paths ----
 
+/** a + c for a number c. */
 export function addScalar(a: Tensor, c: number): Tensor {
   if (c === 0) return a;
   return traceOp('addScalar', [a], { c }, record('addScalar', affineRaw(a, 1, c), [a], (g) => [g]));
 }
 
+/** a * c for a number c. */
 export function mulScalar(a: Tensor, c: number): Tensor {
   return traceOp('mulScalar', [a], { c }, record('mulScalar', affineRaw(a, c, 0), [a], (g) => [mulScalar(g, c)]));
 }
@@ -133,6 +147,7 @@ export function rsubScalar(a: Tensor, c: number): Tensor {
   return traceOp('rsubScalar', [a], { c }, record('rsubScalar', affineRaw(a, -1, c), [a], (g) => [neg(g)]));
 }
 
+/** a to the power p for a number p. */
 export function powScalar(a: Tensor, p: number): Tensor {
   if (p === 1) return a;
   const out = uninit(a, a.shape);
@@ -143,10 +158,12 @@ export function powScalar(a: Tensor, p: number): Tensor {
 
 // ---- unary ----
 
+/** -x. */
 export function neg(x: Tensor): Tensor {
   return traceOp('neg', [x], {}, record('neg', unaryRaw('neg', x), [x], (g) => [neg(g)]));
 }
 
+/** e to the x, element-wise. */
 export function exp(x: Tensor): Tensor {
   const out = unaryRaw('exp', x);
   traceOp('exp', [x], {}, out);
@@ -154,16 +171,19 @@ export function exp(x: Tensor): Tensor {
   return record('exp', out, [x], (g) => [mul(g, out)]);
 }
 
+/** The natural logarithm, element-wise. */
 export function log(x: Tensor): Tensor {
   return traceOp('log', [x], {}, record('log', unaryRaw('log', x), [x], (g) => [div(g, x)]));
 }
 
+/** The square root, element-wise. */
 export function sqrt(x: Tensor): Tensor {
   const out = unaryRaw('sqrt', x);
   traceOp('sqrt', [x], {}, out);
   return record('sqrt', out, [x], (g) => [div(g, mulScalar(out, 2))]);
 }
 
+/** 1 / sqrt(x), element-wise. */
 export function rsqrt(x: Tensor): Tensor {
   const out = unaryRaw('rsqrt', x);
   traceOp('rsqrt', [x], {}, out);
@@ -171,16 +191,19 @@ export function rsqrt(x: Tensor): Tensor {
   return record('rsqrt', out, [x], (g) => [mul(g, mulScalar(powScalar(out, 3), -0.5))]);
 }
 
+/** x squared, element-wise. */
 export function square(x: Tensor): Tensor {
   return traceOp('square', [x], {}, record('square', unaryRaw('square', x), [x], (g) => [mul(g, mulScalar(x, 2))]));
 }
 
+/** 1 / x, element-wise. */
 export function reciprocal(x: Tensor): Tensor {
   const out = unaryRaw('reciprocal', x);
   traceOp('reciprocal', [x], {}, out);
   return record('reciprocal', out, [x], (g) => [neg(mul(g, square(out)))]);
 }
 
+/** |x|, element-wise (gradient sign(x), 0 at 0 as in PyTorch). */
 export function abs(x: Tensor): Tensor {
   return traceOp('abs', [x], {}, record('abs', unaryRaw('abs', x), [x], (g) => [mul(g, sign(x))]));
 }
@@ -195,6 +218,7 @@ export function step(x: Tensor): Tensor {
   return unaryRaw('step', x);
 }
 
+/** max(x, 0), element-wise. */
 export function relu(x: Tensor): Tensor {
   const out = unaryRaw('relu', x);
   traceOp('relu', [x], {}, out);
@@ -204,18 +228,21 @@ export function relu(x: Tensor): Tensor {
   return record('relu', out, [x], (g) => [where(out, g, 0)]);
 }
 
+/** The hyperbolic tangent, element-wise. */
 export function tanh(x: Tensor): Tensor {
   const out = unaryRaw('tanh', x);
   traceOp('tanh', [x], {}, out);
   return record('tanh', out, [x], (g) => [mul(g, rsubScalar(square(out), 1))]);
 }
 
+/** 1 / (1 + e^-x), element-wise. */
 export function sigmoid(x: Tensor): Tensor {
   const out = unaryRaw('sigmoid', x);
   traceOp('sigmoid', [x], {}, out);
   return record('sigmoid', out, [x], (g) => [mul(g, mul(out, rsubScalar(out, 1)))]);
 }
 
+/** The error function, element-wise (for the exact GELU). */
 export function erf(x: Tensor): Tensor {
   const c = 2 / Math.sqrt(Math.PI);
   return traceOp('erf', [x], {}, record('erf', unaryRaw('erf', x), [x], (g) => [mul(g, mulScalar(exp(neg(square(x))), c))]));

@@ -131,6 +131,7 @@ function batchNormTrain(x: Tensor, weight: Tensor | null, bias: Tensor | null, e
   return { y, mean: mu, variance };
 }
 
+/** Options of the batch-norm op: training mode, momentum and eps (PyTorch's defaults 0.1 and 1e-5). */
 export interface BatchNormOptions {
   runningMean?: Tensor | null;
   runningVar?: Tensor | null;

@@ -9,6 +9,7 @@ import { record } from '../graph.js';
 import { traceOp } from '../trace.js';
 import { be, empty, pair, uninit } from './util.js';
 
+/** Stride, padding, dilation and ceil mode of 2-d pooling, as in torch.nn.functional. */
 export interface Pool2dOptions {
   stride?: number | readonly [number, number];
   padding?: number | readonly [number, number];
@@ -27,6 +28,7 @@ function outSize(op: string, size: number, k: number, s: number, p: number, d: n
   return o;
 }
 
+/** The kernel parameters of a 2-d pooling of an input of shape `xShape`, checked; errors name `op`. */
 export function pool2dParams(op: string, xShape: Shape, kernel: number | readonly [number, number], o: Pool2dOptions): Pool2dParams {
   if (xShape.length !== 4) throw new ShapeError(`${op}: input must be 4-d NCHW, got ${shapeStr(xShape)}`);
   const [n, c, h, w] = xShape as [number, number, number, number];
@@ -81,6 +83,7 @@ function avgPoolFromParams(x: Tensor, p: Pool2dParams): Tensor {
   return record('avgPool2d', out, [x], (g) => [avgPool2dBackward(g, p)]);
 }
 
+/** The input gradient of average pooling (its adjoint), itself differentiable. */
 export function avgPool2dBackward(gy: Tensor, p: Pool2dParams): Tensor {
   const gx = uninit(gy, [p.n, p.c, p.h, p.w]);
   be(gy).avgPool2dBackward(gy.data, gx.data, p);
@@ -102,6 +105,7 @@ function adaptiveFromParams(x: Tensor, p: AdaptivePool2dParams): Tensor {
   return record('adaptiveAvgPool2d', out, [x], (g) => [adaptiveAvgPool2dBackward(g, p)]);
 }
 
+/** The input gradient of adaptive average pooling (its adjoint), itself differentiable. */
 export function adaptiveAvgPool2dBackward(gy: Tensor, p: AdaptivePool2dParams): Tensor {
   const gx = uninit(gy, [p.n, p.c, p.h, p.w]);
   be(gy).adaptiveAvgPool2dBackward(gy.data, gx.data, p);

@@ -24,6 +24,7 @@ function reduceRaw(op: 'sum' | 'max' | 'min', x: Tensor, axes: readonly number[]
   return out;
 }
 
+/** The sum over `axes` (all when not given), keeping them as size 1 with keepdim. */
 export function sum(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
   const ax = normAxes('sum', axes, x.ndim);
   const out = reduceRaw('sum', x, ax, keepdim);
@@ -31,10 +32,12 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepdim = fals
   return record('sum', out, [x], (g) => [expand(reshape(g, keptShape(x.shape, ax, true)), x.shape)]);
 }
 
+/** The sum of every element, as a 0-d tensor. */
 export function sumAll(x: Tensor): Tensor {
   return sum(x);
 }
 
+/** The mean over `axes` (all when not given), keeping them as size 1 with keepdim. */
 export function mean(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
   const ax = normAxes('mean', axes, x.ndim);
   let n = 1;
@@ -55,10 +58,12 @@ function extreme(op: 'max' | 'min', x: Tensor, axes: number | readonly number[] 
   });
 }
 
+/** The maximum over `axes` (all when not given); the gradient goes to the first maximum. */
 export function max(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
   return extreme('max', x, axes, keepdim);
 }
 
+/** The minimum over `axes` (all when not given); the gradient goes to the first minimum. */
 export function min(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
   return extreme('min', x, axes, keepdim);
 }

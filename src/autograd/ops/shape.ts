@@ -9,6 +9,7 @@ import { traceOp } from '../trace.js';
 import { be, checkSameDtype, empty, uninit } from './util.js';
 import { sumTo } from './reduce.js';
 
+/** The same values in another shape of the same size (-1 infers one axis). */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const s = inferShape(x, shape);
   if (sameShape(s, x.shape)) return x;
@@ -39,12 +40,14 @@ export function flatten(x: Tensor, start = 0, end = -1): Tensor {
   return reshape(x, s);
 }
 
+/** Inserts an axis of size 1 at `axis`. */
 export function unsqueeze(x: Tensor, axis: number): Tensor {
   const a = axis < 0 ? axis + x.ndim + 1 : axis;
   if (a < 0 || a > x.ndim) throw new ShapeError(`unsqueeze: axis ${axis} out of range for shape ${shapeStr(x.shape)}`);
   return reshape(x, [...x.shape.slice(0, a), 1, ...x.shape.slice(a)]);
 }
 
+/** Removes the axis `axis` of size 1, or every size-1 axis when not given. */
 export function squeeze(x: Tensor, axis?: number): Tensor {
   if (axis === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
   const a = normAxis('squeeze', axis, x.ndim);
@@ -71,6 +74,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   return record('expand', out, [x], (g) => [sumTo(g, x.shape)]);
 }
 
+/** Reorders the axes: axis i of the result is axis perm[i] of x. */
 export function permute(x: Tensor, perm: readonly number[]): Tensor {
   if (perm.length !== x.ndim || new Set(perm.map((p) => normAxis('permute', p, x.ndim))).size !== x.ndim) {
     throw new ShapeError(`permute: ${JSON.stringify(perm)} is not a permutation of the axes of ${shapeStr(x.shape)}`);
@@ -87,6 +91,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   return record('permute', out, [x], (g) => [permute(g, inv)]);
 }
 
+/** Swaps two axes (by default the last two). */
 export function transpose(x: Tensor, a = -2, b = -1): Tensor {
   const p = Array.from({ length: x.ndim }, (_, i) => i);
   const i = normAxis('transpose', a, x.ndim), j = normAxis('transpose', b, x.ndim);
@@ -148,6 +153,7 @@ export function pad(x: Tensor, widths: readonly number[], value = 0): Tensor {
   return padAxes(x, pads, value);
 }
 
+/** Joins tensors along an existing axis. */
 export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   if (xs.length === 0) throw new ShapeError('concat: no tensors');
   const first = xs[0]!;
@@ -173,6 +179,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   return record('concat', out, xs, (g, n) => xs.map((t, i) => (n[i] ? slice(g, a, starts[i]!, starts[i]! + t.shape[a]!) : null)));
 }
 
+/** Joins tensors of one shape along a new axis. */
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
   return concat(xs.map((t) => unsqueeze(t, axis)), axis);
 }

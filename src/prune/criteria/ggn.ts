@@ -14,6 +14,7 @@ import { gradientSum } from './passes.js';
 import { batchedApplies, batchedGgnSum } from './batched.js';
 import { BASE_DEFAULTS, type Criterion, type CriterionOptions } from './types.js';
 
+/** The exact Gauss-Newton diagonal of the tempered loss, one backward pass per class and sample. */
 export function ggnDiagonal(ctx: ScoreContext, o: CriterionOptions, criterion = 'ggn_diag'): Tensor[] {
   // At mask batch 1 the mean over samples: one backward per class column over a whole batch.
   const r = batchedApplies(ctx) ? batchedGgnSum(ctx, criterion, o.temperature) : null;

@@ -11,6 +11,7 @@ import { gradientSum } from './passes.js';
 import { batchedApplies, batchedHutchinsonSum, computeBatchOf } from './batched.js';
 import { BASE_DEFAULTS, type Criterion, type CriterionOptions } from './types.js';
 
+/** The Hutchinson estimate of the Hessian diagonal: the mean over mask batches and probes z of z ⊙ (H z). */
 export function hutchinsonDiagonal(ctx: ScoreContext, o: CriterionOptions, criterion = 'hutch_diag'): Tensor[] {
   const K = o.probes;
   if (!Number.isInteger(K) || K < 1) throw new RangeError(`${criterion}: probes must be a positive integer, got ${K}`);

@@ -1,6 +1,7 @@
 import type { ScoreContext } from '../context.js';
 import type { Scores, Semantics } from '../types.js';
 
+/** The options a criterion scores with: logit temperature, Hutchinson probes, shared probes. */
 export interface CriterionOptions {
   /** Logits are divided by T before the loss (the paper uses T = 200 for its Hessian criteria). */
   temperature: number;
@@ -13,6 +14,7 @@ export interface CriterionOptions {
   sharedProbes?: boolean;
 }
 
+/** One pruning criterion of the registry: its name, formula, defaults, what it needs and its score function. */
 export interface Criterion {
   readonly name: string;
   /** One line for listings. */
@@ -22,7 +24,9 @@ export interface Criterion {
   readonly needsData: boolean;
   /** Which options it reads, for help texts and cache keys. */
   readonly uses: readonly (keyof CriterionOptions)[];
+  /** The criterion's default options under either semantics. */
   defaults(semantics: Semantics): CriterionOptions;
+  /** The score of every parameter (higher = keep). */
   score(ctx: ScoreContext, o: CriterionOptions): Scores;
 }
 
