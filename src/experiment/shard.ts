@@ -6,10 +6,12 @@
 // the slow runs. The order is fixed by the config alone, so every machine computes the same slices
 // without talking to the others, and the slices of 0..N-1 partition the study.
 
-import { basename, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { ConfigError } from './config.js';
+import { paiImage } from './version.js';
 
+/** Shard `index` of `count`. */
 export interface Shard { index: number; count: number }
 
 /** "i/N" with 0 <= i < N. */
@@ -58,6 +60,7 @@ export function shardFromEnv(env: NodeJS.ProcessEnv = process.env, countOverride
   return null;
 }
 
+/** The items of a shard: those whose position modulo count is index (all without a shard). */
 export function selectShard<T>(items: readonly T[], shard: Shard | null): T[] {
   if (!shard) return [...items];
   return items.filter((_, i) => i % shard.count === shard.index);
@@ -65,6 +68,7 @@ export function selectShard<T>(items: readonly T[], shard: Shard | null): T[] {
 
 // ---- job files ----
 
+/** Options of the job-file writers `emitSlurm` and `emitK8s`. */
 export interface EmitOptions {
   /** The config file or folder the job runs, as the job's machines see it. */
   config: string;
@@ -80,8 +84,12 @@ export interface EmitOptions {
   time?: string;
   partition?: string;
   memory?: string;
-  /** Kubernetes: container image, parallelism, claim of the store volume. */
+  /**
+   * The container image with pai (default for Kubernetes: {@link paiImage}, built from the
+   * Dockerfile). SLURM runs the task in it through Apptainer when given, else the `pai` on the PATH.
+   */
   image?: string;
+  /** Kubernetes: pods at once, claim of the store volume. */
   parallelism?: number;
   storeClaim?: string;
   /** Kubernetes: the config files' contents, shipped in a ConfigMap (file name -> text). */
@@ -107,6 +115,12 @@ export function emitSlurm(o: EmitOptions): string {
   if (!Number.isInteger(o.count) || o.count < 1) throw new ConfigError(`a job array needs at least one task, got ${o.count}`);
   const name = jobName(o.name);
   const store = resolve(o.store), config = resolve(o.config);
+  const pai = `${o.pai ?? 'pai'} --threads "\${SLURM_CPUS_PER_TASK:-${o.cpus ?? 2}}" run ${shellQuote(config)} --store ${shellQuote(store)}`;
+  const command = o.image
+    // Apptainer (Singularity) mounts only home and the working folder by itself.
+    ? [`mkdir -p ${shellQuote(store)}`,
+      `apptainer exec --bind ${shellQuote(store)} --bind ${shellQuote(dirname(config))} docker://${o.image} ${pai}`]
+    : [`# Or in pai's container image (built from its Dockerfile): --emit slurm --image ${paiImage()} runs this through apptainer exec.`, pai];
   const lines = [
     '#!/bin/bash',
     `# Written by pai run --emit slurm for ${basename(o.config)}: ${o.count} array task(s), one shard each.`,
@@ -124,7 +138,7 @@ export function emitSlurm(o: EmitOptions): string {
     '',
     'set -euo pipefail',
     '# The shard comes from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT.',
-    `${o.pai ?? 'pai'} --threads "\${SLURM_CPUS_PER_TASK:-${o.cpus ?? 2}}" run ${shellQuote(config)} --store ${shellQuote(store)}`,
+    ...command,
     '',
   ];
   return lines.join('\n');
@@ -164,7 +178,7 @@ export function emitK8s(o: EmitOptions): string {
           restartPolicy: 'OnFailure',
           containers: [{
             name: 'pai',
-            image: o.image ?? 'pai:latest',
+            image: o.image ?? paiImage(),
             command: [o.pai ?? 'pai', '--threads', String(cpus), 'run', configPath, '--store', '/results'],
             env: [{ name: 'PAI_SHARD_COUNT', value: String(o.count) }],
             resources: { requests: { cpu: String(cpus), ...(o.memory ? { memory: o.memory } : {}) } },
