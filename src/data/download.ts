@@ -13,6 +13,8 @@ import { pipeline } from 'node:stream/promises';
 import { gunzipSync } from 'node:zlib';
 import * as tar from 'tar';
 import yauzl from 'yauzl';
+import { z } from 'zod';
+import { checkOptions, is } from '../tensor/options.js';
 import { DataError } from './dataset.js';
 import { FASHION_MNIST_SHA256 } from './readers/idx.js';
 import { isDir, isFile } from './readers/files.js';
@@ -115,6 +117,11 @@ function planFor(name: string): Plan {
 
 /** Downloads a dataset into `o.dataDir` with checksums, retries and resumption, and unpacks it where `loadDataset` looks. */
 export async function downloadDataset(name: DownloadableName, o: DownloadOptions): Promise<DownloadResult> {
+  checkOptions('downloadDataset', z.strictObject({
+    dataDir: z.string().min(1), baseUrl: z.string().min(1).optional(), onProgress: is.func.optional(),
+    checksums: z.record(z.string(), z.string()).optional(), attempts: is.positiveInt.optional(),
+    idleTimeout: is.positive.optional(), keepArchive: z.boolean().optional(),
+  }), o);
   const plan = planFor(name);
   const dataDir = resolve(o.dataDir);
   const target = join(dataDir, plan.folder);

@@ -8,6 +8,8 @@
 // interrupted one resumes.
 
 import { join } from 'node:path';
+import { z } from 'zod';
+import { checkArgument, checkOptions, is } from '../tensor/options.js';
 import { parseConfig, type Study } from './config.js';
 import { runStudies, type RunnerEvents } from './runner.js';
 import { readStore, type ResultRow } from './store.js';
@@ -63,6 +65,8 @@ export interface DemoResult {
 
 /** Runs the demo into `<out>/store` and writes the report into `out`. */
 export async function runDemo(out: string, o: DemoOptions & { events?: RunnerEvents } = {}): Promise<DemoResult> {
+  checkArgument('runDemo', 'out', z.string().min(1), out);
+  checkOptions('runDemo', z.strictObject({ epochs: is.positiveInt.optional(), quick: z.boolean().optional(), events: z.looseObject({}).optional() }), o);
   const t0 = performance.now();
   const study = demoStudy(o);
   const store = join(out, 'store');

@@ -10,6 +10,8 @@
 // Debian's fonts-dejavu-core); nothing is downloaded at run time.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { z } from 'zod';
+import { checkArgument, checkOptions, is } from '../tensor/options.js';
 import { join } from 'node:path';
 import { DENSE, hashOf, type RunSettings } from './config.js';
 import type { ResultRow } from './store.js';
@@ -307,6 +309,11 @@ export function resultsCsv(rows: readonly ResultRow[]): string {
 
 /** Writes report.md, results.csv and the plots for the rows into `o.out`. */
 export async function writeReport(rows: readonly ResultRow[], o: ReportOptions): Promise<ReportResult> {
+  checkArgument('writeReport', 'rows', z.array(z.looseObject({ id: z.string() })), rows);
+  checkOptions('writeReport', z.strictObject({
+    out: z.string().min(1), layerSparsity: is.fraction.optional(), title: z.string().optional(),
+    png: z.boolean().optional(), notes: z.array(z.string()).optional(),
+  }), o);
   mkdirSync(o.out, { recursive: true });
   const png = o.png ?? true;
   const groups = groupRows(rows);

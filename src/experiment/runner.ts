@@ -16,6 +16,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { checkArgument, checkOptions, is } from '../tensor/options.js';
 import { canonicalJson, loadConfig, ConfigError, DENSE, type Environment, type Run, type RunSettings, type Study } from './config.js';
 import { readRow, runDir, signRow, writeAtomic, writeRow, renameAtomic, type ResultRow } from './store.js';
 import { selectShard, type Shard } from './shard.js';
@@ -463,6 +465,18 @@ export async function executeRun(run: Run, ctx: RunContext): Promise<ResultRow> 
 
 /** Runs the studies' runs of this shard that the store does not hold yet, in order. */
 export async function runStudies(studies: readonly Study[], o: RunnerOptions): Promise<StudyResult> {
+  checkArgument('runStudies', 'studies', z.array(z.looseObject({ name: z.string(), runs: z.array(z.unknown()) })), studies);
+  checkOptions('runStudies', z.strictObject({
+    store: z.string().min(1),
+    shard: z.looseObject({ index: is.nonNegativeInt, count: is.positiveInt }).nullable().optional(),
+    dataDir: z.string().min(1).optional(),
+    workers: is.nonNegativeInt.optional(),
+    sparseExecution: z.union([z.boolean(), z.strictObject({ minSparsity: is.fraction })]).optional(),
+    keepCheckpoints: z.boolean().optional(),
+    keepGoing: z.boolean().optional(),
+    events: z.looseObject({}).optional(),
+    signal: is.signal.optional(),
+  }), o);
   const plan = selectShard(planRuns(studies), o.shard ?? null);
   const ev = o.events ?? {};
   const result: StudyResult = { planned: plan.map((p) => p.run), done: [], skipped: [], failed: [] };

@@ -8,6 +8,8 @@
 
 import { basename, dirname, resolve } from 'node:path';
 import { stringify } from 'yaml';
+import { z } from 'zod';
+import { checkOptions, is } from '../tensor/options.js';
 import { ConfigError } from './config.js';
 import { paiImage } from './version.js';
 
@@ -96,6 +98,15 @@ export interface EmitOptions {
   configFiles?: Record<string, string>;
 }
 
+// count is only typed here: a count below one gets the job-specific message below.
+const emitOptionsSchema = z.strictObject({
+  config: z.string().min(1), store: z.string().min(1), count: z.number().int(), name: z.string(),
+  pai: z.string().min(1).optional(), cpus: is.positiveInt.optional(), time: z.string().min(1).optional(),
+  partition: z.string().min(1).optional(), memory: z.string().min(1).optional(), image: z.string().min(1).optional(),
+  parallelism: is.positiveInt.optional(), storeClaim: z.string().min(1).optional(),
+  configFiles: z.record(z.string(), z.string()).optional(),
+});
+
 function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
@@ -112,6 +123,7 @@ export function jobName(name: string): string {
  * requeued or resubmitted skips the runs already in the store and resumes the one it was in.
  */
 export function emitSlurm(o: EmitOptions): string {
+  checkOptions('emitSlurm', emitOptionsSchema, o);
   if (!Number.isInteger(o.count) || o.count < 1) throw new ConfigError(`a job array needs at least one task, got ${o.count}`);
   const name = jobName(o.name);
   const store = resolve(o.store), config = resolve(o.config);
@@ -150,6 +162,7 @@ export function emitSlurm(o: EmitOptions): string {
  * PersistentVolumeClaim (ReadWriteMany when pods land on several nodes) mounted at /results.
  */
 export function emitK8s(o: EmitOptions): string {
+  checkOptions('emitK8s', emitOptionsSchema, o);
   if (!Number.isInteger(o.count) || o.count < 1) throw new ConfigError(`an Indexed Job needs at least one completion, got ${o.count}`);
   const name = jobName(o.name);
   const files = o.configFiles ?? {};

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  Generator, OptionsError, Tensor, applyMasks, createModel, data, evaluate, interop, loadTensors, makeMasks, nn, prune,
+  Generator, OptionsError, Tensor, applyMasks, createModel, data, evaluate, experiment, interop, loadTensors, makeMasks, nn, prune,
   pruneAtInit, saveTensors, scoreParameters, trainModel,
 } from '../../src/index.js';
 
@@ -116,4 +116,14 @@ test('transforms, datasets, export and sparse execution check their arguments', 
   refuses(() => interop.exportOnnx(model, { inputShape: [28, 28] }), /^exportOnnx: options\.inputShape: /);
   refuses(() => nn.sparsifyModel(model, new Map(), { minSparsity: 2 }), /^sparsifyModel: options\.minSparsity: must lie in \[0, 1\], got number 2$/);
   assert.equal(new data.SubsetDataset(ds, Int32Array.from([3, 1])).length, 2);
+});
+
+test('the experiment and download entry points check their options', async () => {
+  refuses(() => experiment.emitK8s({ config: 'a.json', store: 'r', count: 2, name: 'x', parallelism: 0 }), /^emitK8s: options\.parallelism: must be a positive integer, got number 0$/);
+  refuses(() => experiment.emitSlurm({ config: 'a.json', store: 'r', count: 2, name: 'x', gpus: 1 } as never), /^emitSlurm: options\.gpus: unknown key$/);
+  await refusesAsync(() => experiment.runStudies([], { store: 'r', workers: -1 }), /^runStudies: options\.workers: must be a non-negative integer, got number -1$/);
+  await refusesAsync(() => experiment.runStudies([], {} as never), /^runStudies: options\.store: required$/);
+  await refusesAsync(() => experiment.writeReport([], { dir: 'x' } as never), /^writeReport: options\.out: required; options\.dir: unknown key$/);
+  await refusesAsync(() => experiment.runDemo('out', { quick: 'yes' } as never), /^runDemo: options\.quick: expected boolean, got string "yes"$/);
+  await refusesAsync(() => data.downloadDataset('cifar10', { dataDir: '/tmp/x', retries: 2 } as never), /^downloadDataset: options\.retries: unknown key$/);
 });
