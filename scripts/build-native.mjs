@@ -7,7 +7,6 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run as generateSeam } from './gen-kernels.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -19,11 +18,15 @@ function warn(reason) {
 if (process.env.PAI_SKIP_NATIVE === '1') warn('PAI_SKIP_NATIVE=1');
 
 // The addon's entry points and op codes come from the kernel declaration (native/*.gen.h); they are
-// committed, and refreshed here so that a build never compiles stale ones.
-try {
-  generateSeam();
-} catch (e) {
-  warn(`the kernel seam could not be generated: ${e instanceof Error ? e.message : String(e)}`);
+// committed, and refreshed here so that a build never compiles stale ones. An installed package
+// ships the generated headers without the generator and its declaration: nothing to refresh there.
+if (existsSync(join(root, 'scripts', 'gen-kernels.mjs')) && existsSync(join(root, 'src', 'kernels', 'declarations.mjs'))) {
+  try {
+    const { run: generateSeam } = await import('./gen-kernels.mjs');
+    generateSeam();
+  } catch (e) {
+    warn(`the kernel seam could not be generated: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 if (process.platform !== 'linux' || process.arch !== 'x64') warn(`unsupported platform ${process.platform}-${process.arch}, needs linux-x64`);
 

@@ -14,6 +14,7 @@ import { sumAll } from './ops/broadcast.js';
 
 export { enableGrad, isGradEnabled, noGrad, record, Node } from './tape.js';
 
+/** Options of `grad`. */
 export interface GradOptions {
   /** Gradients of the outputs (default: ones, only allowed for one-element outputs). */
   gradOutputs?: readonly (Tensor | null)[] | Tensor;

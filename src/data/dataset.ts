@@ -1,17 +1,31 @@
 // The dataset interface every reader implements. Images stay uint8 CHW until a transform turns
 // them into float tensors, so a whole CIFAR training set fits in 150 MB and batches are cheap to cut.
 
+import { z } from 'zod';
+import { checkArgument, checkOptions, is } from '../tensor/options.js';
+
+/** One image: uint8 pixels in CHW order, its shape and its label. */
 export interface Sample { pixels: Uint8Array; shape: readonly [number, number, number]; label: number } // CHW uint8
 
+/** The dataset interface every reader implements: images stay uint8 CHW until a transform turns them into float tensors. */
 export interface Dataset {
   readonly name: string;            // e.g. 'fashion-mnist/train'
   readonly length: number;
   readonly numClasses: number;
   readonly shape: readonly [number, number, number] | null;  // CHW when every image has the same size, else null (ImageNet)
   readonly classNames?: readonly string[];
+  /** The i-th image and its label (synchronous); throws a DataError naming the file on a bad item. */
   get(i: number): Sample;           // synchronous; throws a DataError naming the file on a bad item
+  /** Every label, without decoding the images. */
   labels(): Int32Array;             // all labels, without decoding images
 }
+
+/** A schema accepting anything that implements {@link Dataset}, for checking arguments. */
+export const isDataset = z.custom<Dataset>((v) => {
+  if (v === null || typeof v !== 'object') return false;
+  const d = v as Partial<Dataset>;
+  return typeof d.get === 'function' && typeof d.labels === 'function' && typeof d.length === 'number' && typeof d.numClasses === 'number';
+}, { message: 'expected a Dataset (loadDataset(name, split), InMemoryDataset, SubsetDataset, ...)' });
 
 /** A dataset file that is missing, corrupt or not in the expected format; the message names the file. */
 export class DataError extends Error {
@@ -25,12 +39,14 @@ export class DataError extends Error {
   }
 }
 
+/** Throws a RangeError naming the dataset unless i is an index of it. */
 export function checkIndex(ds: { readonly name: string; readonly length: number }, i: number): void {
   if (!Number.isInteger(i) || i < 0 || i >= ds.length) {
     throw new RangeError(`${ds.name}: index ${i} out of range 0..${ds.length - 1}`);
   }
 }
 
+/** Options of `InMemoryDataset`. */
 export interface InMemoryOptions {
   /** Defaults to the largest label + 1. */
   numClasses?: number;
@@ -49,6 +65,9 @@ export class InMemoryDataset implements Dataset {
   private readonly labelData: Int32Array;
 
   constructor(name: string, pixels: Uint8Array, labels: Int32Array, shape: readonly [number, number, number], options: InMemoryOptions = {}) {
+    checkArgument('InMemoryDataset', 'pixels', z.instanceof(Uint8Array), pixels);
+    checkArgument('InMemoryDataset', 'labels', is.int32Array, labels);
+    checkOptions('InMemoryDataset', z.strictObject({ numClasses: is.positiveInt.optional(), classNames: z.array(z.string()).readonly().optional() }), options);
     const [c, h, w] = shape;
     for (const d of shape) {
       if (!Number.isInteger(d) || d <= 0) throw new RangeError(`${name}: bad image shape [${shape.join(', ')}]`);
@@ -100,6 +119,9 @@ export class SubsetDataset implements Dataset {
   readonly indices: Int32Array;
 
   constructor(base: Dataset, indices: Int32Array, name?: string) {
+    checkArgument('SubsetDataset', 'base', isDataset, base);
+    checkArgument('SubsetDataset', 'indices', is.int32Array, indices);
+    if (name !== undefined) checkArgument('SubsetDataset', 'name', z.string(), name);
     for (let k = 0; k < indices.length; k++) {
       const i = indices[k]!;
       if (i < 0 || i >= base.length) throw new RangeError(`SubsetDataset of ${base.name}: index ${i} at position ${k} out of range 0..${base.length - 1}`);

@@ -13,10 +13,13 @@ import { pipeline } from 'node:stream/promises';
 import { gunzipSync } from 'node:zlib';
 import * as tar from 'tar';
 import yauzl from 'yauzl';
+import { z } from 'zod';
+import { checkOptions, is } from '../tensor/options.js';
 import { DataError } from './dataset.js';
 import { FASHION_MNIST_SHA256 } from './readers/idx.js';
 import { isDir, isFile } from './readers/files.js';
 
+/** The datasets `downloadDataset` can fetch. */
 export type DownloadableName = 'fashion-mnist' | 'cifar10' | 'cifar100' | 'tinyimagenet';
 
 type Check = { algo: 'md5'; value: string } | { algo: 'sha256-gunzip'; value: string } | null;
@@ -58,8 +61,10 @@ const PLANS: Readonly<Record<DownloadableName, Plan>> = {
   },
 };
 
+/** Every dataset name `downloadDataset` accepts. */
 export const DOWNLOADABLE = Object.freeze(Object.keys(PLANS) as DownloadableName[]);
 
+/** Progress of one file of a download. */
 export interface Progress {
   file: string;
   /** Bytes of the file on disk so far (resumed bytes included). */
@@ -70,10 +75,12 @@ export interface Progress {
   rate: number;
 }
 
+/** Options of `downloadDataset`. */
 export interface DownloadOptions {
   dataDir: string;
   /** Replaces the location of every file: `${baseUrl}/${file name}` (mirrors, tests). */
   baseUrl?: string;
+  /** Called as bytes arrive. */
   onProgress?: (p: Progress) => void;
   /** Expected checksums by file name, replacing the built-in ones (MD5 for archives, SHA-256 of the gunzipped payload for .gz files). */
   checksums?: Readonly<Record<string, string>>;
@@ -85,6 +92,7 @@ export interface DownloadOptions {
   keepArchive?: boolean;
 }
 
+/** What `downloadDataset` fetched and where the dataset now lies. */
 export interface DownloadResult {
   /** The dataset folder, complete. */
   path: string;
@@ -107,7 +115,13 @@ function planFor(name: string): Plan {
   return PLANS[name as DownloadableName];
 }
 
+/** Downloads a dataset into `o.dataDir` with checksums, retries and resumption, and unpacks it where `loadDataset` looks. */
 export async function downloadDataset(name: DownloadableName, o: DownloadOptions): Promise<DownloadResult> {
+  checkOptions('downloadDataset', z.strictObject({
+    dataDir: z.string().min(1), baseUrl: z.string().min(1).optional(), onProgress: is.func.optional(),
+    checksums: z.record(z.string(), z.string()).optional(), attempts: is.positiveInt.optional(),
+    idleTimeout: is.positive.optional(), keepArchive: z.boolean().optional(),
+  }), o);
   const plan = planFor(name);
   const dataDir = resolve(o.dataDir);
   const target = join(dataDir, plan.folder);

@@ -13,10 +13,13 @@
 
 import { Worker } from 'node:worker_threads';
 import { Tensor } from '../tensor/tensor.js';
+import { z } from 'zod';
 import { Generator } from '../tensor/random.js';
-import { InMemoryDataset, SubsetDataset, type Dataset, type Sample } from './dataset.js';
+import { checkArgument, checkOptions, is } from '../tensor/options.js';
+import { InMemoryDataset, SubsetDataset, isDataset, type Dataset, type Sample } from './dataset.js';
 import { compileTransform, transformedShape, validateTransformSpec, type Pipeline, type TransformSpec } from './transforms.js';
 
+/** How a worker thread rebuilds a dataset: from shared memory, by name through the registry, or as a subset of another spec. */
 export type DatasetSpec =
   | {
       kind: 'memory'; name: string;
@@ -33,9 +36,11 @@ export type DatasetSpec =
 
 /** A dataset that can say how a worker thread rebuilds it. */
 export interface SpecSource {
+  /** The spec a worker rebuilds this dataset from. */
   toSpec(): DatasetSpec;
 }
 
+/** One batch as the loader yields it. */
 export interface Batch {
   /** [B, C, H, W] float32. */
   x: Tensor;
@@ -188,6 +193,7 @@ export async function datasetFromSpec(spec: DatasetSpec): Promise<Dataset> {
   }
 }
 
+/** Options of `DataLoader`. */
 export interface LoaderOptions {
   batchSize: number;
   /** Default false, as in PyTorch. */
@@ -206,6 +212,19 @@ export interface LoaderOptions {
   /** How workers rebuild the dataset; default datasetSpecOf(dataset). */
   datasetSpec?: DatasetSpec;
 }
+
+const loaderOptionsSchema = z.strictObject({
+  batchSize: is.positiveInt,
+  shuffle: z.boolean().optional(),
+  dropLast: z.boolean().optional(),
+  // Its steps are checked by validateTransformSpec, which names the step at fault.
+  transform: z.looseObject({ steps: z.array(z.unknown()) }).optional(),
+  seed: z.union([z.number().int(), is.generator]).optional(),
+  workers: is.nonNegativeInt.optional(),
+  prefetch: is.positiveInt.optional(),
+  persistentWorkers: z.boolean().optional(),
+  datasetSpec: z.looseObject({ kind: z.string() }).optional(),
+});
 
 /** The raw arrays of one batch, as they cross threads. */
 export interface RawBatch {
@@ -266,8 +285,11 @@ export function epochOrder(root: Generator, n: number, epoch: number, shuffle: b
 }
 
 // Messages between the loader and its workers.
+/** The first message to a loader worker: what to load and how to transform it. */
 export interface WorkerInit { dataset: DatasetSpec; transform: TransformSpec; seed: number; path: string }
+/** A batch a loader worker is asked to prepare. */
 export interface WorkerTask { id: number; epoch: number; batch: number; indices: Int32Array }
+/** A loader worker's answer: the prepared batch, or the error that stopped it. */
 export type WorkerReply =
   | { id: number; ok: true; x: Float32Array; shape: [number, number, number, number]; y: Int32Array }
   | { id: number; ok: false; message: string; name: string; stack?: string; item?: number; file?: string };
@@ -352,6 +374,7 @@ class WorkerPool {
   }
 }
 
+/** Batches of a dataset, as torch.utils.data.DataLoader: seeded shuffling and augmentation per epoch, optional worker threads, the same bits either way. */
 export class DataLoader {
   readonly dataset: Dataset;
   readonly batchSize: number;
@@ -367,12 +390,11 @@ export class DataLoader {
   private pool: WorkerPool | null = null;
 
   constructor(dataset: Dataset, options: LoaderOptions) {
+    checkArgument('DataLoader', 'dataset', isDataset, dataset);
+    checkOptions('DataLoader', loaderOptionsSchema, options);
     const { batchSize } = options;
-    if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${batchSize}`);
     const workers = options.workers ?? 0;
-    if (!Number.isInteger(workers) || workers < 0) throw new RangeError(`DataLoader: workers must be a non-negative integer, got ${workers}`);
     const prefetch = options.prefetch ?? 2 * Math.max(workers, 1);
-    if (!Number.isInteger(prefetch) || prefetch < 1) throw new RangeError(`DataLoader: prefetch must be a positive integer, got ${prefetch}`);
     this.dataset = dataset;
     this.batchSize = batchSize;
     this.shuffle = options.shuffle ?? false;
@@ -404,7 +426,7 @@ export class DataLoader {
   }
 
   /** Prepares every batch in the calling thread. */
-  *batchesSync(epoch: number): Generator_<Batch> {
+  *batchesSync(epoch: number): globalThis.Generator<Batch, void, undefined> {
     const all = this.batchIndices(epoch);
     for (let b = 0; b < all.length; b++) {
       const raw = prepareBatch(this.dataset, all[b]!, this.pipeline, this.transform, augmentStream(this.root, epoch, b), { epoch, batch: b });
@@ -465,7 +487,6 @@ export class DataLoader {
 }
 
 // The global Generator type (iterators) is shadowed by the random generator import.
-type Generator_<T> = globalThis.Generator<T, void, undefined>;
 
 function checkEpoch(epoch: number): void {
   if (!Number.isInteger(epoch) || epoch < 0) throw new RangeError(`DataLoader: epoch must be a non-negative integer, got ${epoch}`);

@@ -3,15 +3,20 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { checkOptions } from '../tensor/options.js';
 import { DataError, type Dataset } from './dataset.js';
 import { FASHION_MNIST_CLASSES, loadFashionMnist, loadIdxFolder, loadMnist } from './readers/idx.js';
 import { CIFAR10_CLASSES, loadCifar10, loadCifar100 } from './readers/cifar.js';
 import { loadTinyImageNet } from './readers/tinyimagenet.js';
 import { loadImageNet } from './readers/imagenet.js';
 
+/** The datasets pai knows by name. */
 export type DatasetName = 'fashion-mnist' | 'mnist' | 'cifar10' | 'cifar100' | 'tinyimagenet' | 'imagenet' | 'fashion-mnist-subset';
+/** A split of a dataset; 'test' and 'val' stand in for each other where a dataset has only one. */
 export type Split = 'train' | 'test' | 'val';
 
+/** What pai knows about a named dataset: classes, image shape, normalisation constants, splits. */
 export interface DatasetInfo {
   name: DatasetName;
   numClasses: number;
@@ -43,17 +48,21 @@ const INFO: Readonly<Record<DatasetName, DatasetInfo>> = {
   imagenet: { name: 'imagenet', numClasses: 1000, shape: null, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], splits: ['train', 'val'] },
 };
 
+/** Every dataset name `loadDataset` accepts. */
 export const DATASET_NAMES = Object.freeze(Object.keys(INFO) as DatasetName[]);
 
+/** Whether `name` is a dataset pai knows. */
 export function isDatasetName(name: string): name is DatasetName {
   return Object.prototype.hasOwnProperty.call(INFO, name);
 }
 
+/** The constants of a named dataset; throws a RangeError listing the known names for an unknown one. */
 export function datasetInfo(name: string): DatasetInfo {
   if (!isDatasetName(name)) throw new RangeError(`unknown dataset '${name}' (known: ${DATASET_NAMES.join(', ')})`);
   return INFO[name];
 }
 
+/** Options of `loadDataset`. */
 export interface LoadOptions {
   dataDir?: string;
   /** CIFAR-100: coarse (20-class) labels instead of fine ones. */
@@ -62,12 +71,15 @@ export interface LoadOptions {
   verify?: boolean;
 }
 
+const loadOptionsSchema = z.strictObject({ dataDir: z.string().min(1).optional(), coarse: z.boolean().optional(), verify: z.boolean().optional() });
+
 /**
  * One split of a named dataset. Datasets with a validation set but no labelled test set
  * (TinyImageNet, ImageNet) serve 'val' for 'test', and the others 'test' for 'val', since papers
  * report on whichever held-out split exists.
  */
 export function loadDataset(name: DatasetName, split: Split, o: LoadOptions = {}): Dataset {
+  checkOptions('loadDataset', loadOptionsSchema, o);
   const info = datasetInfo(name);
   if (split !== 'train' && split !== 'test' && split !== 'val') throw new RangeError(`${name}: unknown split '${String(split)}' (train, test or val)`);
   const held = split === 'train' ? 'train' : info.splits.includes('test') ? 'test' : 'val';
@@ -96,6 +108,7 @@ export function fashionMnistSubsetDir(): string {
   throw new DataError('the shipped Fashion-MNIST subset (data/fashion-mnist-subset/) is missing from this installation of pai');
 }
 
+/** One split of the Fashion-MNIST subset that ships with pai, checked against its checksums. */
 export function loadFashionMnistSubset(split: 'train' | 'test'): Dataset {
   const dir = fashionMnistSubsetDir();
   const manifest = join(dir, 'checksums.json');

@@ -2,15 +2,23 @@
 // Both draw from named streams of the generator they are given (not from the generator itself), so
 // that taking a subset never shifts the data order, initialisation or any other stream of the run.
 
+import { z } from 'zod';
 import type { Generator } from '../tensor/random.js';
-import { DataError, type Dataset } from './dataset.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { checkArgument, checkOptions, is } from '../tensor/options.js';
+import { DataError, SubsetDataset, isDataset, type Dataset } from './dataset.js';
+import { DataLoader } from './loader.js';
+import type { TransformSpec } from './transforms.js';
 
+/** Options of {@link maskSubset}. */
 export interface MaskSubsetOptions {
   /** Images per class (default 10, as in the paper). */
   perClass?: number;
   /** The experiment generator; the draw uses its stream 'mask-subset'. */
   gen: Generator;
 }
+
+const maskSubsetSchema = z.strictObject({ perClass: is.positiveInt.optional(), gen: is.generator });
 
 /** Dataset indices of each class, ascending, for labels 0..numClasses-1. */
 function byClass(labels: Int32Array, numClasses: number, what: string): number[][] {
@@ -39,8 +47,9 @@ function drawWithoutReplacement(items: number[], k: number, gen: Generator): num
  * k images is an error, because the criteria assume a balanced subset.
  */
 export function maskSubset(dataset: Dataset, options: MaskSubsetOptions): Int32Array {
+  checkArgument('maskSubset', 'dataset', isDataset, dataset);
+  checkOptions('maskSubset', maskSubsetSchema, options);
   const k = options.perClass ?? 10;
-  if (!Number.isInteger(k) || k <= 0) throw new RangeError(`maskSubset: perClass must be a positive integer, got ${k}`);
   const groups = byClass(dataset.labels(), dataset.numClasses, dataset.name);
   const gen = options.gen.stream('mask-subset');
   const out = new Int32Array(k * groups.length);
@@ -80,4 +89,33 @@ export function stratifiedSplit(labels: Int32Array, valFraction: number, gen: Ge
     if (isVal[i]) val[b++] = i; else train[a++] = i;
   }
   return { train, val };
+}
+
+/** Options of {@link maskSubsetBatch}. */
+export interface MaskSubsetBatchOptions extends MaskSubsetOptions {
+  /** How images become tensors; use the evaluation transform of the dataset (default: ToTensor only). */
+  transform?: TransformSpec;
+}
+
+/** The mask subset as one batch: images [N, C, H, W], labels, and the dataset indices drawn. */
+export interface MaskSubsetBatch {
+  x: Tensor;
+  y: Int32Array;
+  indices: Int32Array;
+}
+
+/**
+ * The mask subset of {@link maskSubset}, prepared as one batch of images and labels: the `data`
+ * that the pruning criteria score on (`pruneAtInit(model, { data: { x, y }, ... })`).
+ */
+export function maskSubsetBatch(dataset: Dataset, options: MaskSubsetBatchOptions): MaskSubsetBatch {
+  checkArgument('maskSubsetBatch', 'dataset', isDataset, dataset);
+  checkOptions('maskSubsetBatch', maskSubsetSchema.extend({ transform: z.object({ steps: z.array(z.unknown()) }).optional() }), options);
+  const indices = maskSubset(dataset, { gen: options.gen, ...(options.perClass === undefined ? {} : { perClass: options.perClass }) });
+  const loader = new DataLoader(new SubsetDataset(dataset, indices, `${dataset.name} mask subset`), {
+    batchSize: indices.length, ...(options.transform ? { transform: options.transform } : {}),
+  });
+  const b = loader.batchesSync(0).next();
+  if (b.done) throw new DataError(`${dataset.name}: the mask subset is empty`);
+  return { x: b.value.x, y: b.value.y, indices };
 }

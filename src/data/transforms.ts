@@ -12,8 +12,11 @@
 // torchvision does on tensors). Normalisation must be the last step, as in torchvision, so that zero
 // padding becomes (0 - mean) / std like it does there.
 
+import { z } from 'zod';
 import type { Generator } from '../tensor/random.js';
+import { checkArgument, checkOptions } from '../tensor/options.js';
 
+/** An image shape [C, H, W]. */
 export type Shape3 = readonly [number, number, number];
 
 /** A float CHW image, contiguous. */
@@ -22,6 +25,7 @@ export interface FloatImage {
   shape: Shape3;
 }
 
+/** One step of a transform spec. */
 export type TransformStep =
   | { op: 'normalize'; mean: readonly number[]; std: readonly number[] }
   | { op: 'randomCrop'; size: number; padding?: number }
@@ -40,6 +44,7 @@ export interface TransformSpec {
 // ---------------------------------------------------------------------------------------------
 // Single transforms. Each returns a new image and leaves its input untouched.
 
+/** The image as floats in [0, 1], like torchvision's ToTensor. */
 export function toFloat(sample: { pixels: Uint8Array; shape: Shape3 }): FloatImage {
   const { pixels, shape } = sample;
   const n = shape[0] * shape[1] * shape[2];
@@ -50,6 +55,7 @@ export function toFloat(sample: { pixels: Uint8Array; shape: Shape3 }): FloatIma
   return { data, shape: [shape[0], shape[1], shape[2]] };
 }
 
+/** (x - mean) / std per channel. */
 export function normalize(img: FloatImage, mean: readonly number[], std: readonly number[]): FloatImage {
   const out = { data: img.data.slice(), shape: img.shape };
   normalizeInPlace(out, mean, std);
@@ -532,6 +538,14 @@ export function datasetFamily(name: string): string {
   return fam;
 }
 
+const standardOptionsSchema = z.strictObject({
+  padTo32: z.boolean().optional(),
+  flip: z.boolean().optional(),
+  mean: z.array(z.number().finite()).min(1).readonly().optional(),
+  std: z.array(z.number().positive({ error: 'must hold positive numbers' })).min(1).readonly().optional(),
+});
+
+/** Options of `standardTransform`. */
 export interface StandardOptions {
   /** 28x28 datasets only: pad to 32x32 first (for models built for CIFAR-sized input). Default false. */
   padTo32?: boolean;
@@ -550,6 +564,9 @@ export interface StandardOptions {
  * and centre-crops 224 first.
  */
 export function standardTransform(dataset: string, split: 'train' | 'eval', options: StandardOptions = {}): TransformSpec {
+  checkArgument('standardTransform', 'dataset', z.string(), dataset);
+  checkArgument('standardTransform', 'split', z.enum(['train', 'eval']), split);
+  checkOptions('standardTransform', standardOptionsSchema, options);
   const fam = datasetFamily(dataset);
   const mean = options.mean ?? NORMALIZATION[fam]!.mean, std = options.std ?? NORMALIZATION[fam]!.std;
   const norm: TransformStep = { op: 'normalize', mean: [...mean], std: [...std] };

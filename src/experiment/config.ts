@@ -21,7 +21,9 @@ import { importOnnx, onnxModelName } from '../models/onnx/index.js';
 import { DEFAULT_MIN_SPARSITY } from '../nn/sparse.js';
 import { DATASET_NAMES, datasetInfo, isDatasetName, type DatasetName } from '../data/registry.js';
 import type { OptimizerSpec, ScheduleSpec } from '../train/index.js';
+import { describeValue, issuesMessage } from '../tensor/options.js';
 
+/** A config that pai cannot run; the message names the file and the field. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -84,6 +86,7 @@ export interface Environment {
   sparseExecution?: { minSparsity: number };
 }
 
+/** One run of a study: its settings and its id, a hash of everything that determines its result. */
 export interface Run {
   /** Hash of the canonical settings: the same settings give the same id in any config. */
   id: string;
@@ -92,6 +95,7 @@ export interface Run {
   settings: RunSettings;
 }
 
+/** A parsed config: its name and the runs it expands to, in order. */
 export interface Study {
   name: string;
   description: string;
@@ -120,10 +124,12 @@ export function canonicalJson(v: unknown): string {
   return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
 }
 
+/** A short hex SHA-256 of the canonical JSON of v. */
 export function hashOf(v: unknown, length = 16): string {
   return createHash('sha256').update(canonicalJson(v)).digest('hex').slice(0, length);
 }
 
+/** The id of a run: a hash of every setting that determines its result. */
 export function runId(s: RunSettings): string {
   return hashOf(s);
 }
@@ -289,54 +295,10 @@ type PaperConfig = z.infer<typeof paperSchema>;
 
 // ---- error messages ----
 
-function pathString(path: readonly PropertyKey[]): string {
-  let s = '';
-  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s === '' ? String(p) : `.${String(p)}`;
-  return s === '' ? '(top level)' : s;
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return 'an object';
-  return `${typeof v} ${JSON.stringify(v)}`;
-}
-
-/** The value at `path` in the config as written (zod's issues do not carry it). */
-function valueAt(raw: unknown, path: readonly PropertyKey[]): { found: boolean; value: unknown } {
-  let v: unknown = raw;
-  for (const p of path) {
-    if (v === null || typeof v !== 'object' || !Object.prototype.hasOwnProperty.call(v, p)) return { found: false, value: undefined };
-    v = (v as Record<PropertyKey, unknown>)[p];
-  }
-  return { found: true, value: v };
-}
-
-function issueMessage(i: z.core.$ZodIssue, raw: unknown): string {
-  const where = pathString(i.path);
-  const at = valueAt(raw, i.path);
-  switch (i.code) {
-    case 'unrecognized_keys':
-      return i.keys.map((k) => `${where === '(top level)' ? k : `${where}.${k}`}: unknown key`).join('; ');
-    case 'invalid_type':
-      if (!at.found) return `${where}: required`;
-      return `${where}: expected ${i.expected}, got ${describe(at.value)}`;
-    case 'invalid_value':
-      return `${where}: must be ${i.values.length === 1 ? JSON.stringify(i.values[0]) : `one of ${i.values.map((v) => JSON.stringify(v)).join(', ')}`}, got ${describe(at.value)}`;
-    case 'invalid_union':
-      // Discriminated unions report at the discriminator, which may be missing.
-      if (i.path[i.path.length - 1] === 'name' && !at.found) return `${where}: required (${i.message.replace(/^name /, '')})`;
-      return `${where}: ${i.message.replace(/^name /, '')}${at.found ? `, got ${describe(at.value)}` : ''}`;
-    default:
-      return `${where}: ${i.message}`;
-  }
-}
-
 function parseWith<T>(schema: z.ZodType<T>, raw: unknown, source: string): T {
   const r = schema.safeParse(raw);
   if (r.success) return r.data;
-  const msgs = [...new Set(r.error.issues.map((i) => issueMessage(i, raw)))];
-  throw new ConfigError(`${source}: ${msgs.join('; ')}`);
+  throw new ConfigError(`${source}: ${issuesMessage(r.error, raw)}`);
 }
 
 // ---- normalisation ----
@@ -486,13 +448,14 @@ function fromPaper(c: PaperConfig, source: string | null, raw: unknown): Study {
 /** Validates and normalises a parsed config object. */
 export function parseConfig(raw: unknown, source: string | null = null, fallbackName = 'study'): Study {
   const where = source ?? 'config';
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${where}: a config must be a JSON object, got ${describe(raw)}`);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${where}: a config must be a JSON object, got ${describeValue(raw)}`);
   const keys = Object.keys(raw);
   if (keys.includes('general') || keys.includes('compressor')) return fromPaper(parseWith(paperSchema, raw, where), source, raw);
   if (keys.includes('grid')) return fromGrid(parseWith(gridSchema, raw, where), fallbackName, source, raw);
   throw new ConfigError(`${where}: neither a grid config (with "grid") nor a paper config (with "general", "dataset", "model", "training", "validation")`);
 }
 
+/** Reads and parses one config file (grid or the paper's form); errors name the file and field. */
 export function loadConfig(path: string): Study {
   let text: string;
   try {
@@ -509,6 +472,7 @@ export function loadConfig(path: string): Study {
   return parseConfig(raw, path, basename(path).replace(/\.json$/i, ''));
 }
 
+/** Whether configs may name this dataset. */
 export function isKnownDataset(name: string): boolean {
   return isDatasetName(name);
 }

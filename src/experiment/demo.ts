@@ -8,13 +8,17 @@
 // interrupted one resumes.
 
 import { join } from 'node:path';
+import { z } from 'zod';
+import { checkArgument, checkOptions, is } from '../tensor/options.js';
 import { parseConfig, type Study } from './config.js';
 import { runStudies, type RunnerEvents } from './runner.js';
 import { readStore, type ResultRow } from './store.js';
 import { terminalTables, writeReport, type ReportResult } from './report.js';
 
+/** The nine criteria the demo compares. */
 export const DEMO_CRITERIA = ['random', 'magnitude', 'snip', 'grasp', 'synflow', 'fisher_diag', 'fts', 'hutch_diag', 'hts'] as const;
 
+/** Options of the demo. */
 export interface DemoOptions {
   epochs?: number;
   /** A smoke-test size: a few images per class, one epoch, a lighter scoring. */
@@ -45,10 +49,12 @@ export function demoConfig(o: DemoOptions = {}): Record<string, unknown> {
   };
 }
 
+/** The demo's config, parsed into a study. */
 export function demoStudy(o: DemoOptions = {}): Study {
   return parseConfig(demoConfig(o), 'pai demo');
 }
 
+/** What `runDemo` did and wrote. */
 export interface DemoResult {
   study: Study;
   rows: ResultRow[];
@@ -59,6 +65,8 @@ export interface DemoResult {
 
 /** Runs the demo into `<out>/store` and writes the report into `out`. */
 export async function runDemo(out: string, o: DemoOptions & { events?: RunnerEvents } = {}): Promise<DemoResult> {
+  checkArgument('runDemo', 'out', z.string().min(1), out);
+  checkOptions('runDemo', z.strictObject({ epochs: is.positiveInt.optional(), quick: z.boolean().optional(), events: z.looseObject({}).optional() }), o);
   const t0 = performance.now();
   const study = demoStudy(o);
   const store = join(out, 'store');

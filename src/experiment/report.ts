@@ -10,13 +10,17 @@
 // Debian's fonts-dejavu-core); nothing is downloaded at run time.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { z } from 'zod';
+import { checkArgument, checkOptions, is } from '../tensor/options.js';
 import { join } from 'node:path';
 import { DENSE, hashOf, type RunSettings } from './config.js';
 import type { ResultRow } from './store.js';
 import { criterionNames } from '../prune/index.js';
 
+/** Mean, sample standard deviation (null for one value) and count. */
 export interface Stat { mean: number; std: number | null; n: number }
 
+/** The Stat of some values, or null for none. */
 export function stat(values: readonly number[]): Stat | null {
   if (values.length === 0) return null;
   const n = values.length;
@@ -35,7 +39,7 @@ export function fmtStat(s: Stat | null, o: { scale?: number; digits?: number; ma
 }
 
 /** Runs that differ only in the seed belong to one setting of one "study cell". */
-interface Setting { dataset: string; model: string; width: number; key: string; label: string }
+export interface Setting { dataset: string; model: string; width: number; key: string; label: string }
 
 function settingOf(s: RunSettings): Setting {
   const w = +s.width.toFixed(6);
@@ -63,6 +67,7 @@ function mdTable(header: string[], rows: string[][], align: ('l' | 'r')[] = []):
   return [line(header), line(sep), ...rows.map(line)].join('\n');
 }
 
+/** The rows of one setting (all seeds) summarised. */
 export interface GroupSummary {
   setting: Setting;
   rows: ResultRow[];
@@ -72,6 +77,7 @@ export interface GroupSummary {
   seeds: number[];
 }
 
+/** The rows grouped by setting (everything but the seed), with their statistics. */
 export function groupRows(rows: readonly ResultRow[]): GroupSummary[] {
   const groups = new Map<string, GroupSummary>();
   for (const r of rows) {
@@ -172,6 +178,7 @@ export function timingTable(g: GroupSummary): string {
 
 // ---- plots ----
 
+/** The files of one plot: SVG, and PNG where it could be rendered. */
 export interface PlotFiles { svg: string; png: string | null }
 
 const FONT = 'DejaVu Sans';
@@ -264,6 +271,7 @@ export async function layerPlot(g: GroupSummary, sparsity: number, warmup: boole
 
 // ---- the whole report ----
 
+/** Options of `writeReport`. */
 export interface ReportOptions {
   out: string;
   /** Sparsity of the per-layer density plots (default: the highest in each group). */
@@ -275,6 +283,7 @@ export interface ReportOptions {
   notes?: string[];
 }
 
+/** What `writeReport` wrote. */
 export interface ReportResult {
   markdown: string;
   /** report.md, results.csv and the plot files. */
@@ -287,6 +296,7 @@ function csvCell(v: unknown): string {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+/** The rows as CSV, one line per run. */
 export function resultsCsv(rows: readonly ResultRow[]): string {
   const cols = ['id', 'study', 'dataset', 'model', 'width', 'criterion', 'sparsity', 'warmup', 'seed', 'epochs', 'best_epoch', 'best_val_top1', 'best_test_top1', 'final_test_top1', 'density', 'empty_layers', 'collapsed', 'warmup_seconds', 'mask_seconds', 'train_seconds', 'backend', 'pai_version'];
   const lines = [cols.join(',')];
@@ -297,7 +307,13 @@ export function resultsCsv(rows: readonly ResultRow[]): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Writes report.md, results.csv and the plots for the rows into `o.out`. */
 export async function writeReport(rows: readonly ResultRow[], o: ReportOptions): Promise<ReportResult> {
+  checkArgument('writeReport', 'rows', z.array(z.looseObject({ id: z.string() })), rows);
+  checkOptions('writeReport', z.strictObject({
+    out: z.string().min(1), layerSparsity: is.fraction.optional(), title: z.string().optional(),
+    png: z.boolean().optional(), notes: z.array(z.string()).optional(),
+  }), o);
   mkdirSync(o.out, { recursive: true });
   const png = o.png ?? true;
   const groups = groupRows(rows);

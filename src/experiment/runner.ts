@@ -16,6 +16,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { checkArgument, checkOptions, is } from '../tensor/options.js';
 import { canonicalJson, loadConfig, ConfigError, DENSE, type Environment, type Run, type RunSettings, type Study } from './config.js';
 import { readRow, runDir, signRow, writeAtomic, writeRow, renameAtomic, type ResultRow } from './store.js';
 import { selectShard, type Shard } from './shard.js';
@@ -25,7 +27,7 @@ import { modelIdentity, writeModelJson } from '../export/source.js';
 import { datasetInfo, loadDataset } from '../data/registry.js';
 import { SubsetDataset, type Dataset } from '../data/dataset.js';
 import { DataLoader } from '../data/loader.js';
-import { maskSubset, stratifiedSplit } from '../data/subset.js';
+import { maskSubsetBatch, stratifiedSplit } from '../data/subset.js';
 import { standardTransform, type TransformSpec } from '../data/transforms.js';
 import { Generator } from '../tensor/random.js';
 import { loadTensors, saveTensors } from '../tensor/safetensors.js';
@@ -37,6 +39,7 @@ import { DEFAULT_MIN_SPARSITY } from '../nn/sparse.js';
 import { backendInfo } from '../kernels/index.js';
 import { paiVersion } from './version.js';
 
+/** Callbacks of the runner, for progress output. */
 export interface RunnerEvents {
   /** A run starts (`position` counts the runs this process will do, from 1). */
   runStart?(run: Run, position: number, total: number): void;
@@ -46,13 +49,19 @@ export interface RunnerEvents {
   tick?(done: number, total?: number): void;
   /** The phase ended. */
   phaseEnd?(): void;
+  /** Progress within a run's training. */
   trainProgress?(p: TrainProgress): void;
+  /** A run finished an epoch. */
   epochEnd?(run: Run, epoch: number, summary: string): void;
+  /** A run finished and its row is written. */
   runEnd?(run: Run, row: ResultRow): void;
+  /** A run was skipped (already in the store, or not in this shard). */
   skip?(run: Run, reason: string): void;
+  /** Something the user should know (layer collapse, an emptied layer). */
   warn?(message: string): void;
 }
 
+/** Options of `runStudies`. */
 export interface RunnerOptions {
   store: string;
   shard?: Shard | null;
@@ -69,6 +78,7 @@ export interface RunnerOptions {
   signal?: AbortSignal;
 }
 
+/** What `runStudies` did. */
 export interface StudyResult {
   /** Runs of this shard, in order. */
   planned: Run[];
@@ -105,7 +115,8 @@ export function planRuns(studies: readonly Study[]): { run: Run; study: Study }[
 
 // ---- data ----
 
-interface RunData {
+/** The data of one run: its training part, validation split and test set. */
+export interface RunData {
   train: Dataset;
   val: Dataset;
   test: Dataset;
@@ -129,6 +140,7 @@ export class DataCache {
   private readonly splits = new Map<string, Dataset>();
   constructor(private readonly dataDir: string | undefined) {}
 
+  /** A split of a named dataset, loaded once per process. */
   split(name: RunSettings['dataset'], split: 'train' | 'test'): Dataset {
     const key = `${name}/${split}`;
     let ds = this.splits.get(key);
@@ -139,6 +151,7 @@ export class DataCache {
     return ds;
   }
 
+  /** The training, validation and test data of a run. */
   forRun(s: RunSettings): RunData {
     let train = this.split(s.dataset, 'train');
     let test = this.split(s.dataset, 'test');
@@ -207,11 +220,8 @@ function savePruned(dir: string, model: Model, masks: Map<string, Tensor>, recor
 }
 
 function maskData(train: Dataset, s: RunSettings, evalTransform: TransformSpec): MaskData {
-  const idx = maskSubset(train, { perClass: s.maskPerClass, gen: new Generator(s.seed) });
-  const loader = new DataLoader(new SubsetDataset(train, idx, `${train.name} mask subset`), { batchSize: idx.length, transform: evalTransform });
-  const b = loader.batchesSync(0).next();
-  if (b.done) throw new ConfigError(`${train.name}: the mask subset is empty`);
-  return { x: b.value.x, y: b.value.y };
+  const { x, y } = maskSubsetBatch(train, { perClass: s.maskPerClass, gen: new Generator(s.seed), transform: evalTransform });
+  return { x, y };
 }
 
 /**
@@ -220,13 +230,15 @@ function maskData(train: Dataset, s: RunSettings, evalTransform: TransformSpec):
  * in memory and the masks are cut again. Iterative criteria (SynFlow) re-score at every sparsity.
  * The grid's order (sparsity outside warm-up and seed) needs warm-ups x seeds entries to hit.
  */
-interface Scored { state: Map<string, Tensor>; scores: Map<string, Tensor>; warmupMs: number; scoreMs: number; bytes: number }
+export interface Scored { state: Map<string, Tensor>; scores: Map<string, Tensor>; warmupMs: number; scoreMs: number; bytes: number }
 
+/** Scores kept in memory between runs that differ only in sparsity or training settings, so they are computed once. */
 export class ScoreMemo {
   private readonly entries = new Map<string, Scored>();
   private bytes = 0;
   constructor(private readonly maxBytes = 512 * 2 ** 20) {}
 
+  /** The memo key of a run: everything that reaches its scores. */
   static key(s: RunSettings): string {
     // Everything that reaches the scores: data, model, seed, warm-up and scoring settings.
     return canonicalJson({
@@ -237,12 +249,14 @@ export class ScoreMemo {
     });
   }
 
+  /** The memoised scoring of `key`, if kept. */
   get(key: string): Scored | undefined {
     const e = this.entries.get(key);
     if (e) { this.entries.delete(key); this.entries.set(key, e); }
     return e;
   }
 
+  /** Keeps a scoring, dropping the oldest ones beyond the memory limit. */
   set(key: string, e: Scored): void {
     if (e.bytes > this.maxBytes) return;
     this.entries.set(key, e);
@@ -326,6 +340,7 @@ function prune(model: Model, run: Run, data: RunData, loader: DataLoader, evalTr
 
 // ---- one run ----
 
+/** What `executeRun` needs besides the run: the store, data cache, score memo and events. */
 export interface RunContext {
   store: string;
   study: Study;
@@ -344,6 +359,7 @@ function fmtPct(v: number | null | undefined): string {
 /** In runs/<id>/: the folder is to go once the run's row exists. */
 const REMOVE_MARKER = 'remove-after-row';
 
+/** Runs one run (prune, train, evaluate) and writes its row; resumes from its saved pruning and checkpoints. */
 export async function executeRun(run: Run, ctx: RunContext): Promise<ResultRow> {
   const t0 = performance.now();
   const s = run.settings;
@@ -448,6 +464,18 @@ export async function executeRun(run: Run, ctx: RunContext): Promise<ResultRow> 
 
 /** Runs the studies' runs of this shard that the store does not hold yet, in order. */
 export async function runStudies(studies: readonly Study[], o: RunnerOptions): Promise<StudyResult> {
+  checkArgument('runStudies', 'studies', z.array(z.looseObject({ name: z.string(), runs: z.array(z.unknown()) })), studies);
+  checkOptions('runStudies', z.strictObject({
+    store: z.string().min(1),
+    shard: z.looseObject({ index: is.nonNegativeInt, count: is.positiveInt }).nullable().optional(),
+    dataDir: z.string().min(1).optional(),
+    workers: is.nonNegativeInt.optional(),
+    sparseExecution: z.union([z.boolean(), z.strictObject({ minSparsity: is.fraction })]).optional(),
+    keepCheckpoints: z.boolean().optional(),
+    keepGoing: z.boolean().optional(),
+    events: z.looseObject({}).optional(),
+    signal: is.signal.optional(),
+  }), o);
   const plan = selectShard(planRuns(studies), o.shard ?? null);
   const ev = o.events ?? {};
   const result: StudyResult = { planned: plan.map((p) => p.run), done: [], skipped: [], failed: [] };

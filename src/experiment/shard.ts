@@ -6,10 +6,14 @@
 // the slow runs. The order is fixed by the config alone, so every machine computes the same slices
 // without talking to the others, and the slices of 0..N-1 partition the study.
 
-import { basename, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { stringify } from 'yaml';
+import { z } from 'zod';
+import { checkOptions, is } from '../tensor/options.js';
 import { ConfigError } from './config.js';
+import { paiImage } from './version.js';
 
+/** Shard `index` of `count`. */
 export interface Shard { index: number; count: number }
 
 /** "i/N" with 0 <= i < N. */
@@ -58,6 +62,7 @@ export function shardFromEnv(env: NodeJS.ProcessEnv = process.env, countOverride
   return null;
 }
 
+/** The items of a shard: those whose position modulo count is index (all without a shard). */
 export function selectShard<T>(items: readonly T[], shard: Shard | null): T[] {
   if (!shard) return [...items];
   return items.filter((_, i) => i % shard.count === shard.index);
@@ -65,6 +70,7 @@ export function selectShard<T>(items: readonly T[], shard: Shard | null): T[] {
 
 // ---- job files ----
 
+/** Options of the job-file writers `emitSlurm` and `emitK8s`. */
 export interface EmitOptions {
   /** The config file or folder the job runs, as the job's machines see it. */
   config: string;
@@ -80,13 +86,26 @@ export interface EmitOptions {
   time?: string;
   partition?: string;
   memory?: string;
-  /** Kubernetes: container image, parallelism, claim of the store volume. */
+  /**
+   * The container image with pai (default for Kubernetes: {@link paiImage}, built from the
+   * Dockerfile). SLURM runs the task in it through Apptainer when given, else the `pai` on the PATH.
+   */
   image?: string;
+  /** Kubernetes: pods at once, claim of the store volume. */
   parallelism?: number;
   storeClaim?: string;
   /** Kubernetes: the config files' contents, shipped in a ConfigMap (file name -> text). */
   configFiles?: Record<string, string>;
 }
+
+// count is only typed here: a count below one gets the job-specific message below.
+const emitOptionsSchema = z.strictObject({
+  config: z.string().min(1), store: z.string().min(1), count: z.number().int(), name: z.string(),
+  pai: z.string().min(1).optional(), cpus: is.positiveInt.optional(), time: z.string().min(1).optional(),
+  partition: z.string().min(1).optional(), memory: z.string().min(1).optional(), image: z.string().min(1).optional(),
+  parallelism: is.positiveInt.optional(), storeClaim: z.string().min(1).optional(),
+  configFiles: z.record(z.string(), z.string()).optional(),
+});
 
 function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
@@ -104,9 +123,16 @@ export function jobName(name: string): string {
  * requeued or resubmitted skips the runs already in the store and resumes the one it was in.
  */
 export function emitSlurm(o: EmitOptions): string {
+  checkOptions('emitSlurm', emitOptionsSchema, o);
   if (!Number.isInteger(o.count) || o.count < 1) throw new ConfigError(`a job array needs at least one task, got ${o.count}`);
   const name = jobName(o.name);
   const store = resolve(o.store), config = resolve(o.config);
+  const pai = `${o.pai ?? 'pai'} --threads "\${SLURM_CPUS_PER_TASK:-${o.cpus ?? 2}}" run ${shellQuote(config)} --store ${shellQuote(store)}`;
+  const command = o.image
+    // Apptainer (Singularity) mounts only home and the working folder by itself.
+    ? [`mkdir -p ${shellQuote(store)}`,
+      `apptainer exec --bind ${shellQuote(store)} --bind ${shellQuote(dirname(config))} docker://${o.image} ${pai}`]
+    : [`# Or in pai's container image (built from its Dockerfile): --emit slurm --image ${paiImage()} runs this through apptainer exec.`, pai];
   const lines = [
     '#!/bin/bash',
     `# Written by pai run --emit slurm for ${basename(o.config)}: ${o.count} array task(s), one shard each.`,
@@ -124,7 +150,7 @@ export function emitSlurm(o: EmitOptions): string {
     '',
     'set -euo pipefail',
     '# The shard comes from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT.',
-    `${o.pai ?? 'pai'} --threads "\${SLURM_CPUS_PER_TASK:-${o.cpus ?? 2}}" run ${shellQuote(config)} --store ${shellQuote(store)}`,
+    ...command,
     '',
   ];
   return lines.join('\n');
@@ -136,6 +162,7 @@ export function emitSlurm(o: EmitOptions): string {
  * PersistentVolumeClaim (ReadWriteMany when pods land on several nodes) mounted at /results.
  */
 export function emitK8s(o: EmitOptions): string {
+  checkOptions('emitK8s', emitOptionsSchema, o);
   if (!Number.isInteger(o.count) || o.count < 1) throw new ConfigError(`an Indexed Job needs at least one completion, got ${o.count}`);
   const name = jobName(o.name);
   const files = o.configFiles ?? {};
@@ -164,7 +191,7 @@ export function emitK8s(o: EmitOptions): string {
           restartPolicy: 'OnFailure',
           containers: [{
             name: 'pai',
-            image: o.image ?? 'pai:latest',
+            image: o.image ?? paiImage(),
             command: [o.pai ?? 'pai', '--threads', String(cpus), 'run', configPath, '--store', '/results'],
             env: [{ name: 'PAI_SHARD_COUNT', value: String(o.count) }],
             resources: { requests: { cpu: String(cpus), ...(o.memory ? { memory: o.memory } : {}) } },

@@ -18,12 +18,15 @@ import { canonicalJson, type RunSettings } from './config.js';
 import type { EpochRecord, MetricSummary } from '../train/index.js';
 import type { LayerDensity } from '../prune/index.js';
 
+/** The format tag of result rows. */
 export const ROW_FORMAT = 'pai-result/1';
 
+/** A results store that is unreadable or inconsistent; the message names the file. */
 export class StoreError extends Error {
   override name = 'StoreError';
 }
 
+/** One finished run in the results store: settings, pruning record, metrics, times and a checksum. */
 export interface ResultRow {
   format: typeof ROW_FORMAT;
   id: string;
@@ -57,25 +60,31 @@ export interface ResultRow {
   checksum: string;
 }
 
+/** A result row before its checksum is computed. */
 export type UnsignedRow = Omit<ResultRow, 'checksum'>;
 
+/** The checksum of a row (over everything but the checksum field). */
 export function rowChecksum(row: UnsignedRow | ResultRow): string {
   const { checksum: _drop, ...rest } = row as ResultRow;
   return createHash('sha256').update(canonicalJson(rest)).digest('hex');
 }
 
+/** The row with its checksum. */
 export function signRow(row: UnsignedRow): ResultRow {
   return { ...row, checksum: rowChecksum(row) };
 }
 
+/** The folder of a store's result rows. */
 export function rowsDir(store: string): string {
   return join(store, 'rows');
 }
 
+/** The working folder of run `id` (pruning record, checkpoints). */
 export function runDir(store: string, id: string): string {
   return join(store, 'runs', id);
 }
 
+/** The file of run `id`'s result row. */
 export function rowPath(store: string, id: string): string {
   return join(rowsDir(store), `${id}.json`);
 }
@@ -90,6 +99,7 @@ function fsyncDir(dir: string): void {
   } catch { /* not supported */ }
 }
 
+/** Test hooks of `writeRow`, to simulate a crash between its steps. */
 export interface WriteHooks {
   /** Test hook: called after the temporary file is written, before the rename (throw to simulate a crash). */
   beforeRename?: (tmp: string) => void;
@@ -114,10 +124,12 @@ export function writeAtomic(path: string, data: string, hooks: WriteHooks = {}):
   fsyncDir(dir);
 }
 
+/** Creates a store's folders if needed. */
 export function initStore(store: string): void {
   mkdirSync(rowsDir(store), { recursive: true });
 }
 
+/** Writes a result row atomically (temporary file and rename). */
 export function writeRow(store: string, row: ResultRow, hooks: WriteHooks = {}): void {
   initStore(store);
   writeAtomic(rowPath(store, row.id), `${JSON.stringify(row, null, 1)}\n`, hooks);
@@ -136,8 +148,10 @@ function removeStaleTemporaries(store: string, id: string): void {
   }
 }
 
+/** A file of a store that could not be read, and why. */
 export interface StoreProblem { file: string; reason: string }
 
+/** The rows of a store and the problems met reading it. */
 export interface StoreContents {
   rows: ResultRow[];
   /** Rows that could not be used: unreadable, not JSON, wrong format, checksum or id mismatch. */
@@ -203,10 +217,12 @@ function comparable(r: ResultRow): unknown {
   return { ...rest, history: history.map(({ seconds: _sec, ...h }) => h) };
 }
 
+/** Whether two rows record the same result (settings and metrics, not times). */
 export function sameResult(a: ResultRow, b: ResultRow): boolean {
   return canonicalJson(comparable(a)) === canonicalJson(comparable(b));
 }
 
+/** What `mergeStores` copied, skipped and refused. */
 export interface MergeResult {
   /** Rows in the output store after the merge. */
   rows: number;
@@ -253,6 +269,7 @@ export function mergeStores(inputs: readonly string[], out: string): MergeResult
   return { rows: union.size, added, duplicates, problems };
 }
 
+/** Renames a file or folder over `to`, replacing it in one step. */
 export function renameAtomic(from: string, to: string): void {
   renameSync(from, to);
   fsyncDir(join(to, '..'));

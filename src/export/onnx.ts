@@ -17,23 +17,31 @@ import { withTrace, type TraceEvent } from '../autograd/trace.js';
 import { OnnxRuleError, type OnnxAttr, type OnnxEmitter } from '../autograd/op.js';
 import { allOps } from '../autograd/ops/table.js';
 import type { Module } from '../nn/module.js';
+import { z } from 'zod';
+import { isModule } from '../nn/module.js';
+import { checkArgument, checkOptions, is } from '../tensor/options.js';
 import { randn } from '../tensor/create.js';
 import { Generator } from '../tensor/random.js';
 import { shapeStr } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { ONNX_FLOAT, ONNX_INT64, ONNX_SCHEMA } from '../tensor/onnx-schema.js';
 
+/** A model or op that cannot be exported; the message names it. */
 export class ExportError extends Error {
   override name = 'ExportError';
 }
 
+/** The name of the exported graph's input. */
 export const ONNX_INPUT = 'input';
+/** The name of the exported graph's output. */
 export const ONNX_OUTPUT = 'logits';
+/** The ONNX opset pai exports by default. */
 export const DEFAULT_OPSET = 17;
 const MAX_OPSET = 21;
 // The IR version that the ONNX release introducing each opset wrote (opset 17: ONNX 1.12, IR 8).
 const IR_FOR_OPSET: Record<number, number> = { 17: 8, 18: 8, 19: 9, 20: 9, 21: 10 };
 
+/** Options of the ONNX export. */
 export interface OnnxExportOptions {
   /** [C, H, W] of one input; taken from `model.config` when the model has one. */
   inputShape?: readonly number[];
@@ -44,6 +52,7 @@ export interface OnnxExportOptions {
   producerVersion?: string;
 }
 
+/** An exported ONNX model: its bytes and what it holds. */
 export interface OnnxExport {
   bytes: Uint8Array;
   /** ONNX node count and the op types used. */
@@ -297,6 +306,13 @@ function inputShapeOf(model: Module, o: OnnxExportOptions): number[] {
 
 /** Traces `model` in eval mode and encodes the graph as an ONNX ModelProto. */
 export function exportOnnx(model: Module, o: OnnxExportOptions = {}): OnnxExport {
+  checkArgument('exportOnnx', 'model', isModule, model);
+  checkOptions('exportOnnx', z.strictObject({
+    inputShape: z.array(is.positiveInt).length(3).readonly().optional(),
+    opset: z.number().int().optional(),
+    metadata: z.record(z.string(), z.string()).optional(),
+    producerVersion: z.string().optional(),
+  }), o);
   if (!HOST_LE) throw new ExportError('ONNX export writes little-endian raw tensor data and needs a little-endian host');
   const opset = o.opset ?? DEFAULT_OPSET;
   if (!Number.isInteger(opset) || opset < DEFAULT_OPSET || opset > MAX_OPSET) throw new ExportError(`opset must be an integer from ${DEFAULT_OPSET} to ${MAX_OPSET}, got ${opset}`);

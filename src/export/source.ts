@@ -19,9 +19,12 @@ import { isCheckpointComplete, loadCheckpoint } from '../train/checkpoint.js';
 import { writeFileAtomic } from '../tensor/atomic-file.js';
 import { ExportError } from './onnx.js';
 
+/** The file in a pai output folder that says which model its weights belong to. */
 export const MODEL_JSON = 'model.json';
+/** The format tag of model.json. */
 export const MODEL_JSON_FORMAT = 'pai-model/1';
 
+/** Which zoo model, with which options, a set of weights belongs to. */
 export interface ModelIdentity {
   name: string;
   options: CreateOptions;
@@ -50,6 +53,7 @@ export function identityMetadata(id: ModelIdentity): Record<string, string> {
   return { model: id.name, model_options: JSON.stringify(id.options) };
 }
 
+/** The model identity recorded in a safetensors file's metadata, or null. */
 export function identityFromMetadata(meta: Record<string, string>): ModelIdentity | null {
   const name = meta['model'];
   if (!name) return null;
@@ -108,6 +112,7 @@ export function findModelIdentity(dir: string): { id: ModelIdentity; source: str
   return null;
 }
 
+/** A model read back from a checkpoint or output folder, ready to export. */
 export interface ExportSource {
   /** The folder the weights were read from (a checkpoint's best/ or last/ where one was chosen). */
   dir: string;

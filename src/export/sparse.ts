@@ -30,13 +30,16 @@ import { entriesToTensors, stateDictEntries } from '../nn/serialize.js';
 import { writeFileAtomic } from '../tensor/atomic-file.js';
 import { readSafetensors, serializeSafetensors, SafetensorsError, type StDtype, type StEntry } from '../tensor/safetensors.js';
 
+/** The format tag of pai's sparse safetensors files. */
 export const SPARSE_FORMAT = 'pai-sparse/1';
 const META_KEY = 'pai_sparse';
 const VALUES = '::values';
 const INDEX = '::index';
 
+/** How one tensor is stored in a sparse file: dense, bitmap of kept positions, or delta-coded positions. */
 export type SparseEncoding = 'dense' | 'delta' | 'bitmap';
 
+/** One tensor of a sparse file: its shape, dtype, encoding and kept count. */
 export interface SparseTensorInfo {
   encoding: SparseEncoding;
   dtype: StDtype;
@@ -46,6 +49,7 @@ export interface SparseTensorInfo {
   width?: 1 | 2 | 4;
 }
 
+/** One tensor of a sparse file with its stored and dense sizes. */
 export interface SparseTensorReport extends SparseTensorInfo {
   name: string;
   numel: number;
@@ -54,6 +58,7 @@ export interface SparseTensorReport extends SparseTensorInfo {
   denseBytes: number;
 }
 
+/** What a sparse export wrote: per tensor and in total, against the dense size. */
 export interface SparseReport {
   /** Size of the whole file, and of the same state dict written as a dense safetensors file. */
   sparseBytes: number;

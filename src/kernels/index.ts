@@ -5,7 +5,7 @@ import type { Backend, DType } from './interface.js';
 import { jsBackend } from './js/index.js';
 import { loadNativeBackend } from './native/index.js';
 
-export type { Backend, DType, FloatArray, Conv2dParams, Pool2dParams, AdaptivePool2dParams, MatmulParams, UnaryOp, BinaryOp, ReduceOp } from './interface.js';
+export type { Backend, DType, FloatArray, Conv2dParams, Pool2dParams, AdaptivePool2dParams, MatmulParams, UnaryOp, BinaryOp, ReduceOp, CsrPattern, SparseLinearParams } from './interface.js';
 export { jsBackend };
 
 interface Selection { backend: Backend; reason: string }
@@ -53,10 +53,12 @@ export function useBackend(b: Backend | null): void {
   override = b;
 }
 
+/** The native (oneDNN) backend when its addon loads, else null. */
 export function nativeBackend(): Backend | null {
   return loadNativeBackend().backend;
 }
 
+/** Sets the number of threads the current backend computes with (a positive integer). */
 export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`threads must be a positive integer, got ${n}`);
   (override ?? select().backend).setNumThreads(n);

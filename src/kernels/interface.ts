@@ -17,6 +17,8 @@ export interface Backend extends Kernels {
   readonly name: 'js' | 'native';
   /** Whether this backend computes in the given dtype; the native one only does float32. */
   supports(dtype: DType): boolean;
+  /** Sets the number of threads this backend computes with. */
   setNumThreads(n: number): void;
+  /** The number of threads this backend computes with. */
   numThreads(): number;
 }

@@ -5,6 +5,7 @@ import { Module } from '../nn/module.js';
 import type { InitScheme } from '../nn/init.js';
 import { Generator } from '../tensor/random.js';
 
+/** Options every model of the zoo takes; those not given take the model's defaults. */
 export interface ModelOptions {
   numClasses?: number;
   /** 3 for CIFAR and ImageNet, 1 for (Fashion-)MNIST. */
@@ -30,8 +31,10 @@ export interface ResolvedOptions {
   init: ModelInit;
 }
 
+/** A model's weight initialisation; `timm` is timm's truncated normal, for ViTs. */
 export type ModelInit = InitScheme | 'timm';
 
+/** A model of the zoo: a Module that knows the options it was built with and the name of its final classifier. */
 export abstract class Model extends Module {
   /** Module path of the final classifier (`linear`, `fc`, `head`, ...). */
   abstract readonly classifierName: string;
@@ -43,10 +46,12 @@ export abstract class Model extends Module {
   fixedPrunable?(): string[];
 }
 
+/** The generator a model initialises from: options.gen, else the 'init' stream of options.seed (default 0). */
 export function initGen(o: ModelOptions): Generator {
   return o.gen ?? new Generator(o.seed ?? 0).stream('init');
 }
 
+/** The options with every field decided from the defaults `d`, checked. */
 export function resolve(o: ModelOptions, d: ResolvedOptions, inits: readonly ModelInit[] = ['default', 'kaiming_normal']): ResolvedOptions {
   const r: ResolvedOptions = {
     numClasses: o.numClasses ?? d.numClasses,

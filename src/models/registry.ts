@@ -2,6 +2,8 @@
 // computed from the architecture's arithmetic rather than by building the model, so `pai models`
 // stays instant even for ViT-Base; the tests check every formula against a built model.
 
+import { z } from 'zod';
+import { checkArgument, checkOptions, is } from '../tensor/options.js';
 import { Model, resolve, scaled, convOut, type ModelOptions, type ResolvedOptions } from './common.js';
 import { CifarResNet, type CifarResNetDepth } from './resnet_cifar.js';
 import { VGG, VGG_CFG, type VggName } from './vgg.js';
@@ -11,6 +13,7 @@ import { VisionTransformer, VIT_PRESETS, type VitOptions, type VitConfig } from 
 import { LeNet5, Mlp300100 } from './small.js';
 
 export { Model, type ModelOptions, type ResolvedOptions } from './common.js';
+/** Options of `createModel`: the model options, and the architecture options for ViTs. */
 export type CreateOptions = VitOptions;
 
 const COMMON_KEYS = ['numClasses', 'inChannels', 'width', 'imageSize', 'init', 'gen', 'seed'] as const;
@@ -180,6 +183,26 @@ function entry(name: string): Entry {
   return e;
 }
 
+const createOptionsSchema = z.object({
+  numClasses: is.positiveInt.optional(),
+  inChannels: is.positiveInt.optional(),
+  width: is.positive.optional(),
+  imageSize: is.positiveInt.optional(),
+  init: z.enum(['default', 'kaiming_normal', 'timm']).optional(),
+  gen: is.generator.optional(),
+  seed: z.number().int().optional(),
+  patchSize: is.positiveInt.optional(),
+  dim: is.positiveInt.optional(),
+  depth: is.positiveInt.optional(),
+  numHeads: is.positiveInt.optional(),
+  mlpRatio: is.positive.optional(),
+});
+
+function checkCreate(fn: string, name: string, options: CreateOptions): void {
+  checkArgument(fn, 'name', z.string(), name);
+  checkOptions(fn, createOptionsSchema, options);
+}
+
 function given(o: CreateOptions): CreateOptions {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as CreateOptions;
 }
@@ -192,12 +215,14 @@ function checkKeys(name: string, e: Entry, o: CreateOptions): void {
 
 /** Builds a registered model; options not given take the model's defaults (see listModels). */
 export function createModel(name: string, options: CreateOptions = {}): Model {
+  checkCreate('createModel', name, options);
   const e = entry(name);
   const o = given(options);
   checkKeys(name, e, o);
   return e.build(o);
 }
 
+/** A zoo entry as `listModels` describes it. */
 export interface ModelInfo {
   name: string;
   description: string;
@@ -212,6 +237,7 @@ export function listModels(): ModelInfo[] {
 
 /** Parameter count of a registered model at the given options, without building it. */
 export function countParameters(name: string, options: CreateOptions = {}): number {
+  checkCreate('countParameters', name, options);
   const e = entry(name);
   const o = given(options);
   checkKeys(name, e, o);
@@ -221,6 +247,7 @@ export function countParameters(name: string, options: CreateOptions = {}): numb
   return e.count(c);
 }
 
+/** The names of every model of the zoo. */
 export function modelNames(): string[] {
   return [...REGISTRY.keys()];
 }

@@ -12,8 +12,10 @@ import { BatchNorm2d, Conv2d, Linear, Sequential, type InitOptions } from '../nn
 import type { InitScheme } from '../nn/init.js';
 import { Model, initGen, resolve, scaled, convOut, type ModelOptions, type ResolvedOptions } from './common.js';
 
-interface Block extends Module { readonly outChannels: number }
+/** A residual block of the CIFAR ResNets, which says how many channels it outputs. */
+export interface Block extends Module { readonly outChannels: number }
 
+/** The two-convolution residual block of ResNet-18/34. */
 export class BasicBlock extends Module implements Block {
   static readonly expansion = 1;
   readonly outChannels: number;
@@ -34,6 +36,7 @@ export class BasicBlock extends Module implements Block {
   }
 }
 
+/** The 1x1-3x3-1x1 residual block of ResNet-50. */
 export class Bottleneck extends Module implements Block {
   static readonly expansion = 4;
   readonly outChannels: number;
@@ -66,6 +69,7 @@ function projection(inPlanes: number, outPlanes: number, stride: number, io: Ini
   return new Sequential(new Conv2d(inPlanes, outPlanes, 1, { stride, bias: false, ...io }), new BatchNorm2d(outPlanes));
 }
 
+/** The depths of the CIFAR ResNets. */
 export type CifarResNetDepth = 18 | 34 | 50;
 
 const PLANS: Record<CifarResNetDepth, { block: 'basic' | 'bottleneck'; blocks: [number, number, number, number] }> = {
@@ -74,6 +78,7 @@ const PLANS: Record<CifarResNetDepth, { block: 'basic' | 'bottleneck'; blocks: [
   50: { block: 'bottleneck', blocks: [3, 4, 6, 3] },
 };
 
+/** ResNet-18/34/50 for CIFAR as the paper's code builds them (kuangliu variant: 3x3 stem, no max-pool, linear head). */
 export class CifarResNet extends Model {
   readonly classifierName = 'linear';
   readonly config: ResolvedOptions;
@@ -137,8 +142,11 @@ export class CifarResNet extends Model {
   }
 }
 
+/** ResNet-18 for CIFAR. */
 export function resnet18(o: ModelOptions = {}): CifarResNet { return new CifarResNet(18, o); }
+/** ResNet-34 for CIFAR. */
 export function resnet34(o: ModelOptions = {}): CifarResNet { return new CifarResNet(34, o); }
+/** ResNet-50 for CIFAR. */
 export function resnet50(o: ModelOptions = {}): CifarResNet { return new CifarResNet(50, o); }
 
 /** The paper's ResNet18_TinyImageNet: 64x64 input, 200 classes, adaptive average pooling. */

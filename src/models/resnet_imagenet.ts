@@ -62,6 +62,7 @@ class TvBottleneck extends Module {
   }
 }
 
+/** ResNet-18/50 for ImageNet with torchvision's names (7x7 stem, max-pool, downsample, fc). */
 export class ImageNetResNet extends Model {
   readonly classifierName = 'fc';
   readonly config: ResolvedOptions;
@@ -103,5 +104,7 @@ export class ImageNetResNet extends Model {
   }
 }
 
+/** ResNet-18 for ImageNet. */
 export const resnet18Imagenet = (o: ModelOptions = {}): ImageNetResNet => new ImageNetResNet(18, o);
+/** ResNet-50 for ImageNet. */
 export const resnet50Imagenet = (o: ModelOptions = {}): ImageNetResNet => new ImageNetResNet(50, o);

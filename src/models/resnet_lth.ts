@@ -11,6 +11,7 @@ import { BatchNorm2d, Conv2d, Linear, Sequential, type InitOptions } from '../nn
 import type { InitScheme } from '../nn/init.js';
 import { Model, initGen, resolve, scaled, type ModelOptions, type ResolvedOptions } from './common.js';
 
+/** The residual block of the CIFAR ResNet-20/32/56 (two 3x3 convolutions, projection shortcut when the shape changes). */
 export class LthBlock extends Module {
   readonly conv1: Conv2d; readonly bn1: BatchNorm2d; readonly conv2: Conv2d; readonly bn2: BatchNorm2d;
   readonly shortcut: Sequential;
@@ -32,6 +33,7 @@ export class LthBlock extends Module {
   }
 }
 
+/** ResNet-20/32/56 for CIFAR (He et al.), with OpenLTH / Synaptic-Flow names. */
 export class LthResNet extends Model {
   readonly classifierName = 'fc';
   readonly config: ResolvedOptions;
@@ -72,6 +74,9 @@ export class LthResNet extends Model {
   }
 }
 
+/** ResNet-20 for CIFAR. */
 export const resnet20 = (o: ModelOptions = {}): LthResNet => new LthResNet(20, o);
+/** ResNet-32 for CIFAR. */
 export const resnet32 = (o: ModelOptions = {}): LthResNet => new LthResNet(32, o);
+/** ResNet-56 for CIFAR. */
 export const resnet56 = (o: ModelOptions = {}): LthResNet => new LthResNet(56, o);

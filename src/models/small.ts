@@ -16,6 +16,7 @@ function checkInput(name: string, x: Tensor, c: ResolvedOptions): void {
   }
 }
 
+/** LeNet-5 for (Fashion-)MNIST: two 5x5 convolutions with max pooling and three fully connected layers. */
 export class LeNet5 extends Model {
   readonly classifierName = 'fc3';
   readonly config: ResolvedOptions;
@@ -66,5 +67,7 @@ export class Mlp300100 extends Model {
   }
 }
 
+/** LeNet-5. */
 export const lenet5 = (o: ModelOptions = {}): LeNet5 => new LeNet5(o);
+/** The LeNet-300-100 multilayer perceptron. */
 export const mlp = (o: ModelOptions = {}): Mlp300100 => new Mlp300100(o);

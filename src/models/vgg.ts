@@ -11,6 +11,7 @@ import type { Module } from '../nn/module.js';
 import type { InitScheme } from '../nn/init.js';
 import { Model, initGen, resolve, scaled, type ModelOptions, type ResolvedOptions } from './common.js';
 
+/** The VGG variants. */
 export type VggName = 'vgg11' | 'vgg13' | 'vgg16' | 'vgg19';
 
 /** Channel counts, 'M' a 2x2 max-pool: kuangliu's cfg. */
@@ -21,6 +22,7 @@ export const VGG_CFG: Record<VggName, (number | 'M')[]> = {
   vgg19: [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 256, 'M', 512, 512, 512, 512, 'M', 512, 512, 512, 512, 'M'],
 };
 
+/** VGG-11/13/16/19 with batch norm for CIFAR, with the paper's layer names (features.conv_0, features.bn_1, ...). */
 export class VGG extends Model {
   readonly classifierName = 'linear';
   readonly config: ResolvedOptions;
@@ -66,7 +68,11 @@ export class VGG extends Model {
   }
 }
 
+/** VGG-11 with batch norm. */
 export const vgg11 = (o: ModelOptions = {}): VGG => new VGG('vgg11', o);
+/** VGG-13 with batch norm. */
 export const vgg13 = (o: ModelOptions = {}): VGG => new VGG('vgg13', o);
+/** VGG-16 with batch norm. */
 export const vgg16 = (o: ModelOptions = {}): VGG => new VGG('vgg16', o);
+/** VGG-19 with batch norm. */
 export const vgg19 = (o: ModelOptions = {}): VGG => new VGG('vgg19', o);

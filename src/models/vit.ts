@@ -14,6 +14,7 @@ import { normal_ } from '../nn/init.js';
 import type { InitScheme } from '../nn/init.js';
 import { Model, initGen, resolve, type ModelOptions, type ResolvedOptions } from './common.js';
 
+/** Options of a Vision Transformer: the model options plus patch size, width, depth, heads and MLP ratio. */
 export interface VitOptions extends ModelOptions {
   patchSize?: number;
   dim?: number;
@@ -26,6 +27,7 @@ export interface VitConfig extends ResolvedOptions { patchSize: number; dim: num
 
 const LN_EPS = 1e-6;
 
+/** Cuts an image into patches and embeds each with a strided convolution (timm's patch_embed). */
 export class PatchEmbed extends Module {
   readonly proj: Conv2d;
   constructor(inChannels: number, dim: number, patch: number, io: InitOptions) {
@@ -38,6 +40,7 @@ export class PatchEmbed extends Module {
   }
 }
 
+/** The two-layer GELU MLP of a transformer block (timm's mlp.fc1, mlp.fc2). */
 export class Mlp extends Module {
   readonly fc1: Linear; readonly act: GELU; readonly fc2: Linear;
   constructor(dim: number, hidden: number, io: InitOptions) {
@@ -51,6 +54,7 @@ export class Mlp extends Module {
   }
 }
 
+/** One pre-norm transformer block: attention and MLP, each with a residual connection. */
 export class VitBlock extends Module {
   readonly norm1: LayerNorm; readonly attn: MultiheadAttention; readonly norm2: LayerNorm; readonly mlp: Mlp;
   constructor(dim: number, numHeads: number, mlpRatio: number, io: InitOptions) {
@@ -66,6 +70,7 @@ export class VitBlock extends Module {
   }
 }
 
+/** A Vision Transformer with timm's parameter names (class token, position embedding, blocks, head). */
 export class VisionTransformer extends Model {
   readonly classifierName = 'head';
   readonly config: VitConfig;
@@ -133,8 +138,10 @@ export class VisionTransformer extends Model {
   }
 }
 
+/** The architecture of a named ViT preset. */
 export interface VitPreset { patchSize: number; dim: number; depth: number; numHeads: number; imageSize: number; numClasses: number }
 
+/** The ViT presets by model name. */
 export const VIT_PRESETS: Record<string, VitPreset> = {
   vit_tiny_patch16_224: { patchSize: 16, dim: 192, depth: 12, numHeads: 3, imageSize: 224, numClasses: 1000 },
   vit_small_patch16_224: { patchSize: 16, dim: 384, depth: 12, numHeads: 6, imageSize: 224, numClasses: 1000 },
@@ -145,6 +152,7 @@ export const VIT_PRESETS: Record<string, VitPreset> = {
   vit_base_patch4_32: { patchSize: 4, dim: 768, depth: 12, numHeads: 12, imageSize: 32, numClasses: 10 },
 };
 
+/** The ViT preset `preset` with the given options. */
 export function vit(preset: string, o: VitOptions = {}): VisionTransformer {
   const p = VIT_PRESETS[preset];
   if (!p) throw new RangeError(`unknown ViT preset ${JSON.stringify(preset)} (known: ${Object.keys(VIT_PRESETS).join(', ')})`);

@@ -4,8 +4,10 @@
 import { Tensor } from '../tensor/tensor.js';
 import type { Generator } from '../tensor/random.js';
 
+/** A weight initialisation: PyTorch's default (kaiming_uniform with a = sqrt(5)) or kaiming_normal. */
 export type InitScheme = 'default' | 'kaiming_normal';
 
+/** The fan-in of a weight of this shape (input features times the kernel size), as PyTorch computes it. */
 export function fanIn(shape: readonly number[]): number {
   if (shape.length < 2) throw new RangeError(`fan_in needs a weight of rank >= 2, got [${shape.join(', ')}]`);
   let f = shape[1]!;
@@ -13,17 +15,20 @@ export function fanIn(shape: readonly number[]): number {
   return f;
 }
 
+/** The fan-out of a weight of this shape (output features times the kernel size). */
 export function fanOut(shape: readonly number[]): number {
   let f = shape[0]!;
   for (let i = 2; i < shape.length; i++) f *= shape[i]!;
   return f;
 }
 
+/** Fills t in place with uniform values in [low, high) from gen; returns t. */
 export function uniform_(t: Tensor, low: number, high: number, gen: Generator): Tensor {
   gen.fillUniform(t.data, low, high);
   return t;
 }
 
+/** Fills t in place with normal values of the given mean and standard deviation from gen; returns t. */
 export function normal_(t: Tensor, mean: number, std: number, gen: Generator): Tensor {
   gen.fillNormal(t.data, mean, std);
   return t;

@@ -9,12 +9,14 @@ import * as F from '../autograd/ops/index.js';
 import { Module } from './module.js';
 import { initWeightBias, type InitScheme } from './init.js';
 
+/** How a layer initialises its weights: the generator to draw from and the scheme (PyTorch's default or kaiming_normal). */
 export interface InitOptions { gen?: Generator; init?: InitScheme }
 
 function genOf(o: InitOptions): Generator {
   return o.gen ?? new Generator(0, 'init');
 }
 
+/** A 2-d convolution layer, as torch.nn.Conv2d (weight [out, in/groups, kh, kw], optional bias, PyTorch's initialisation). */
 export class Conv2d extends Module {
   readonly inChannels: number; readonly outChannels: number;
   readonly kernelSize: [number, number];
@@ -42,6 +44,7 @@ export class Conv2d extends Module {
   }
 }
 
+/** A fully connected layer, as torch.nn.Linear (weight [out, in], optional bias). */
 export class Linear extends Module {
   readonly inFeatures: number; readonly outFeatures: number;
   constructor(inFeatures: number, outFeatures: number, o: InitOptions & { bias?: boolean } = {}) {
@@ -113,6 +116,7 @@ export class BatchNorm1d extends BatchNorm {
   constructor(numFeatures: number, o: ConstructorParameters<typeof BatchNorm>[2] = {}) { super(numFeatures, 2, o); }
 }
 
+/** Layer normalisation over the trailing `normalizedShape` axes, as torch.nn.LayerNorm. */
 export class LayerNorm extends Module {
   readonly normalizedShape: number[]; readonly eps: number;
   constructor(normalizedShape: number | number[], o: { eps?: number; elementwiseAffine?: boolean; bias?: boolean } = {}) {
@@ -128,39 +132,47 @@ export class LayerNorm extends Module {
   }
 }
 
+/** max(x, 0), as torch.nn.ReLU. */
 export class ReLU extends Module {
   forward(x: Tensor): Tensor { return F.relu(x); }
 }
 
+/** The Gaussian error linear unit, exact (erf) or with the tanh approximation, as torch.nn.GELU. */
 export class GELU extends Module {
   constructor(readonly approximate: 'none' | 'tanh' = 'none') { super(); }
   forward(x: Tensor): Tensor { return F.gelu(x, this.approximate); }
 }
 
+/** Returns its input unchanged. */
 export class Identity extends Module {
   forward(x: Tensor): Tensor { return x; }
 }
 
+/** Flattens the axes from `start` to `end` into one, as torch.nn.Flatten. */
 export class Flatten extends Module {
   constructor(readonly start = 1, readonly end = -1) { super(); }
   forward(x: Tensor): Tensor { return F.flatten(x, this.start, this.end); }
 }
 
+/** 2-d max pooling, as torch.nn.MaxPool2d. */
 export class MaxPool2d extends Module {
   constructor(readonly kernelSize: number | [number, number], readonly options: Parameters<typeof F.maxPool2d>[2] = {}) { super(); }
   forward(x: Tensor): Tensor { return F.maxPool2d(x, this.kernelSize, this.options); }
 }
 
+/** 2-d average pooling, as torch.nn.AvgPool2d. */
 export class AvgPool2d extends Module {
   constructor(readonly kernelSize: number | [number, number], readonly options: Parameters<typeof F.avgPool2d>[2] = {}) { super(); }
   forward(x: Tensor): Tensor { return F.avgPool2d(x, this.kernelSize, this.options); }
 }
 
+/** 2-d adaptive average pooling to a fixed output size, as torch.nn.AdaptiveAvgPool2d. */
 export class AdaptiveAvgPool2d extends Module {
   constructor(readonly outputSize: number | [number, number]) { super(); }
   forward(x: Tensor): Tensor { return F.adaptiveAvgPool2d(x, this.outputSize); }
 }
 
+/** Zeroes each value with probability p in training mode and scales the rest by 1/(1-p), as torch.nn.Dropout; seeded. */
 export class Dropout extends Module {
   private readonly gen: Generator;
   constructor(readonly p = 0.5, gen?: Generator) {
@@ -178,6 +190,7 @@ export class Sequential extends Module {
     super();
     layers.forEach((l, i) => this.append(l, i));
   }
+  /** Appends a layer (named by its index, or `[name, layer]`); returns this. */
   append(l: Module | [string, Module], index = this.order.length): this {
     const [name, m] = Array.isArray(l) ? l : [String(index), l];
     this.registerModule(name, m);
@@ -185,6 +198,7 @@ export class Sequential extends Module {
     return this;
   }
   get length(): number { return this.order.length; }
+  /** The i-th layer. */
   at(i: number): Module { return this.order[i]!; }
   forward(x: Tensor): Tensor {
     let h = x;

@@ -5,7 +5,9 @@
 import { Tensor, allocate } from '../tensor/tensor.js';
 import { sameShape, shapeStr } from '../tensor/shape.js';
 import type { DType } from '../kernels/interface.js';
+import { z } from 'zod';
 
+/** A state dict that does not fit the module: the missing, unexpected and mis-shaped keys are listed in the message and as fields. */
 export class StateDictError extends Error {
   override name = 'StateDictError';
   constructor(message: string, readonly missing: string[] = [], readonly unexpected: string[] = [], readonly mismatched: string[] = []) {
@@ -15,12 +17,14 @@ export class StateDictError extends Error {
 
 interface BufferInfo { tensor: Tensor | null; persistent: boolean; int64: boolean }
 
+/** The base of every layer and model, as torch.nn.Module: named parameters, buffers and child modules in registration order, train/eval mode, and state dicts with PyTorch's names. */
 export abstract class Module {
   training = true;
   private readonly _parameters = new Map<string, Tensor | null>();
   private readonly _buffers = new Map<string, BufferInfo>();
   private readonly _modules = new Map<string, Module>();
 
+  /** Computes the module's output; ops on tensors that require gradients record the graph. */
   abstract forward(...xs: Tensor[]): Tensor;
 
   /** Registers (or replaces) a parameter: a leaf tensor that requires a gradient. */
@@ -38,14 +42,18 @@ export abstract class Module {
     return t;
   }
 
+  /** Registers (or replaces) a child module under `name`; its parameters become `name.<parameter>`. */
   registerModule<M extends Module>(name: string, m: M): M {
     checkName(name);
     this._modules.set(name, m);
     return m;
   }
 
+  /** This module's own parameter `name`, or null. */
   getParameter(name: string): Tensor | null { return this._parameters.get(name) ?? null; }
+  /** This module's own buffer `name`, or null. */
   getBuffer(name: string): Tensor | null { return this._buffers.get(name)?.tensor ?? null; }
+  /** This module's child `name`, if any. */
   getModule(name: string): Module | undefined { return this._modules.get(name); }
 
   /** Children in registration order. */
@@ -74,10 +82,12 @@ export abstract class Module {
     return out;
   }
 
+  /** Every parameter, in `namedParameters()` order. */
   parameters(): Tensor[] {
     return this.namedParameters().map(([, t]) => t);
   }
 
+  /** Every buffer of this module and those below it with dotted names, persistent or not. */
   namedBuffers(): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     for (const [prefix, m] of this.namedModules()) {
@@ -143,15 +153,18 @@ export abstract class Module {
     return { missing, unexpected };
   }
 
+  /** Sets training mode (true) or evaluation mode (false) on this module and all below it; returns this. */
   train(mode = true): this {
     for (const [, m] of this.namedModules()) m.training = mode;
     return this;
   }
 
+  /** Sets evaluation mode on this module and all below it (batch norm uses its running statistics, dropout is off); returns this. */
   eval(): this {
     return this.train(false);
   }
 
+  /** Clears the gradient of every parameter. */
   zeroGrad(): void {
     for (const p of this.parameters()) p.grad = null;
   }
@@ -183,6 +196,7 @@ export abstract class Module {
   /** Hook for modules that cache references to their own tensors. */
   protected onDtypeChange(): void {}
 
+  /** The number of parameter values (elements), over all parameters. */
   numParameters(): number {
     return this.parameters().reduce((s, t) => s + t.size, 0);
   }
@@ -202,3 +216,6 @@ function firstFew(items: readonly string[], sep: string, n = 12): string {
 function checkName(name: string): void {
   if (name === '' || name.includes('.')) throw new Error(`module member names must be non-empty and contain no '.', got "${name}"`);
 }
+
+/** A schema accepting any {@link Module} (a model, a layer), for checking arguments. */
+export const isModule = z.custom<Module>((v) => v instanceof Module, { message: 'expected a Module (a model from createModel, or an nn layer)' });

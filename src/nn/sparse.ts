@@ -19,7 +19,9 @@ import { Tensor } from '../tensor/tensor.js';
 import { sameShape, shapeStr } from '../tensor/shape.js';
 import * as F from '../autograd/ops/index.js';
 import type { SparsePattern } from '../autograd/ops/index.js';
-import { Module } from './module.js';
+import { z } from 'zod';
+import { checkArgument, checkOptions, is } from '../tensor/options.js';
+import { Module, isModule } from './module.js';
 import { Conv2d, Linear } from './layers.js';
 
 /**
@@ -30,6 +32,7 @@ import { Conv2d, Linear } from './layers.js';
  */
 export const DEFAULT_MIN_SPARSITY = 0.9;
 
+/** A pruned Conv2d run by the sparse kernels: its kept weights in compressed rows, one per output channel. */
 export class SparseConv2d extends Module {
   readonly pattern: SparsePattern;
   readonly options: { stride: number | readonly [number, number]; padding: number | readonly [number, number]; dilation: number | readonly [number, number] };
@@ -56,6 +59,7 @@ export class SparseConv2d extends Module {
   }
 }
 
+/** A pruned Linear layer run by the sparse kernels: its kept weights in compressed rows. */
 export class SparseLinear extends Module {
   readonly pattern: SparsePattern;
   readonly dense: Linear;
@@ -76,13 +80,16 @@ export class SparseLinear extends Module {
   }
 }
 
+/** A layer that runs sparse. */
 export type SparseModule = SparseConv2d | SparseLinear;
 
+/** Options of `sparsifyModel`. */
 export interface SparsifyOptions {
   /** Only layers whose mask prunes at least this fraction run sparse (default DEFAULT_MIN_SPARSITY). */
   minSparsity?: number;
 }
 
+/** What `sparsifyModel` replaced and what it left dense. */
 export interface SparsifyReport {
   /** Module paths of the layers now sparse, with their sparsity and kept count. */
   converted: { name: string; kind: 'conv2d' | 'linear'; sparsity: number; nnz: number }[];
@@ -132,6 +139,9 @@ function swapChild(parent: Module, name: string, prev: Module, next: Module): vo
  * masks them). Layers already sparse are left alone.
  */
 export function sparsifyModel(model: Module, masks: ReadonlyMap<string, Tensor>, o: SparsifyOptions = {}): SparsifyReport {
+  checkArgument('sparsifyModel', 'model', isModule, model);
+  checkArgument('sparsifyModel', 'masks', is.tensorMap, masks);
+  checkOptions('sparsifyModel', z.strictObject({ minSparsity: is.fraction.optional() }), o);
   const minSparsity = o.minSparsity ?? DEFAULT_MIN_SPARSITY;
   if (!(minSparsity >= 0 && minSparsity <= 1)) throw new RangeError(`sparsifyModel: minSparsity must lie in [0, 1], got ${minSparsity}`);
   const report: SparsifyReport = { converted: [], skipped: [] };

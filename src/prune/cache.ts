@@ -21,7 +21,9 @@ import type { Scores } from './types.js';
 const FORMAT = 'pai-score-cache/1';
 const SUFFIX = '.safetensors';
 
+/** Where the score cache lives by default, relative to the working folder. */
 export const DEFAULT_SCORE_CACHE_DIR = join('.pai-cache', 'scores');
+/** The default size limit of the score cache (1 GiB); the least recently used entries go first. */
 export const DEFAULT_SCORE_CACHE_MAX_BYTES = 1024 ** 3;
 
 /** Everything a criterion's scores depend on. Build it with scoreCacheKey. */
@@ -39,6 +41,7 @@ export interface ScoreCacheKey {
   warmup: boolean | string;
 }
 
+/** Everything scores depend on, from which `scoreCacheKey` derives the cache key. */
 export interface ScoreCacheKeyInput {
   /** Registry name of the model (`resnet18`). */
   modelName: string;
@@ -74,6 +77,7 @@ export function hashMaskData(data: MaskData): string {
   return h.digest('hex');
 }
 
+/** The cache key of a scoring: a hash of every input that can change the scores. */
 export function scoreCacheKey(k: ScoreCacheKeyInput): ScoreCacheKey {
   const c = getCriterion(k.criterion);
   const o = k.options ?? {};
@@ -107,6 +111,7 @@ function canonical(v: unknown): string {
   return JSON.stringify(v);
 }
 
+/** Options of `ScoreCache`. */
 export interface ScoreCacheOptions {
   /** Default `.pai-cache/scores` under the working directory. */
   dir?: string;
@@ -116,9 +121,12 @@ export interface ScoreCacheOptions {
   onWarning?: (message: string) => void;
 }
 
+/** One cached scoring file. */
 export interface ScoreCacheEntry { file: string; bytes: number; lastUsed: Date }
+/** The cache's folder, size, limit and entries. */
 export interface ScoreCacheUsage { dir: string; bytes: number; maxBytes: number; entries: ScoreCacheEntry[] }
 
+/** A folder of cached scores keyed by everything they depend on, bounded in size (least recently used first out). */
 export class ScoreCache {
   readonly dir: string;
   readonly maxBytes: number;
@@ -133,6 +141,7 @@ export class ScoreCache {
     this.warn = o.onWarning ?? ((m) => process.stderr.write(`pai: warning: ${m}\n`));
   }
 
+  /** The file that holds (or would hold) the scores of `key`. */
   fileFor(key: ScoreCacheKey): string {
     return join(this.dir, `${createHash('sha256').update(canonical(key)).digest('hex')}${SUFFIX}`);
   }
@@ -163,6 +172,7 @@ export class ScoreCache {
     return scores;
   }
 
+  /** Stores the scores of `key` (atomically), then trims the cache to its size limit. */
   put(key: ScoreCacheKey, scores: Scores): void {
     let bytes = 0;
     for (const t of scores.values()) bytes += t.data.byteLength;

@@ -11,8 +11,10 @@ import { sum } from '../autograd/ops/index.js';
 import type { Module } from '../nn/module.js';
 import type { Masks } from './types.js';
 
+/** The kept and total values of one prunable tensor. */
 export interface LayerDensity { name: string; kept: number; total: number; density: number }
 
+/** Per-layer densities, fully pruned tensors, and whether a path from input to output survives. */
 export interface CollapseReport {
   layers: LayerDensity[];
   kept: number;
@@ -23,6 +25,7 @@ export interface CollapseReport {
   connected: boolean | null;
 }
 
+/** The density of each prunable tensor under the masks. */
 export function layerDensities(masks: Masks, prunable: ReadonlySet<string>): LayerDensity[] {
   const out: LayerDensity[] = [];
   for (const [name, m] of masks) {
@@ -71,6 +74,7 @@ export function pathSurvives(model: Module, masks: Masks, inputShape: readonly n
   }
 }
 
+/** Densities, emptied tensors and (given the model) whether the masked network still connects input to output. */
 export function collapseReport(model: Module | null, masks: Masks, prunable: ReadonlySet<string>, inputShape?: readonly number[]): CollapseReport {
   const layers = layerDensities(masks, prunable);
   const kept = layers.reduce((s, l) => s + l.kept, 0), total = layers.reduce((s, l) => s + l.total, 0);

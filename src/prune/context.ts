@@ -12,6 +12,7 @@ import { PruneError, type Scores, type Semantics } from './types.js';
 /** Mask data: images [N, C, H, W] and integer labels, used in order. */
 export interface MaskData { x: Tensor; y: Int32Array }
 
+/** What every criterion sees: the model, its parameters in order, the mask data, the seeded streams and the scoring settings. */
 export interface ScoreContext {
   model: Module;
   names: string[];

@@ -8,11 +8,13 @@ import type { Module } from '../nn/module.js';
 import type { MaskData } from './context.js';
 import { applyMasks } from './masking.js';
 import { makeMasks, checkSparsity } from './masks.js';
-import { scoreParameters, type ScoreOptions } from './score.js';
+import { pickScoreOptions, scoreParameters, type ScoreOptions } from './score.js';
 import { PruneError, type Masks, type Scope, type Scores } from './types.js';
 
+/** How iterative pruning approaches the target sparsity. */
 export type Schedule = 'exponential' | 'linear';
 
+/** The sparsity after iteration e of `iterations` (0-based) under a schedule and semantics. */
 export function scheduleSparsity(schedule: Schedule, sparsity: number, e: number, iterations: number, semantics: 'fixed' | 'reference' = 'fixed'): number {
   const f = (e + 1) / iterations;
   if (semantics === 'reference') {
@@ -30,6 +32,7 @@ export interface IterativeOptions extends ScoreOptions {
   scope: Scope;
   iterations: number;
   schedule: Schedule;
+  /** Called after each prune-rescore iteration with its index and sparsity. */
   onIteration?: (e: number, sparsity: number) => void;
 }
 
@@ -43,7 +46,7 @@ export function iterativePrune(model: Module, criterion: string, data: MaskData 
   let scores: Scores | undefined;
   try {
     for (let e = 0; e < o.iterations; e++) {
-      scores = scoreParameters(model, criterion, data, o);
+      scores = scoreParameters(model, criterion, data, pickScoreOptions(o));
       const s = scheduleSparsity(o.schedule, o.sparsity, e, o.iterations, o.semantics ?? 'fixed');
       masks = makeMasks(scores, prunable, s, o.scope, o.semantics === 'reference' ? undefined : masks);
       applyMasks(model, masks);

@@ -17,6 +17,7 @@ export class MaskError extends PruneError {
 
 interface Entry { name: string; param: Tensor; pruned: Int32Array }
 
+/** Keeps pruned weights at exactly zero during training: zeroes their gradients before a step and their values after it. */
 export class MaskEnforcer {
   private readonly entries: Entry[] = [];
   private readonly allParams: Tensor[];

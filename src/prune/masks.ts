@@ -2,7 +2,9 @@
 // scores are broken by position (lower flat index first, over prunable tensors concatenated in
 // parameter order), so a mask is a deterministic function of the scores.
 
+import { z } from 'zod';
 import { Tensor } from '../tensor/tensor.js';
+import { checkArgument, is } from '../tensor/options.js';
 import { shapeStr } from '../tensor/shape.js';
 import { PruneError, type Masks, type Scope, type Scores } from './types.js';
 
@@ -11,6 +13,7 @@ export function keptCount(n: number, sparsity: number): number {
   return Math.max(Math.floor((1 - sparsity) * n), 1);
 }
 
+/** Throws a PruneError unless s lies in [0, 1). */
 export function checkSparsity(s: number, what = 'sparsity'): void {
   if (typeof s !== 'number' || !(s >= 0 && s < 1)) throw new PruneError(`${what} must be in [0, 1), got ${s}`);
 }
@@ -51,6 +54,10 @@ function checkFinite(name: string, t: Tensor): void {
  * `alive` (optional) holds current masks whose zeros must stay pruned (iterative pruning).
  */
 export function makeMasks(scores: Scores, prunable: ReadonlySet<string>, sparsity: number, scope: Scope, alive?: Masks): Masks {
+  checkArgument('makeMasks', 'scores', is.tensorMap, scores);
+  checkArgument('makeMasks', 'prunable', is.stringSet, prunable);
+  checkArgument('makeMasks', 'scope', z.enum(['global', 'layer']), scope);
+  if (alive !== undefined) checkArgument('makeMasks', 'alive', is.tensorMap, alive);
   checkSparsity(sparsity);
   const names = [...scores.keys()].filter((n) => prunable.has(n));
   for (const n of prunable) if (!scores.has(n)) throw new PruneError(`no scores for prunable parameter ${n}`);

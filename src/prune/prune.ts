@@ -3,8 +3,10 @@
 // or scores the caller already holds for this model state), masks, layer-collapse diagnostics, and
 // the masks applied.
 
+import { z } from 'zod';
 import type { Tensor } from '../tensor/tensor.js';
-import type { Module } from '../nn/module.js';
+import { checkArgument, checkOptions, is } from '../tensor/options.js';
+import { isModule, type Module } from '../nn/module.js';
 import { prunableParameters } from './prunable.js';
 import { LayerNorm } from '../nn/layers.js';
 import { sayOnce, type MaskData } from './context.js';
@@ -12,15 +14,20 @@ import { applyMasks } from './masking.js';
 import { collapseReport, type CollapseReport } from './collapse.js';
 import { makeMasks } from './masks.js';
 import { iterativePrune, type Schedule } from './iterative.js';
-import { scoreParameters, type ScoreOptions } from './score.js';
+import { maskDataSchema, pickScoreOptions, scoreOptionsShape, scoreParameters, type ScoreOptions } from './score.js';
 import { bnWarmup } from './warmup.js';
 import { getCriterion } from './criteria/index.js';
 import { PruneError, type Masks, type Scope, type Scores, type Semantics } from './types.js';
 
+/** Options of {@link pruneAtInit}. */
 export interface PruneOptions extends ScoreOptions {
+  /** A criterion name (see `criterionNames()`, `pai criteria`). */
   criterion: string;
+  /** Fraction of the prunable weights to remove, in [0, 1). */
   sparsity: number;
+  /** One ranking over all prunable tensors (`global`, the default) or one per tensor (`layer`). */
   scope?: Scope;
+  /** The mask subset the data-driven criteria score on; null for the data-free ones. */
   data: MaskData | null;
   /** Batches for the BN warm-up (train mode, no gradients) before scoring; none = no warm-up. */
   warmup?: Iterable<Tensor> | null;
@@ -39,6 +46,7 @@ export interface PruneOptions extends ScoreOptions {
   onScored?: (scores: Scores) => void;
   /** Iterations of prune-rescore (default: the criterion's, 100 for SynFlow, 1 for the others). */
   iterations?: number;
+  /** How iterative pruning approaches the sparsity (default exponential). */
   schedule?: Schedule;
   /** Called after each prune-rescore iteration (iterative pruning only), for progress reports. */
   onIteration?: (e: number, sparsity: number) => void;
@@ -48,18 +56,44 @@ export interface PruneOptions extends ScoreOptions {
   apply?: boolean;
 }
 
+/** What {@link pruneAtInit} returns. */
 export interface PruneResult {
+  /** 1 = keep, 0 = pruned, one tensor per prunable parameter. */
   masks: Masks;
+  /** The last scores of every parameter. */
   scores: Scores;
+  /** Densities per layer, emptied layers and whether a path from input to output survives. */
   report: CollapseReport;
+  /** The names of the prunable parameters. */
   prunable: string[];
   /** Warm-up batches run (0 without a warm-up). */
   warmupBatches: number;
   warmupMs: number;
   scoreMs: number;
+  /** Emptied layers and layer collapse, as sentences. */
   warnings: string[];
 }
 
+const pruneOptionsSchema = z.strictObject({
+  ...scoreOptionsShape,
+  criterion: z.string(),
+  sparsity: z.number().min(0, { error: 'must lie in [0, 1)' }).lt(1, { error: 'must lie in [0, 1)' }),
+  scope: z.enum(['global', 'layer']).optional(),
+  data: maskDataSchema.nullable(),
+  warmup: is.iterable.nullable().optional(),
+  warmupBatches: is.positiveInt.optional(),
+  warmupProgress: is.func.optional(),
+  scores: z.instanceof(Map).optional(),
+  onPhase: is.func.optional(),
+  onScored: is.func.optional(),
+  iterations: is.positiveInt.optional(),
+  schedule: z.enum(['exponential', 'linear']).optional(),
+  onIteration: is.func.optional(),
+  refuseCollapse: z.boolean().optional(),
+  apply: z.boolean().optional(),
+});
+
+/** The prunable parameter names of `model` under either semantics (see DESIGN.md). */
 export function prunableSet(model: Module, semantics: Semantics = 'fixed'): Set<string> {
   return new Set(prunableParameters(model, semantics));
 }
@@ -72,7 +106,15 @@ function inputShapeOf(model: Module, o: PruneOptions): readonly number[] {
   return shape;
 }
 
+/**
+ * Prunes `model` at initialisation: optional BN warm-up, scoring with `o.criterion` (iterated for
+ * SynFlow; or the scores given), masks at `o.sparsity`, layer-collapse diagnostics, and (unless
+ * `apply: false`) the masks applied to the weights. The one pipeline of the library, `pai prune`
+ * and the grid runner.
+ */
 export function pruneAtInit(model: Module, o: PruneOptions): PruneResult {
+  checkArgument('pruneAtInit', 'model', isModule, model);
+  checkOptions('pruneAtInit', pruneOptionsSchema, o);
   const semantics = o.semantics ?? 'fixed';
   const prunable = prunableSet(model, semantics);
   const inputShape = inputShapeOf(model, o);
@@ -95,10 +137,10 @@ export function pruneAtInit(model: Module, o: PruneOptions): PruneResult {
     if (o.note) o.note(m);
     else sayOnce(m);
   };
-  const scoreOpts: ScoreOptions = { ...o, inputShape, note };
+  const scoreOpts: ScoreOptions = { ...pickScoreOptions(o), inputShape, note };
   let masks: Masks, scores: Scores;
   if (iterations > 1) {
-    ({ masks, scores } = iterativePrune(model, o.criterion, o.data, prunable, { ...scoreOpts, sparsity: o.sparsity, scope: o.scope ?? 'global', iterations, schedule: o.schedule ?? 'exponential' }));
+    ({ masks, scores } = iterativePrune(model, o.criterion, o.data, prunable, { ...scoreOpts, sparsity: o.sparsity, scope: o.scope ?? 'global', iterations, schedule: o.schedule ?? 'exponential', ...(o.onIteration ? { onIteration: o.onIteration } : {}) }));
   } else {
     scores = o.scores ?? scoreParameters(model, o.criterion, o.data, scoreOpts);
     masks = makeMasks(scores, prunable, o.sparsity, o.scope ?? 'global');

@@ -1,18 +1,22 @@
 // scoreParameters: one criterion, one model, one mask set -> a score for every parameter.
 
+import { z } from 'zod';
 import { Generator } from '../tensor/random.js';
+import { checkArgument, checkOptions, is } from '../tensor/options.js';
 import { shapeStr } from '../tensor/shape.js';
-import type { Module } from '../nn/module.js';
+import { isModule, type Module } from '../nn/module.js';
 import { prunableParameters } from './prunable.js';
 import { makeContext, type MaskData } from './context.js';
-import { getCriterion, OPTION_SPECS, type CriterionOptions } from './criteria/index.js';
-import { PruneError, type Scores, type Semantics } from './types.js';
+import { getCriterion, OPTION_SPECS, type CriterionOptions, type OptionKey } from './criteria/index.js';
+import { PruneError, SEMANTICS, type Scores, type Semantics } from './types.js';
 
 /**
- * How to score. The criterion options (temperature, probes, sharedProbes, taylorForm) override the
- * criterion's defaults; an option the criterion does not read is ignored here (the CLI refuses it).
+ * Options of {@link scoreParameters} (and the scoring part of {@link pruneAtInit}'s options). The
+ * criterion options (temperature, probes, sharedProbes, taylorForm; see `pai criteria`) override
+ * the criterion's defaults; one the criterion does not read is ignored here (the CLI refuses it).
  */
 export interface ScoreOptions extends Partial<CriterionOptions> {
+  /** `fixed` (default) follows the methods as published; `reference` the paper's released code. */
   semantics?: Semantics;
   /** Mask batch size; 1 (the default) reproduces the paper's per-sample loops. */
   batchSize?: number;
@@ -20,12 +24,38 @@ export interface ScoreOptions extends Partial<CriterionOptions> {
   seed?: number;
   /** [C, H, W] of one input, for data-free criteria when no data is given. */
   inputShape?: readonly number[];
+  /** Called after each mask batch with the done and total counts. */
   progress?: (done: number, total: number) => void;
   /** Samples per internal pass of the batched criteria (see ScoreContext.computeBatch); 1 forces the loops. */
   computeBatch?: number;
   /** The prunable parameter names; default: the model's prunable set under `semantics`. */
   prunable?: Iterable<string>;
+  /** Where one-time notes go (default: stderr). */
   note?: (message: string) => void;
+}
+
+/**
+ * The fields of {@link ScoreOptions}, each with the values it accepts. The criterion options are
+ * parsed by their own specs (criteria/options.ts), which name the option at fault.
+ */
+export const scoreOptionsShape = {
+  semantics: z.enum(SEMANTICS as [Semantics, ...Semantics[]]).optional(),
+  batchSize: is.positiveInt.optional(),
+  seed: z.number().int().optional(),
+  inputShape: z.array(is.positiveInt).length(3).readonly().optional(),
+  progress: is.func.optional(),
+  computeBatch: is.positiveInt.optional(),
+  prunable: is.iterable.optional(),
+  note: is.func.optional(),
+  ...Object.fromEntries((Object.keys(OPTION_SPECS) as OptionKey[]).map((k) => [k, z.unknown().optional()])),
+};
+
+/** Mask data: images [N, C, H, W] and one integer label per image. */
+export const maskDataSchema = z.object({ x: is.tensor, y: is.int32Array });
+
+/** Only the {@link ScoreOptions} fields of a larger option object. */
+export function pickScoreOptions(o: ScoreOptions): ScoreOptions {
+  return Object.fromEntries(Object.entries(o).filter(([k]) => Object.prototype.hasOwnProperty.call(scoreOptionsShape, k))) as ScoreOptions;
 }
 
 /** The options criterion `name` reads: given values checked, the rest its defaults under the semantics. */
@@ -59,7 +89,12 @@ export function checkModelFinite(model: Module): void {
   }
 }
 
+/** The score of every parameter of `model` under one criterion (higher = keep), keyed by parameter name. */
 export function scoreParameters(model: Module, criterion: string, data: MaskData | null, o: ScoreOptions = {}): Scores {
+  checkArgument('scoreParameters', 'model', isModule, model);
+  checkArgument('scoreParameters', 'criterion', z.string(), criterion);
+  checkArgument('scoreParameters', 'data', maskDataSchema.nullable(), data);
+  checkOptions('scoreParameters', z.strictObject(scoreOptionsShape), o);
   const c = getCriterion(criterion);
   const opts = resolveCriterionOptions(criterion, o);
   checkModelFinite(model);

@@ -6,6 +6,7 @@ import { Tensor, allocate } from './tensor.js';
 import { numel, type Shape } from './shape.js';
 import type { Generator } from './random.js';
 
+/** Options of the tensor creation functions. */
 export interface CreateOptions { dtype?: DType; requiresGrad?: boolean }
 
 function finish(t: Tensor, o?: CreateOptions): Tensor {
@@ -13,20 +14,24 @@ function finish(t: Tensor, o?: CreateOptions): Tensor {
   return t;
 }
 
+/** A tensor of the given shape filled with 0. */
 export function zeros(shape: Shape, o?: CreateOptions): Tensor {
   return finish(new Tensor(allocate(o?.dtype ?? 'float32', numel(shape)), shape), o);
 }
 
+/** A tensor of the given shape filled with `value`. */
 export function full(shape: Shape, value: number, o?: CreateOptions): Tensor {
   const d = allocate(o?.dtype ?? 'float32', numel(shape));
   d.fill(value);
   return finish(new Tensor(d, shape), o);
 }
 
+/** A tensor of the given shape filled with 1. */
 export function ones(shape: Shape, o?: CreateOptions): Tensor {
   return full(shape, 1, o);
 }
 
+/** A 0-d tensor holding `value`. */
 export function scalar(value: number, o?: CreateOptions): Tensor {
   return full([], value, o);
 }
@@ -47,6 +52,7 @@ export function tensor(values: ArrayLike<number> | NestedArray, shape?: Shape, o
   return finish(new Tensor(d, shape ?? inferred), o);
 }
 
+/** A number or nested arrays of numbers, as `tensor()` accepts them. */
 export type NestedArray = number | NestedArray[];
 
 function inferShape(v: NestedArray): number[] {
@@ -59,24 +65,28 @@ function inferShape(v: NestedArray): number[] {
   return s;
 }
 
+/** The 1-d tensor [0, 1, ..., n - 1]. */
 export function arange(n: number, o?: CreateOptions): Tensor {
   const d = allocate(o?.dtype ?? 'float32', n);
   for (let i = 0; i < n; i++) d[i] = i;
   return finish(new Tensor(d, [n]), o);
 }
 
+/** Standard normal values drawn from `gen`. */
 export function randn(shape: Shape, gen: Generator, o?: CreateOptions): Tensor {
   const d = allocate(o?.dtype ?? 'float32', numel(shape));
   gen.fillNormal(d);
   return finish(new Tensor(d, shape), o);
 }
 
+/** Uniform values in [low, high) (default [0, 1)) drawn from `gen`. */
 export function rand(shape: Shape, gen: Generator, o?: CreateOptions & { low?: number; high?: number }): Tensor {
   const d = allocate(o?.dtype ?? 'float32', numel(shape));
   gen.fillUniform(d, o?.low ?? 0, o?.high ?? 1);
   return finish(new Tensor(d, shape), o);
 }
 
+/** Random signs (+1 or -1 with equal probability) drawn from `gen`: Hutchinson's probes. */
 export function rademacher(shape: Shape, gen: Generator, o?: CreateOptions): Tensor {
   const d = allocate(o?.dtype ?? 'float32', numel(shape));
   gen.fillRademacher(d);
@@ -88,6 +98,7 @@ export function zerosLike(like: Tensor): Tensor {
   return new Tensor(allocate(like.dtype, like.size), like.shape);
 }
 
+/** A tensor of the shape and dtype of `like` filled with `value`. */
 export function fullLike(like: Tensor, value: number): Tensor {
   const d = allocate(like.dtype, like.size);
   d.fill(value);

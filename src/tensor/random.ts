@@ -28,6 +28,7 @@ function hashName(seed: number, name: string): number {
   return Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) >>> 0;
 }
 
+/** A seeded random generator with named, independent streams (`gen.stream('init')`), so that drawing from one never shifts another. */
 export class Generator {
   private s0: number; private s1: number; private s2: number; private s3: number;
   private spareNormal: number | null = null;
@@ -111,11 +112,13 @@ export class Generator {
     return (this.nextU32() & 1) === 0 ? 1 : -1;
   }
 
+  /** Fills `out` with uniform values in [low, high). */
   fillUniform(out: Float32Array | Float64Array, low = 0, high = 1): void {
     const w = high - low;
     for (let i = 0; i < out.length; i++) out[i] = low + w * this.uniform();
   }
 
+  /** Fills `out` with normal values of the given mean and standard deviation. */
   fillNormal(out: Float32Array | Float64Array, mean = 0, std = 1): void {
     for (let i = 0; i < out.length; i++) out[i] = mean + std * this.normal();
   }

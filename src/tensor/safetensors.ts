@@ -5,9 +5,12 @@
 // SafetensorsError that names the file and the problem.
 
 import { readFileSync } from 'node:fs';
+import { z } from 'zod';
 import { Tensor } from './tensor.js';
+import { checkArgument, is } from './options.js';
 import { writeFileAtomic } from './atomic-file.js';
 
+/** The element types of the safetensors format. */
 export type StDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
 /**
@@ -29,6 +32,7 @@ export interface StFile {
   metadata: Record<string, string>;
 }
 
+/** A safetensors file that is malformed or holds something pai cannot read; the message names the file and the field. */
 export class SafetensorsError extends Error {
   override name = 'SafetensorsError';
 }
@@ -382,6 +386,7 @@ export function fromTensor(t: Tensor): StEntry {
 
 /** Every tensor in a file as a pai Tensor (see toTensor for how non-float dtypes convert). */
 export function loadTensors(path: string): Map<string, Tensor> {
+  checkArgument('loadTensors', 'path', z.string().min(1), path);
   const out = new Map<string, Tensor>();
   for (const [name, e] of readSafetensors(path).tensors) out.set(name, toTensor(e, `${path}: tensor ${JSON.stringify(name)}`));
   return out;
@@ -389,6 +394,9 @@ export function loadTensors(path: string): Map<string, Tensor> {
 
 /** Writes pai Tensors atomically, in the given order. */
 export function saveTensors(path: string, tensors: Map<string, Tensor> | Record<string, Tensor>, metadata?: Record<string, string>): void {
+  checkArgument('saveTensors', 'path', z.string().min(1), path);
+  checkArgument('saveTensors', 'tensors', z.union([is.tensorMap, z.record(z.string(), is.tensor)]), tensors);
+  if (metadata !== undefined) checkArgument('saveTensors', 'metadata', z.record(z.string(), z.string()), metadata);
   const entries = new Map<string, StEntry>();
   for (const [name, t] of entriesOf(tensors)) entries.set(name, fromTensor(t));
   writeSafetensors(path, entries, metadata);

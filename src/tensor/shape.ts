@@ -1,18 +1,22 @@
 // Shape arithmetic shared by every op. Errors name the op and the shapes, because a shape mismatch
 // deep inside a model is otherwise hard to trace back to the layer that caused it.
 
+/** A tensor shape: the size of each axis. */
 export type Shape = readonly number[];
 
+/** The number of elements of a tensor of this shape. */
 export function numel(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
 }
 
+/** A shape as text, `[2, 3]`, for messages. */
 export function shapeStr(shape: Shape): string {
   return `[${shape.join(', ')}]`;
 }
 
+/** Whether two shapes are equal. */
 export function sameShape(a: Shape, b: Shape): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -59,14 +63,17 @@ export function normAxes(op: string, axes: number | readonly number[] | undefine
   return [...out].sort((x, y) => x - y);
 }
 
+/** Turns a possibly negative axis into 0..rank-1, or throws a ShapeError naming `op`. */
 export function normAxis(op: string, axis: number, rank: number): number {
   return normAxes(op, axis, rank)[0]!;
 }
 
+/** An op was given tensors whose shapes it cannot take; the message names the op. */
 export class ShapeError extends Error {
   override name = 'ShapeError';
 }
 
+/** Throws a ShapeError naming `op` unless every size is a non-negative integer. */
 export function checkShape(op: string, shape: Shape): void {
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) throw new ShapeError(`${op}: invalid shape ${shapeStr(shape)}`);

@@ -14,14 +14,17 @@ export interface GradFn {
   readonly inputs: readonly Tensor[];
 }
 
+/** Zeroed storage for `n` values of `dtype`. */
 export function allocate(dtype: DType, n: number): FloatArray {
   return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
 }
 
+/** The dtype of a storage array. */
 export function dtypeOf(data: FloatArray): DType {
   return data instanceof Float64Array ? 'float64' : 'float32';
 }
 
+/** An n-d float tensor: a shape and contiguous row-major storage, plus the autograd fields (requiresGrad, grad, the node that made it). */
 export class Tensor {
   readonly shape: Shape;
   readonly dtype: DType;
@@ -70,10 +73,12 @@ export class Tensor {
     return new Tensor(this.data.slice(), this.shape);
   }
 
+  /** The values as a plain array, in storage order. */
   toArray(): number[] {
     return Array.from(this.data);
   }
 
+  /** The shape and the first values, for logs. */
   toString(): string {
     const head = Array.from(this.data.subarray(0, 8), (v) => +v.toPrecision(5)).join(', ');
     return `Tensor(${shapeStr(this.shape)}, ${this.dtype}${this.requiresGrad ? ', requiresGrad' : ''}) [${head}${this.size > 8 ? ', ...' : ''}]`;

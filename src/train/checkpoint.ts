@@ -21,13 +21,16 @@ import { readSafetensors, saveTensors, toTensor } from '../tensor/safetensors.js
 import { Tensor } from '../tensor/tensor.js';
 import type { Optimizer, OptimizerState } from './optim.js';
 
+/** The format tag of pai's checkpoints. */
 export const CHECKPOINT_FORMAT = 'pai-checkpoint/1';
 const MARKER = 'complete';
 
+/** A checkpoint that is incomplete, corrupt or from another run; the message names the file. */
 export class CheckpointError extends Error {
   override name = 'CheckpointError';
 }
 
+/** What `saveCheckpoint` writes: weights, optimiser and schedule state, and the trainer's own record. */
 export interface SaveCheckpointOptions<T> {
   model: Module;
   masks?: ReadonlyMap<string, Tensor> | null;
@@ -36,6 +39,7 @@ export interface SaveCheckpointOptions<T> {
   trainer: T;
 }
 
+/** A checkpoint as `loadCheckpoint` reads it. */
 export interface LoadedCheckpoint<T> {
   dir: string;
   /** The model's state dict; int64 entries (num_batches_tracked) as exact float64 values. */

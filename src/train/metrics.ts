@@ -14,7 +14,9 @@
 //   predictions (sklearn's default `labels=None`), not over every class of the model.
 // - Loss is the mean cross-entropy over samples (label smoothing 0 unless asked for).
 
-import type { Module } from '../nn/module.js';
+import { z } from 'zod';
+import { isModule, type Module } from '../nn/module.js';
+import { checkArgument, checkOptions, is } from '../tensor/options.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/graph.js';
 import { crossEntropy } from '../autograd/ops/loss.js';
@@ -47,10 +49,16 @@ export interface LabeledBatch { x: Tensor; y: Int32Array | ArrayLike<number> }
  * a function of the epoch, or a fixed array of batches.
  */
 export type BatchSource =
-  | { batches(epoch: number): AsyncIterable<LabeledBatch> | Iterable<LabeledBatch>; readonly length?: number }
+  | {
+    /** The batches of one epoch. */
+    batches(epoch: number): AsyncIterable<LabeledBatch> | Iterable<LabeledBatch>;
+    /** Batches per epoch, when known. */
+    readonly length?: number;
+  }
   | ((epoch: number) => AsyncIterable<LabeledBatch> | Iterable<LabeledBatch>)
   | readonly LabeledBatch[];
 
+/** The batches of `src` for one epoch. */
 export function batchesOf(src: BatchSource, epoch: number): AsyncIterable<LabeledBatch> | Iterable<LabeledBatch> {
   if (Array.isArray(src)) return src as readonly LabeledBatch[];
   if (typeof src === 'function') return (src as (e: number) => AsyncIterable<LabeledBatch> | Iterable<LabeledBatch>)(epoch);
@@ -129,6 +137,7 @@ export class MetricAccumulator {
 
   get count(): number { return this.n; }
 
+  /** The metrics of everything added so far. */
   result(): Metrics {
     const c = this.numClasses, cm = this.confusion;
     const support = new Array<number>(c).fill(0), predicted = new Array<number>(c).fill(0);
@@ -174,6 +183,7 @@ export function computeMetrics(logits: Tensor, labels: ArrayLike<number>, o: { l
   return acc.result();
 }
 
+/** Options of `evaluate`. */
 export interface EvaluateOptions {
   /** Default: the width of the first batch's logits. */
   numClasses?: number;
@@ -185,11 +195,26 @@ export interface EvaluateOptions {
   onBatch?: (done: number, total: number | undefined) => void;
 }
 
+/** A schema accepting any {@link BatchSource}: a loader, a function of the epoch, or an array of batches. */
+export const isBatchSource = z.custom<BatchSource>((v) => Array.isArray(v) || typeof v === 'function'
+  || (v !== null && typeof v === 'object' && typeof (v as { batches?: unknown }).batches === 'function'),
+{ message: 'expected batches: a DataLoader, a function of the epoch, or an array of {x, y}' });
+
+const evaluateOptionsSchema = z.strictObject({
+  numClasses: is.positiveInt.optional(),
+  labelSmoothing: is.fraction.optional(),
+  epoch: is.nonNegativeInt.optional(),
+  onBatch: is.func.optional(),
+});
+
 /**
  * Runs the model in eval mode without recording gradients over every batch of `src` and returns
  * its metrics. The model's train/eval mode is restored afterwards.
  */
 export async function evaluate(model: Module, src: BatchSource, o: EvaluateOptions = {}): Promise<Metrics> {
+  checkArgument('evaluate', 'model', isModule, model);
+  checkArgument('evaluate', 'batches', isBatchSource, src);
+  checkOptions('evaluate', evaluateOptionsSchema, o);
   const wasTraining = model.training;
   model.eval();
   let acc: MetricAccumulator | null = o.numClasses === undefined ? null : new MetricAccumulator(o.numClasses);

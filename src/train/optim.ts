@@ -12,8 +12,10 @@ import { Tensor, allocate } from '../tensor/tensor.js';
 import { sameShape, shapeStr } from '../tensor/shape.js';
 import type { FloatArray } from '../kernels/interface.js';
 
+/** Parameters with their names, in namedParameters() order. */
 export type NamedParams = readonly (readonly [string, Tensor])[];
 
+/** Options of SGD, as torch.optim.SGD. */
 export interface SGDOptions {
   lr: number;
   momentum?: number;
@@ -22,6 +24,7 @@ export interface SGDOptions {
   nesterov?: boolean;
 }
 
+/** Options of AdamW, as torch.optim.AdamW. */
 export interface AdamWOptions {
   lr?: number;
   betas?: readonly [number, number];
@@ -30,6 +33,7 @@ export interface AdamWOptions {
   amsgrad?: boolean;
 }
 
+/** An optimiser by name with its options, as configs and `trainModel` give it. */
 export type OptimizerSpec = ({ name: 'sgd' } & SGDOptions) | ({ name: 'adamw' } & AdamWOptions);
 
 /**
@@ -46,6 +50,7 @@ export interface OptimizerState {
   buffers: Map<string, Tensor>;
 }
 
+/** An optimiser over named parameters, with PyTorch's update rules and a state that checkpoints hold. */
 export interface Optimizer {
   readonly name: 'sgd' | 'adamw';
   /** The learning rate of the next step; schedulers set it. */
@@ -55,11 +60,13 @@ export interface Optimizer {
   step(): void;
   /** Drops every gradient (PyTorch's zero_grad(set_to_none=True)), so no graph or buffer outlives its step. */
   zeroGrad(): void;
+  /** A copy of the optimiser's state (buffers, step counts, lr) for a checkpoint. */
   stateDict(): OptimizerState;
   /** Restores buffers and step counts; refuses state for other parameters, shapes or hyperparameters. */
   loadStateDict(s: OptimizerState): void;
 }
 
+/** An optimiser spec or state that pai cannot use; the message names the field. */
 export class OptimizerError extends Error {
   override name = 'OptimizerError';
 }
@@ -202,6 +209,7 @@ export class SGD extends Base {
     return { momentum: this.momentum, dampening: this.dampening, weightDecay: this.weightDecay, nesterov: this.nesterov };
   }
 
+  /** One update of every parameter that has a gradient, with torch.optim.SGD's rule. */
   step(): void {
     const lr = this.lr, mu = this.momentum, damp = 1 - this.dampening, wd = this.weightDecay, nesterov = this.nesterov;
     for (let i = 0; i < this.params.length; i++) {
@@ -257,6 +265,7 @@ export class AdamW extends Base {
     return { betas: [this.beta1, this.beta2], eps: this.eps, weightDecay: this.weightDecay, amsgrad: this.amsgrad };
   }
 
+  /** One update of every parameter that has a gradient, with torch.optim.AdamW's rule. */
   step(): void {
     const lr = this.lr, b1 = this.beta1, b2 = this.beta2, eps = this.eps, ams = this.amsgrad;
     const decay = 1 - lr * this.weightDecay, w1 = 1 - b1, w2 = 1 - b2;
@@ -284,6 +293,7 @@ export class AdamW extends Base {
   }
 }
 
+/** The optimiser of `spec` over `params`; the spec's fields are checked. */
 export function createOptimizer(params: NamedParams, spec: OptimizerSpec): Optimizer {
   switch (spec.name) {
     case 'sgd': return new SGD(params, spec);

@@ -3,6 +3,7 @@
 // schedule here is a closed form lr(e) of the 0-based epoch index, so the state for a resume is the
 // epoch counter alone, and a resumed run sets exactly the lr an uninterrupted one would.
 
+/** A learning-rate schedule by name with its options (each with an optional linear warm-up). */
 export type ScheduleSpec =
   | { name: 'constant'; warmupEpochs?: number; warmupStartFactor?: number }
   /** PyTorch's default gamma is 0.1; the paper uses milestones [80, 120] with gamma 0.2. */
@@ -10,12 +11,14 @@ export type ScheduleSpec =
   /** tMax defaults to the training epochs after warm-up; etaMin to 0. */
   | { name: 'cosine'; tMax?: number; etaMin?: number; warmupEpochs?: number; warmupStartFactor?: number };
 
+/** A schedule's state for a checkpoint. */
 export interface SchedulerState {
   /** PyTorch's last_epoch: the index of the epoch whose lr is set. */
   lastEpoch: number;
   baseLr: number;
 }
 
+/** A schedule spec pai cannot use; the message names the field. */
 export class ScheduleError extends Error {
   override name = 'ScheduleError';
 }
@@ -23,6 +26,7 @@ export class ScheduleError extends Error {
 /** Anything with a settable learning rate (an Optimizer). */
 export interface HasLr { lr: number }
 
+/** A per-epoch learning-rate schedule that sets the optimiser's lr, as torch.optim.lr_scheduler. */
 export abstract class LRScheduler {
   readonly baseLr: number;
   private _lastEpoch = 0;
@@ -44,10 +48,12 @@ export abstract class LRScheduler {
     this.optimizer.lr = this.lr;
   }
 
+  /** The schedule's state for a checkpoint. */
   stateDict(): SchedulerState {
     return { lastEpoch: this._lastEpoch, baseLr: this.baseLr };
   }
 
+  /** Restores a state written by stateDict. */
   loadStateDict(s: SchedulerState): void {
     if (!Number.isInteger(s.lastEpoch) || s.lastEpoch < 0) throw new ScheduleError(`scheduler: saved lastEpoch must be a non-negative integer, got ${s.lastEpoch}`);
     if (s.baseLr !== this.baseLr) throw new ScheduleError(`scheduler: saved base lr ${s.baseLr} differs from this scheduler's ${this.baseLr}`);
@@ -65,6 +71,7 @@ function checkEpoch(e: number): void {
   if (!Number.isInteger(e) || e < 0) throw new ScheduleError(`lr schedule: epoch must be a non-negative integer, got ${e}`);
 }
 
+/** The base learning rate throughout (after the warm-up, if any). */
 export class ConstantSchedule extends LRScheduler {
   constructor(optimizer: HasLr, baseLr?: number) {
     super(optimizer, baseLr);

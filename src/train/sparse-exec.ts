@@ -21,6 +21,7 @@ export function minSparsityOf(o: SparseExecutionOption): number {
   return typeof o === 'object' ? o.minSparsity ?? DEFAULT_MIN_SPARSITY : DEFAULT_MIN_SPARSITY;
 }
 
+/** Training with the pruned layers swapped for sparse ones, and back to the dense form for checkpoints and the result. */
 export class SparseTraining {
   readonly report: SparsifyReport;
   /** The optimiser over the sparse model's parameters; the trainer steps this one. */

@@ -16,20 +16,23 @@
 // functions of (seed, epoch, batch). A run killed mid-epoch repeats that epoch from its start.
 
 import { join } from 'node:path';
-import type { Module } from '../nn/module.js';
+import { z } from 'zod';
+import { isModule, type Module } from '../nn/module.js';
+import { checkArgument, checkOptions, is } from '../tensor/options.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { backward } from '../autograd/graph.js';
 import { crossEntropy } from '../autograd/ops/loss.js';
 import { createOptimizer, type Optimizer, type OptimizerSpec } from './optim.js';
 import { createScheduler, resolveSchedule, type ScheduleSpec, type SchedulerState } from './schedule.js';
 import { MaskEnforcer } from '../prune/masking.js';
-import { batchCount, batchesOf, evaluate, rankOf, summarize, type BatchSource, type MetricSummary, type Metrics } from './metrics.js';
+import { batchCount, batchesOf, evaluate, isBatchSource, rankOf, summarize, type BatchSource, type MetricSummary, type Metrics } from './metrics.js';
 import { CheckpointError, latestCheckpoint, loadCheckpoint, saveCheckpoint, type SaveCheckpointOptions } from './checkpoint.js';
 import { minSparsityOf, SparseTraining, type SparseExecutionOption } from './sparse-exec.js';
 
 /** What picks the best epoch: a validation metric, or no selection ('last'). */
 export type BestBy = 'val_top1' | 'val_top5' | 'val_loss' | 'val_f1' | 'last';
 
+/** What one epoch of training did: lr, training loss and accuracy, evaluations, time. */
 export interface EpochRecord {
   /** 1-based: epoch 1 is the first. */
   epoch: number;
@@ -47,6 +50,7 @@ export interface EpochRecord {
   seconds: number;
 }
 
+/** The epoch model selection chose, by which metric. */
 export interface BestRecord {
   epoch: number;
   by: BestBy;
@@ -55,6 +59,7 @@ export interface BestRecord {
   metrics: EpochRecord;
 }
 
+/** Progress within training, for progress bars. */
 export interface TrainProgress {
   phase: 'train' | 'val' | 'test';
   /** 1-based epoch. */
@@ -75,6 +80,7 @@ export interface TrainProgress {
   etaSeconds?: number;
 }
 
+/** Options of `trainModel`. */
 export interface TrainOptions {
   /** Training batches: a DataLoader with shuffle on (its batches(epoch) orders each epoch). */
   train: BatchSource;
@@ -113,6 +119,7 @@ export interface TrainOptions {
   sparseExecution?: SparseExecutionOption;
 }
 
+/** What `trainModel` returns. */
 export interface TrainResult {
   history: EpochRecord[];
   best: BestRecord;
@@ -206,22 +213,34 @@ function sameMasks(a: ReadonlyMap<string, Tensor>, b: ReadonlyMap<string, Tensor
   return null;
 }
 
-function checkOptions(o: TrainOptions): void {
-  if (!Number.isInteger(o.epochs) || o.epochs < 1) throw new RangeError(`trainModel: epochs must be a positive integer, got ${o.epochs}`);
-  const ee = o.evalEvery ?? 1;
-  if (!Number.isInteger(ee) || ee < 1) throw new RangeError(`trainModel: evalEvery must be a positive integer, got ${ee}`);
-  const ls = o.labelSmoothing ?? 0;
-  if (!(ls >= 0 && ls <= 1)) throw new RangeError(`trainModel: labelSmoothing must lie in [0, 1], got ${ls}`);
-  const by = o.bestBy ?? 'val_top1';
-  if (!['val_top1', 'val_top5', 'val_loss', 'val_f1', 'last'].includes(by)) throw new RangeError(`trainModel: bestBy must be val_top1, val_top5, val_loss, val_f1 or last, got ${JSON.stringify(by)}`);
-}
+// The optimiser and schedule specs are checked field by field by createOptimizer and resolveSchedule.
+const trainOptionsSchema = z.strictObject({
+  train: isBatchSource,
+  val: isBatchSource.optional(),
+  test: isBatchSource.optional(),
+  epochs: is.positiveInt,
+  optimizer: z.looseObject({ name: z.enum(['sgd', 'adamw']) }),
+  schedule: z.looseObject({ name: z.enum(['constant', 'multistep', 'cosine']) }).optional(),
+  labelSmoothing: is.fraction.optional(),
+  masks: is.tensorMap.nullable().optional(),
+  evalEvery: is.positiveInt.optional(),
+  checkpointDir: z.string().min(1).optional(),
+  resume: z.boolean().optional(),
+  bestBy: z.enum(['val_top1', 'val_top5', 'val_loss', 'val_f1', 'last']).optional(),
+  seed: z.number().int().optional(),
+  onEpoch: is.func.optional(),
+  progress: is.func.optional(),
+  signal: is.signal.optional(),
+  sparseExecution: z.union([z.boolean(), z.looseObject({})]).optional(),
+});
 
 /**
  * Trains `model` in place. It ends holding the last epoch's weights; the best epoch's weights are
  * in `<checkpointDir>/best` when a checkpoint directory is given.
  */
 export async function trainModel(model: Module, opts: TrainOptions): Promise<TrainResult> {
-  checkOptions(opts);
+  checkArgument('trainModel', 'model', isModule, model);
+  checkOptions('trainModel', trainOptionsSchema, opts);
   const epochs = opts.epochs;
   const evalEvery = opts.evalEvery ?? 1;
   const labelSmoothing = opts.labelSmoothing ?? 0;

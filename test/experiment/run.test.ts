@@ -63,7 +63,7 @@ test('pai run: a 2-run grid runs, writes two rows, and a rerun skips both', asyn
   writeFileSync(join(dir, 'bad.json'), JSON.stringify({ ...tinyGrid('bad'), training: { epochs: 0, optimizer: { name: 'sgd', lr: 1 } } }));
   await assert.rejects(run(process.execPath, [cli, 'run', join(dir, 'bad.json')]), (e: { code: number; stderr: string }) => {
     assert.equal(e.code, 2);
-    assert.match(e.stderr, /^pai: .*training\.epochs: must be a positive integer\n$/);
+    assert.match(e.stderr, /^pai: .*training\.epochs: must be a positive integer, got number 0\n$/);
     return true;
   });
   // Report and merge on what was written.

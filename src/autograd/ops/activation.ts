@@ -40,12 +40,14 @@ function stableShift(x: Tensor, axis: number): Tensor {
   return noGrad(() => max(x, axis, true));
 }
 
+/** Softmax along `axis` (the last by default). */
 export function softmax(x: Tensor, axis = -1): Tensor {
   const a = normAxis('softmax', axis, x.ndim);
   const e = exp(sub(x, stableShift(x, a)));
   return traceOp(ACTIVATION_OPS.softmax, [x], { axis: a }, div(e, sum(e, a, true)));
 }
 
+/** Log-softmax along `axis` (the last by default), computed stably. */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
   const a = normAxis('log_softmax', axis, x.ndim);
   const z = sub(x, stableShift(x, a));

@@ -13,6 +13,7 @@ import { reshape, sum } from './broadcast.js';
 import { mul } from './elementwise.js';
 import { addProbeTerm, perSampleBatch, perSampleMode, perSampleProbe, perSampleUnsupported, reportPerSample, reportPerSampleDirect, type DirectReductions } from '../per-sample.js';
 
+/** Stride, padding, dilation and groups of a 2-d convolution, as in torch.nn.functional.conv2d. */
 export interface Conv2dOptions {
   stride?: number | readonly [number, number];
   padding?: number | readonly [number, number];

@@ -164,24 +164,28 @@ function apply<A>(op: OpDef<A>, inputs: Tensor[], attrs: A): Tensor {
 
 // ---- binary ----
 
+/** a + b with broadcasting. */
 export function add(a: TensorLike, b: TensorLike): Tensor {
   if (typeof b === 'number') return addScalar(a as Tensor, b);
   if (typeof a === 'number') return addScalar(b, a);
   return apply(E.add, [a, b], NONE);
 }
 
+/** a - b with broadcasting. */
 export function sub(a: TensorLike, b: TensorLike): Tensor {
   if (typeof b === 'number') return addScalar(a as Tensor, -b);
   if (typeof a === 'number') return addScalar(neg(b), a);
   return apply(E.sub, [a, b], NONE);
 }
 
+/** a * b with broadcasting. */
 export function mul(a: TensorLike, b: TensorLike): Tensor {
   if (typeof b === 'number') return mulScalar(a as Tensor, b);
   if (typeof a === 'number') return mulScalar(b, a);
   return apply(E.mul, [a, b], NONE);
 }
 
+/** a / b with broadcasting. */
 export function div(a: TensorLike, b: TensorLike): Tensor {
   if (typeof b === 'number') return mulScalar(a as Tensor, 1 / b);
   return apply(E.div, [lift(a, b), b], NONE);
@@ -193,10 +197,12 @@ export function pow(a: TensorLike, b: TensorLike): Tensor {
   return apply(E.pow, [lift(a, b), b], NONE);
 }
 
+/** The element-wise maximum of a and b (the gradient goes to a where they tie, as in PyTorch). */
 export function maximum(a: Tensor, b: Tensor): Tensor {
   return apply(E.maximum, [a, b], NONE);
 }
 
+/** The element-wise minimum of a and b. */
 export function minimum(a: Tensor, b: Tensor): Tensor {
   return apply(E.minimum, [a, b], NONE);
 }
@@ -216,11 +222,13 @@ function cmp(op: (typeof E)['gt' | 'ge' | 'lt' | 'le' | 'eq' | 'ne'], a: TensorL
 
 // ---- scalar fast paths ----
 
+/** a + c for a number c. */
 export function addScalar(a: Tensor, c: number): Tensor {
   if (c === 0) return a;
   return apply(E.addScalar, [a], { c });
 }
 
+/** a * c for a number c. */
 export function mulScalar(a: Tensor, c: number): Tensor {
   return apply(E.mulScalar, [a], { c });
 }
@@ -230,6 +238,7 @@ export function rsubScalar(a: Tensor, c: number): Tensor {
   return apply(E.rsubScalar, [a], { c });
 }
 
+/** a to the power p for a number p. */
 export function powScalar(a: Tensor, p: number): Tensor {
   if (p === 1) return a;
   return apply(E.powScalar, [a], { p });

@@ -4,6 +4,7 @@ import { addScalar, mul, mulScalar, neg } from './elementwise.js';
 import { mean, sum } from './reduce.js';
 import { logSoftmax } from './activation.js';
 
+/** Options of `crossEntropy`: label smoothing and the reduction, as in torch.nn.CrossEntropyLoss. */
 export interface CrossEntropyOptions {
   /** PyTorch's label_smoothing: the target puts 1 - ε on the label and ε / C on every class. */
   labelSmoothing?: number;

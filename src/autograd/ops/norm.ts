@@ -139,6 +139,7 @@ function batchNormTrainVjp(g: Tensor, { inputs, attrs }: OpCall<BatchNormAttrs>,
   return out;
 }
 
+/** Options of the batch-norm op: training mode, momentum and eps (PyTorch's defaults 0.1 and 1e-5). */
 export interface BatchNormOptions {
   runningMean?: Tensor | null;
   runningVar?: Tensor | null;

@@ -10,6 +10,7 @@ import { run } from '../tape.js';
 import { traceOp } from '../trace.js';
 import { be, empty, pair, uninit } from './util.js';
 
+/** Stride, padding, dilation and ceil mode of 2-d pooling, as in torch.nn.functional. */
 export interface Pool2dOptions {
   stride?: number | readonly [number, number];
   padding?: number | readonly [number, number];
@@ -28,6 +29,7 @@ function outSize(op: string, size: number, k: number, s: number, p: number, d: n
   return o;
 }
 
+/** The kernel parameters of a 2-d pooling of an input of shape `xShape`, checked; errors name `op`. */
 export function pool2dParams(op: string, xShape: Shape, kernel: number | readonly [number, number], o: Pool2dOptions): Pool2dParams {
   if (xShape.length !== 4) throw new ShapeError(`${op}: input must be 4-d NCHW, got ${shapeStr(xShape)}`);
   const [n, c, h, w] = xShape as [number, number, number, number];
@@ -173,6 +175,7 @@ function avgPoolFromParams(x: Tensor, p: Pool2dParams): Tensor {
   return run(POOL_OPS.avgPool2d, [x], { p });
 }
 
+/** The input gradient of average pooling (its adjoint), itself differentiable. */
 export function avgPool2dBackward(gy: Tensor, p: Pool2dParams): Tensor {
   return run(POOL_OPS.avgPool2dBackward, [gy], { p });
 }
@@ -191,6 +194,7 @@ function adaptiveFromParams(x: Tensor, p: AdaptivePool2dParams): Tensor {
   return run(POOL_OPS.adaptiveAvgPool2d, [x], { p });
 }
 
+/** The input gradient of adaptive average pooling (its adjoint), itself differentiable. */
 export function adaptiveAvgPool2dBackward(gy: Tensor, p: AdaptivePool2dParams): Tensor {
   return run(POOL_OPS.adaptiveAvgPool2dBackward, [gy], { p });
 }

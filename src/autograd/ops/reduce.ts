@@ -32,6 +32,7 @@ export const REDUCE_OPS = opFamily({
   min: piecewiseLinear(extremeSpec('min', 'ReduceMin')),
 });
 
+/** The mean over `axes` (all when not given), keeping them as size 1 with keepdim. */
 export function mean(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
   const ax = normAxes('mean', axes, x.ndim);
   let n = 1;
@@ -46,10 +47,12 @@ function extreme(op: 'max' | 'min', x: Tensor, axes: number | readonly number[] 
   return traceOp(REDUCE_OPS[op], [x], attrs, run(REDUCE_OPS[op], [x], attrs));
 }
 
+/** The maximum over `axes` (all when not given); the gradient goes to the first maximum. */
 export function max(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
   return extreme('max', x, axes, keepdim);
 }
 
+/** The minimum over `axes` (all when not given); the gradient goes to the first minimum. */
 export function min(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
   return extreme('min', x, axes, keepdim);
 }

@@ -106,12 +106,14 @@ export function flatten(x: Tensor, start = 0, end = -1): Tensor {
   return reshape(x, s);
 }
 
+/** Inserts an axis of size 1 at `axis`. */
 export function unsqueeze(x: Tensor, axis: number): Tensor {
   const a = axis < 0 ? axis + x.ndim + 1 : axis;
   if (a < 0 || a > x.ndim) throw new ShapeError(`unsqueeze: axis ${axis} out of range for shape ${shapeStr(x.shape)}`);
   return reshape(x, [...x.shape.slice(0, a), 1, ...x.shape.slice(a)]);
 }
 
+/** Removes the axis `axis` of size 1, or every size-1 axis when not given. */
 export function squeeze(x: Tensor, axis?: number): Tensor {
   if (axis === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
   const a = normAxis('squeeze', axis, x.ndim);
@@ -129,6 +131,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   return traceOp(SHAPE_OPS.permute, [x], attrs, run(SHAPE_OPS.permute, [x], attrs));
 }
 
+/** Swaps two axes (by default the last two). */
 export function transpose(x: Tensor, a = -2, b = -1): Tensor {
   const p = Array.from({ length: x.ndim }, (_, i) => i);
   const i = normAxis('transpose', a, x.ndim), j = normAxis('transpose', b, x.ndim);
@@ -177,6 +180,7 @@ export function pad(x: Tensor, widths: readonly number[], value = 0): Tensor {
   return padAxes(x, pads, value);
 }
 
+/** Joins tensors along an existing axis. */
 export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   if (xs.length === 0) throw new ShapeError('concat: no tensors');
   const first = xs[0]!;
@@ -191,6 +195,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   return traceOp(SHAPE_OPS.concat, xs, attrs, run(SHAPE_OPS.concat, xs, attrs));
 }
 
+/** Joins tensors of one shape along a new axis. */
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
   return concat(xs.map((t) => unsqueeze(t, axis)), axis);
 }

@@ -3,6 +3,7 @@ import { backendFor, type Backend } from '../../kernels/index.js';
 import { Tensor, allocate } from '../../tensor/tensor.js';
 import { numel, shapeStr, type Shape } from '../../tensor/shape.js';
 
+/** A tensor, or a number that broadcasts as a 0-d tensor. */
 export type TensorLike = Tensor | number;
 
 export function be(t: Tensor): Backend {

@@ -10,7 +10,7 @@ export function register(program: Command): void {
     .description('prune and train a small CNN on the shipped Fashion-MNIST subset with nine criteria; print the table, write the report and plots')
     .option('--out <dir>', 'output folder (report.md, plots, and the results store under store/)', 'pai-demo')
     .option('--epochs <e>', 'training epochs per run (default 3)')
-    .option('--quick', 'a smoke-test size: a few images per class, one epoch (seconds, not minutes)')
+    .option('--quick', 'a smoke-test size: a few images per class, one epoch, lighter scoring (about a minute)')
     .addHelpText('after', `
 The model is ResNet-20 at width 1/4 (4-8-16 channels, batch norm) on 28x28 images, 150 training
 images per class (10% held out for model selection) and 50 test images per class of the subset;

@@ -105,8 +105,7 @@ Data-free criteria (magnitude, random, synflow) need no --dataset unless --warmu
       if (f.weights !== undefined) requireFile('--weights', f.weights);
       const { loadDataset, datasetInfo, isDatasetName, DATASET_NAMES } = await import('../../data/registry.js');
       const { DataLoader } = await import('../../data/loader.js');
-      const { SubsetDataset } = await import('../../data/dataset.js');
-      const { maskSubset } = await import('../../data/subset.js');
+      const { maskSubsetBatch } = await import('../../data/subset.js');
       const { standardTransform } = await import('../../data/transforms.js');
       const { saveStateDict } = await import('../../nn/serialize.js');
       const { formatDensityTable, getCriterion, pruneAtInit } = await import('../../prune/index.js');
@@ -134,11 +133,8 @@ Data-free criteria (magnitude, random, synflow) need no --dataset unless --warmu
 
       let data: MaskData | null = null;
       if (train && dataset && crit.needsData) {
-        const idx = maskSubset(train, { perClass, gen: seedGen });
-        const loader = new DataLoader(new SubsetDataset(train, idx, `${dataset} mask subset`), { batchSize: idx.length, transform: transform(dataset, 'eval') });
-        const b = loader.batchesSync(0).next();
-        if (b.done) throw new UserError(`${dataset}: the mask subset is empty`);
-        data = { x: b.value.x, y: b.value.y };
+        const { x, y } = maskSubsetBatch(train, { perClass, gen: seedGen, transform: transform(dataset, 'eval') });
+        data = { x, y };
       }
 
       const effectiveIterations = iterations ?? crit.iterations;

@@ -10,6 +10,7 @@ import type { RunnerEvents } from '../../experiment/runner.js';
 import { UserError } from '../errors.js';
 import { checkOutFile, examples, parseInteger, parseNumber } from '../options.js';
 import { startTask, type Task } from '../progress.js';
+import { paiImage } from '../../experiment/version.js';
 
 interface Flags {
   store?: string;
@@ -88,7 +89,7 @@ export function register(program: Command): void {
     .option('--time <hh:mm:ss>', 'with --emit slurm: wall time per task', '24:00:00')
     .option('--partition <name>', 'with --emit slurm: partition')
     .option('--memory <size>', 'with --emit: memory per task (SLURM 8G, Kubernetes 8Gi)')
-    .option('--image <image>', 'with --emit k8s: container image with pai installed', 'pai:latest')
+    .option('--image <image>', `with --emit: container image with pai (k8s default: ${paiImage()}, from the Dockerfile; slurm: runs the tasks in it with apptainer)`)
     .option('--parallelism <n>', 'with --emit k8s: pods at once (default: all)')
     .option('--claim <name>', 'with --emit k8s: PersistentVolumeClaim holding the store', 'pai-results')
     .option('--data-dir <dir>', 'where datasets are looked for (overrides the config; default $PAI_DATA_DIR or ./data)')

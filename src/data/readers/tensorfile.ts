@@ -6,12 +6,14 @@ import { DataError } from '../dataset.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { readSafetensors, toTensor, SafetensorsError, type StFile } from '../../tensor/safetensors.js';
 
+/** A dataset read from a safetensors file: the images, the labels and the Dataset over them. */
 export interface TensorDataset {
   x: Tensor;
   y: Int32Array;
   metadata: Record<string, string>;
 }
 
+/** Options of `loadTensorDataset`. */
 export interface TensorDatasetOptions {
   /** Names of the two tensors (default 'x' and 'y'). */
   xName?: string;
@@ -20,6 +22,7 @@ export interface TensorDatasetOptions {
   numClasses?: number;
 }
 
+/** A dataset from a safetensors file holding images `x` [N, C, H, W] (uint8 or float in [0, 1]) and labels `y` [N]. */
 export function loadTensorDataset(path: string, o: TensorDatasetOptions = {}): TensorDataset {
   const xName = o.xName ?? 'x', yName = o.yName ?? 'y';
   let file: StFile;

@@ -19,6 +19,7 @@ import {
   sparseLinearBackwardWeight,
 } from './sparse.js';
 
+/** The TypeScript reference backend: portable, float32 and float64, the definition of every kernel's semantics. */
 export const jsBackend: Backend = {
   name: 'js',
   supports(dtype: DType): boolean {

@@ -30,14 +30,17 @@ const ALL: readonly Criterion[] = [
 
 const BY_NAME = new Map(ALL.map((c) => [c.name, c]));
 
+/** Every criterion of the registry, in display order. */
 export function criteria(): readonly Criterion[] {
   return ALL;
 }
 
+/** The names of every criterion. */
 export function criterionNames(): string[] {
   return ALL.map((c) => c.name);
 }
 
+/** The criterion `name`; throws a PruneError listing the known names for an unknown one. */
 export function getCriterion(name: string): Criterion {
   const c = BY_NAME.get(name);
   if (!c) throw new PruneError(`unknown criterion "${name}"; choose one of: ${criterionNames().join(', ')}`);
