@@ -32,6 +32,7 @@ export type OpVjp<A> = (g: Tensor, call: OpCall<A>, needs: readonly boolean[]) =
  */
 export interface PerSampleRule<A> {
   readonly inputs: readonly number[];
+  /** Run in the backward pass for a registered input: takes the per-sample terms apart. */
   readonly rule?: (g: Tensor, call: OpCall<A>) => void;
 }
 
@@ -48,7 +49,9 @@ export interface OnnxEmitter {
   node(opType: string, inputs: string[], attrs?: OnnxAttr[], out?: string): string;
   /** A float32 scalar constant. */
   scalar(v: number): string;
+  /** A float32 constant tensor of the given dimensions. */
   constF32(values: ArrayLike<number>, dims: readonly number[]): string;
+  /** An int64 constant vector. */
   constI64(values: readonly number[]): string;
   /**
    * A shape operand: static dimensions as constants, batch dimensions (factor k: k * N) computed
@@ -74,6 +77,7 @@ export interface OnnxCall<A = Record<string, unknown>> {
   readonly out: string;
 }
 
+/** An op's ONNX export rule: emits the nodes that compute the traced call. */
 export type OnnxExportRule<A> = (c: OnnxCall<A>) => void;
 
 /**

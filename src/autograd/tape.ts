@@ -22,6 +22,7 @@ export class Node implements GradFn {
 
 let gradEnabled = true;
 
+/** Whether ops record the graph (false inside `noGrad`). */
 export function isGradEnabled(): boolean {
   return gradEnabled;
 }
@@ -31,6 +32,7 @@ export function noGrad<T>(fn: () => T): T {
   return withGradMode(false, fn);
 }
 
+/** Runs fn with recording on, also inside `noGrad` (PyTorch's torch.enable_grad). */
 export function enableGrad<T>(fn: () => T): T {
   return withGradMode(true, fn);
 }

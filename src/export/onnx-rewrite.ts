@@ -17,6 +17,10 @@ function onnxModelType(): protobufjs.Type {
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
+/**
+ * The imported graph written back as ONNX bytes with the model's current (pruned) weights in place of
+ * its initializers, and how many initializers were replaced.
+ */
 export function rewriteOnnx(model: OnnxModel, o: { metadata?: Record<string, string> } = {}): { bytes: Uint8Array; initializers: number } {
   const T = onnxModelType();
   const m = T.toObject(T.decode(readFileSync(model.source)), { longs: Number, arrays: true }) as any;

@@ -33,7 +33,7 @@ export const OP_LISTS = {
 
 /** Every kernel: its name, its arguments (name:kind, in call order) and its doc. */
 export const KERNELS = [
-  { name: 'unary', args: ['op:unary', 'x:in', 'out:out'] },
+  { name: 'unary', args: ['op:unary', 'x:in', 'out:out'], doc: 'out = op(x), element-wise.' },
   { name: 'affine', args: ['x:in', 'scale:num', 'shift:num', 'out:out'], doc: 'out = x * scale + shift element-wise (scale, shift scalars).' },
   { name: 'powScalar', args: ['x:in', 'p:num', 'out:out'], doc: 'out = x ** p element-wise for a scalar exponent.' },
   {
@@ -54,7 +54,7 @@ export const KERNELS = [
   },
   { name: 'gather', args: ['x:in', 'idx:idx', 'out:out'], doc: 'out[i] = x[idx[i]].' },
   { name: 'scatterAdd', args: ['g:in', 'idx:idx', 'out:out'], doc: 'out[idx[i]] += g[i]; the caller zero-fills out.' },
-  { name: 'matmul', args: ['a:in', 'b:in', 'out:out', 'p:matmul'] },
+  { name: 'matmul', args: ['a:in', 'b:in', 'out:out', 'p:matmul'], doc: 'Batched matrix product (see MatmulParams).' },
   {
     name: 'channelMoments', args: ['x:in', 'n:int', 'c:int', 'inner:int', 'mean:out', 'variance:out'],
     doc: 'mean[c] and the biased variance variance[c] of x over the n and inner axes.',
@@ -116,9 +116,9 @@ export const KERNELS = [
     name: 'maxPool2d', args: ['x:in', 'out:out', 'idx:idxOut', 'p:pool'],
     doc: "Max pooling; idx receives the flat index into x of each output's maximum (first one on ties).",
   },
-  { name: 'avgPool2d', args: ['x:in', 'out:out', 'p:pool'] },
+  { name: 'avgPool2d', args: ['x:in', 'out:out', 'p:pool'], doc: 'Average pooling over NCHW planes (see Pool2dParams).' },
   { name: 'avgPool2dBackward', args: ['gy:in', 'gx:out', 'p:pool'], doc: 'The adjoint of avgPool2d. Overwrites gx.' },
-  { name: 'adaptiveAvgPool2d', args: ['x:in', 'out:out', 'p:adaptive'] },
+  { name: 'adaptiveAvgPool2d', args: ['x:in', 'out:out', 'p:adaptive'], doc: 'Adaptive average pooling over NCHW planes (see AdaptivePool2dParams).' },
   { name: 'adaptiveAvgPool2dBackward', args: ['gy:in', 'gx:out', 'p:adaptive'], doc: 'The adjoint of adaptiveAvgPool2d. Overwrites gx.' },
 ];
 

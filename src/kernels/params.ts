@@ -1,7 +1,9 @@
 // The data types that cross the kernel seam: buffers and the parameter records of the kernels.
 // The kernels themselves are declared in declarations.mjs (see seam.gen.ts).
 
+/** The flat storage of a tensor: float32 or float64 values. */
 export type FloatArray = Float32Array | Float64Array;
+/** The element type of a tensor. */
 export type DType = 'float32' | 'float64';
 
 /**

@@ -22,6 +22,7 @@ export const REDUCE_OPS: readonly ReduceOp[] = ['sum', 'max', 'min'];
 
 /** Every kernel of a backend. */
 export interface Kernels {
+  /** out = op(x), element-wise. */
   unary(op: UnaryOp, x: FloatArray, out: FloatArray): void;
   /** out = x * scale + shift element-wise (scale, shift scalars). */
   affine(x: FloatArray, scale: number, shift: number, out: FloatArray): void;
@@ -46,6 +47,7 @@ export interface Kernels {
   gather(x: FloatArray, idx: Int32Array, out: FloatArray): void;
   /** out[idx[i]] += g[i]; the caller zero-fills out. */
   scatterAdd(g: FloatArray, idx: Int32Array, out: FloatArray): void;
+  /** Batched matrix product (see MatmulParams). */
   matmul(a: FloatArray, b: FloatArray, out: FloatArray, p: MatmulParams): void;
 
   // Per-channel kernels for normalisation layers. Each views its operands as [n, c, inner] (NCHW
@@ -104,9 +106,11 @@ export interface Kernels {
   sparseLinearBackwardWeight(x: FloatArray, gy: FloatArray, pattern: CsrPattern, gv: FloatArray, p: SparseLinearParams): void;
   /** Max pooling; idx receives the flat index into x of each output's maximum (first one on ties). */
   maxPool2d(x: FloatArray, out: FloatArray, idx: Int32Array, p: Pool2dParams): void;
+  /** Average pooling over NCHW planes (see Pool2dParams). */
   avgPool2d(x: FloatArray, out: FloatArray, p: Pool2dParams): void;
   /** The adjoint of avgPool2d. Overwrites gx. */
   avgPool2dBackward(gy: FloatArray, gx: FloatArray, p: Pool2dParams): void;
+  /** Adaptive average pooling over NCHW planes (see AdaptivePool2dParams). */
   adaptiveAvgPool2d(x: FloatArray, out: FloatArray, p: AdaptivePool2dParams): void;
   /** The adjoint of adaptiveAvgPool2d. Overwrites gx. */
   adaptiveAvgPool2dBackward(gy: FloatArray, gx: FloatArray, p: AdaptivePool2dParams): void;

@@ -12,7 +12,7 @@ export {
   criteria, criterionNames, getCriterion, criteriaUsing, OPTION_KEYS, OPTION_SPECS, optionSpecs, showOption,
   type Criterion, type CriterionOptions, type OptionKey, type OptionSpec, type Quantity, type TaylorForm,
 } from './criteria/index.js';
-export { gradientSum, meanGradient, gradientMoments, hessianGradient, ggnDiagonal, hutchinsonDiagonal } from './quantities.js';
+export { gradientSum, meanGradient, gradientMoments, hessianGradient, ggnDiagonal, hutchinsonDiagonal, type HutchinsonOptions } from './quantities.js';
 export { checkPiecewiseLinear, type PiecewiseLinearCheck } from './piecewise-linear.js';
 export {
   ScoreCache, cachedScores, scoreCacheKey, hashWeights, hashMaskData, DEFAULT_SCORE_CACHE_DIR, DEFAULT_SCORE_CACHE_MAX_BYTES,

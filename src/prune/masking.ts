@@ -5,7 +5,8 @@
 // and after every optimiser step (re-zero the pruned weights, so that nothing an optimiser does,
 // weight decay included, can revive one). Pruned weights are therefore exactly 0 after every step.
 
-import type { Module } from '../nn/module.js';
+import { isModule, type Module } from '../nn/module.js';
+import { checkArgument, is } from '../tensor/options.js';
 import { Tensor } from '../tensor/tensor.js';
 import { sameShape, shapeStr } from '../tensor/shape.js';
 import { PruneError, type Masks } from './types.js';
@@ -117,5 +118,7 @@ export class MaskEnforcer {
 
 /** Sets every pruned weight of `model` to exactly 0, after checking every mask against it. */
 export function applyMasks(model: Module, masks: Masks): void {
+  checkArgument('applyMasks', 'model', isModule, model);
+  checkArgument('applyMasks', 'masks', is.tensorMap, masks);
   new MaskEnforcer(model, masks).applyToWeights();
 }

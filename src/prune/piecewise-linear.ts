@@ -20,6 +20,7 @@ import { zeros } from '../tensor/create.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Module } from '../nn/module.js';
 
+/** The verdict of checkPiecewiseLinear. */
 export interface PiecewiseLinearCheck {
   /** True when diag(H) = diag(GGN) holds for this model in eval mode. */
   holds: boolean;

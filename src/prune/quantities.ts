@@ -143,6 +143,7 @@ export function ggnDiagonal(ctx: ScoreContext, criterion: string, T: number): Te
   return acc;
 }
 
+/** What the Hutchinson estimate needs: the temperature, the probes, and whether probes are shared. */
 export interface HutchinsonOptions { temperature: number; probes: number; sharedProbes?: boolean }
 
 /**

@@ -11,6 +11,7 @@ const axisOnnx = (opType: string) => (c: OnnxCall<{ axis: number }>): void => {
   c.emit.node(opType, [onnxInput(c, 0)], [{ name: 'axis', int: c.attrs.axis }], c.out);
 };
 
+/** @internal One family of the op table (see ops/table.ts, whose OPS is the public view). */
 export const ACTIVATION_OPS = opFamily({
   softmax: { onnx: axisOnnx('Softmax') },
   logSoftmax: { onnx: axisOnnx('LogSoftmax') },

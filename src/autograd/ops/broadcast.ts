@@ -10,8 +10,10 @@ import { traceOp } from '../trace.js';
 import { be, uninit } from './util.js';
 
 type ShapeAttrs = { shape: number[] };
-type SumAttrs = { axes: number[]; keepdim: boolean };
+/** The attributes of a sum over axes. */
+export type SumAttrs = { axes: number[]; keepdim: boolean };
 
+/** @internal One family of the op table (see ops/table.ts, whose OPS is the public view). */
 export const BROADCAST_OPS = opFamily({
   reshape: {
     curvature: 'piecewise-linear',
@@ -48,6 +50,7 @@ export const BROADCAST_OPS = opFamily({
   },
 });
 
+/** The same values in another shape of the same size (-1 infers one axis). */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const s = inferShape(x, shape);
   if (sameShape(s, x.shape)) return x;
@@ -96,6 +99,7 @@ export function reduceRaw(op: 'sum' | 'max' | 'min', x: Tensor, axes: readonly n
 }
 
 /** The ONNX rule of a reduction over `axes`. */
+/** @internal The ONNX rule of the reductions: one Reduce* node over the call's axes. */
 export function onnxReduce(c: OnnxCall<SumAttrs>, opType: string): void {
   const keep = { name: 'keepdims', int: c.attrs.keepdim ? 1 : 0 };
   // ReduceSum takes its axes as an input from opset 13, the other reductions from opset 18.
@@ -103,11 +107,13 @@ export function onnxReduce(c: OnnxCall<SumAttrs>, opType: string): void {
   else c.emit.node(opType, [onnxInput(c, 0)], [{ name: 'axes', ints: c.attrs.axes }, keep], c.out);
 }
 
+/** The sum over `axes` (all when not given), keeping them as size 1 with keepdim. */
 export function sum(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
   const attrs = { axes: normAxes('sum', axes, x.ndim), keepdim };
   return traceOp(BROADCAST_OPS.sum, [x], attrs, run(BROADCAST_OPS.sum, [x], attrs));
 }
 
+/** The sum of every element, as a 0-d tensor. */
 export function sumAll(x: Tensor): Tensor {
   return sum(x);
 }

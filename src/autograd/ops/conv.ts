@@ -52,6 +52,7 @@ function wShapeOf(p: Conv2dParams): number[] {
 
 type ConvAttrs = { p: Conv2dParams };
 
+/** @internal One family of the op table (see ops/table.ts, whose OPS is the public view). */
 export const CONV_OPS = opFamily({
   conv2d: {
     curvature: 'bilinear',

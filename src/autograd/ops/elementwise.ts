@@ -59,6 +59,7 @@ function extremeVjp(pick: (a: Tensor, b: Tensor) => Tensor): OpVjp<NoAttrs> {
   };
 }
 
+/** @internal One family of the op table (see ops/table.ts, whose OPS is the public view). */
 export const ELEMENTWISE_OPS = opFamily({
   add: piecewiseLinear(binarySpec('add', (g, { inputs: [a, b] }, n) => [n[0] ? sumTo(g, a!.shape) : null, n[1] ? sumTo(g, b!.shape) : null], onnxSimple('Add'))),
   sub: piecewiseLinear(binarySpec('sub', (g, { inputs: [a, b] }, n) => [n[0] ? sumTo(g, a!.shape) : null, n[1] ? sumTo(neg(g), b!.shape) : null], onnxSimple('Sub'))),
@@ -208,11 +209,17 @@ export function minimum(a: Tensor, b: Tensor): Tensor {
 }
 
 // Comparisons: their entries have no vjp, and they are not traced.
+/** 1 where a > b, else 0 (not differentiable). */
 export function gt(a: TensorLike, b: TensorLike): Tensor { return cmp(E.gt, a, b); }
+/** 1 where a >= b, else 0 (not differentiable). */
 export function ge(a: TensorLike, b: TensorLike): Tensor { return cmp(E.ge, a, b); }
+/** 1 where a < b, else 0 (not differentiable). */
 export function lt(a: TensorLike, b: TensorLike): Tensor { return cmp(E.lt, a, b); }
+/** 1 where a <= b, else 0 (not differentiable). */
 export function le(a: TensorLike, b: TensorLike): Tensor { return cmp(E.le, a, b); }
+/** 1 where a == b, else 0 (not differentiable). */
 export function eq(a: TensorLike, b: TensorLike): Tensor { return cmp(E.eq, a, b); }
+/** 1 where a != b, else 0 (not differentiable). */
 export function ne(a: TensorLike, b: TensorLike): Tensor { return cmp(E.ne, a, b); }
 
 function cmp(op: (typeof E)['gt' | 'ge' | 'lt' | 'le' | 'eq' | 'ne'], a: TensorLike, b: TensorLike): Tensor {
@@ -246,21 +253,33 @@ export function powScalar(a: Tensor, p: number): Tensor {
 
 // ---- unary ----
 
+/** -x. */
 export function neg(x: Tensor): Tensor { return apply(E.neg, [x], NONE); }
+/** e to the x, element-wise. */
 export function exp(x: Tensor): Tensor { return apply(E.exp, [x], NONE); }
+/** The natural logarithm, element-wise. */
 export function log(x: Tensor): Tensor { return apply(E.log, [x], NONE); }
+/** The square root, element-wise. */
 export function sqrt(x: Tensor): Tensor { return apply(E.sqrt, [x], NONE); }
+/** 1 / sqrt(x), element-wise. */
 export function rsqrt(x: Tensor): Tensor { return apply(E.rsqrt, [x], NONE); }
+/** x squared, element-wise. */
 export function square(x: Tensor): Tensor { return apply(E.square, [x], NONE); }
+/** 1 / x, element-wise. */
 export function reciprocal(x: Tensor): Tensor { return apply(E.reciprocal, [x], NONE); }
+/** |x|, element-wise (its derivative at 0 is 0, as PyTorch's). */
 export function abs(x: Tensor): Tensor { return apply(E.abs, [x], NONE); }
 /** sign(x) in {-1, 0, 1}; piecewise constant, so its gradient is zero. */
 export function sign(x: Tensor): Tensor { return E.sign.kernel!([x], NONE); }
 /** 1 where x > 0 else 0; the derivative of relu, itself with zero gradient. */
 export function step(x: Tensor): Tensor { return E.step.kernel!([x], NONE); }
+/** max(x, 0), element-wise. */
 export function relu(x: Tensor): Tensor { return apply(E.relu, [x], NONE); }
+/** The hyperbolic tangent, element-wise. */
 export function tanh(x: Tensor): Tensor { return apply(E.tanh, [x], NONE); }
+/** 1 / (1 + e^-x), element-wise. */
 export function sigmoid(x: Tensor): Tensor { return apply(E.sigmoid, [x], NONE); }
+/** The error function, element-wise. */
 export function erf(x: Tensor): Tensor { return apply(E.erf, [x], NONE); }
 
 /** cond != 0 ? a : b, broadcasting all three; cond gets no gradient. */

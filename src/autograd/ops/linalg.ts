@@ -16,6 +16,7 @@ import type { FloatArray } from '../../kernels/interface.js';
 
 type MmAttrs = { transA: boolean; transB: boolean; batch: number; m: number; n: number; k: number };
 
+/** @internal One family of the op table (see ops/table.ts, whose OPS is the public view). */
 export const LINALG_OPS = opFamily({
   /** The batched matrix product under matmul and linear (see mm below). */
   mm: {

@@ -266,6 +266,7 @@ type Stats = { mean?: Tensor; variance?: Tensor; rstd?: FloatArray };
 type BatchNormAttrs = Stats & { weight: Tensor | null; bias: Tensor | null; eps: number; wi: number; bi: number };
 type RowsAttrs = Stats & { axes: readonly number[]; dim: number; eps: number };
 
+/** @internal One family of the op table (see ops/table.ts, whose OPS is the public view). */
 export const NORM_OPS = opFamily({
   channelScaleShift: {
     curvature: 'bilinear',

@@ -96,6 +96,7 @@ function indexSpec(scatter: boolean): OpSpec<FlatAttrs> {
   };
 }
 
+/** @internal One family of the op table (see ops/table.ts, whose OPS is the public view). */
 export const POOL_OPS = opFamily({
   /** out[i] = x.flat[idx[i]], with the scatter-add as its adjoint. */
   gather: indexSpec(false),

@@ -27,6 +27,7 @@ function extremeSpec(op: 'max' | 'min', opType: string): OpSpec<ReduceAttrs> {
   };
 }
 
+/** @internal One family of the op table (see ops/table.ts, whose OPS is the public view). */
 export const REDUCE_OPS = opFamily({
   max: piecewiseLinear(extremeSpec('max', 'ReduceMax')),
   min: piecewiseLinear(extremeSpec('min', 'ReduceMin')),

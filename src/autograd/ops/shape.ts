@@ -17,6 +17,7 @@ type SliceAttrs = { ranges: [number, number][] };
 type PadAttrs = { pads: readonly (readonly [number, number])[]; value: number };
 type ConcatAttrs = { axis: number; starts: number[] };
 
+/** @internal One family of the op table (see ops/table.ts, whose OPS is the public view). */
 export const SHAPE_OPS = opFamily({
   permute: {
     curvature: 'piecewise-linear',
@@ -121,6 +122,7 @@ export function squeeze(x: Tensor, axis?: number): Tensor {
   return reshape(x, x.shape.filter((_, i) => i !== a));
 }
 
+/** Reorders the axes: axis i of the result is axis perm[i] of x. */
 export function permute(x: Tensor, perm: readonly number[]): Tensor {
   if (perm.length !== x.ndim || new Set(perm.map((p) => normAxis('permute', p, x.ndim))).size !== x.ndim) {
     throw new ShapeError(`permute: ${JSON.stringify(perm)} is not a permutation of the axes of ${shapeStr(x.shape)}`);

@@ -237,6 +237,7 @@ const LINEAR: LayerOps<SparseLinearParams> = sparseLayer<SparseLinearParams>({
 
 // The products are traced by the public functions; ONNX has no sparse form, so the exporter
 // refuses them (export densifies first).
+/** @internal One family of the op table (see ops/table.ts, whose OPS is the public view). */
 export const SPARSE_OPS = opFamily({
   sparseConv2d: bilinear(CONV.specs.forward),
   sparseConv2dInputGrad: CONV.specs.inputGrad,

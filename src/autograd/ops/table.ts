@@ -19,7 +19,7 @@ const FAMILIES = [BROADCAST_OPS, ELEMENTWISE_OPS, REDUCE_OPS, SHAPE_OPS, LINALG_
 type Families = (typeof FAMILIES)[number];
 type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
 
-/** Every op by name. */
+/** @internal Every op by name (typed per entry; allOps() is the public listing). */
 export const OPS: UnionToIntersection<Families> = (() => {
   const all: Record<string, OpDef> = {};
   for (const family of FAMILIES) {
@@ -31,6 +31,7 @@ export const OPS: UnionToIntersection<Families> = (() => {
   return all as UnionToIntersection<Families>;
 })();
 
+/** @internal The name of an op of the table. */
 export type OpName = keyof typeof OPS;
 
 /** The entries of the table, in family order. */

@@ -32,6 +32,7 @@ export function onnxPathOf(name: string): string | null {
   return name.startsWith(ONNX_MODEL_PREFIX) ? name.slice(ONNX_MODEL_PREFIX.length) : null;
 }
 
+/** Options of importOnnx: which weights are prunable beyond the default rule. */
 export interface OnnxImportOptions {
   /** Patterns (`*`, `?`) of parameters to add to the fixed prunable set. */
   include?: readonly string[];
@@ -108,6 +109,10 @@ function place(root: Module, name: string, t: Tensor, buffer: boolean, source: s
 
 const GENERATED = /::|^\d+$/;
 
+/**
+ * Reads an ONNX file exported from PyTorch into a pai Model: its initializers become parameters and
+ * buffers under their ONNX names, its nodes run as pai's differentiable ops (see the README's "Your own model").
+ */
 export function importOnnx(path: string, o: OnnxImportOptions = {}): OnnxModel {
   const g = readOnnx(path);
   if (g.inputs.length !== 1) throw new OnnxImportError(`${g.source}: the graph has ${g.inputs.length} inputs (${g.inputs.map((i) => i.name).join(', ')}); pai imports networks with one image input`);

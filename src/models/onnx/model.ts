@@ -25,6 +25,7 @@ export interface OnnxStep {
   node: OnnxNode;
 }
 
+/** @internal What the importer hands an OnnxModel: the parsed, checked and folded graph. */
 export interface OnnxModelSpec {
   source: string;
   opset: number;
@@ -56,6 +57,7 @@ export class OnnxModel extends Model {
   private include: RegExp[] = [];
   private exclude: RegExp[] = [];
 
+  /** @internal Built by importOnnx. */
   constructor(spec: OnnxModelSpec) {
     super();
     this.spec = spec;

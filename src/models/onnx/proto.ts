@@ -8,7 +8,9 @@ import { ONNX_SCHEMA } from '../../tensor/onnx-schema.js';
 import { HostTensor, OnnxImportError, type HostKind } from './value.js';
 
 /** The opsets whose graphs pai imports. */
+/** The oldest ONNX opset pai imports. */
 export const MIN_OPSET = 13;
+/** The newest ONNX opset pai imports. */
 export const MAX_OPSET = 18;
 const MAX_FILE_BYTES = 2 ** 31 - 1;
 

@@ -21,6 +21,7 @@ export class HostTensor {
 
 export type Value = Tensor | HostTensor;
 
+/** An ONNX file pai cannot import: its message names the file, the node or the field. */
 export class OnnxImportError extends Error {
   override name = 'OnnxImportError';
 }

@@ -5,6 +5,7 @@
 import { PruneError } from '../types.js';
 import type { CriterionOptions, OptionKey, TaylorForm } from './types.js';
 
+/** One criterion option: its flag, symbol, help and parser. */
 export interface OptionSpec<K extends OptionKey> {
   key: K;
   /** The command-line flag, without `--`. */
@@ -40,6 +41,7 @@ function positiveInteger(v: unknown, where: string): number {
   return n;
 }
 
+/** Every criterion option's spec, by key. */
 export const OPTION_SPECS: { readonly [K in OptionKey]: OptionSpec<K> } = {
   temperature: {
     key: 'temperature', flag: 'temperature', symbol: 'T', arg: '<t>',

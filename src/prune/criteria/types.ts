@@ -26,11 +26,13 @@ export interface CriterionOptions {
   taylorForm: TaylorForm;
 }
 
+/** The name of a criterion option. */
 export type OptionKey = keyof CriterionOptions;
 
 /** The per-sample quantity a criterion asks of quantities.ts, if any. */
 export type Quantity = 'gradient-sum' | 'gradient-moments' | 'hessian-gradient' | 'ggn-diagonal' | 'hutchinson-diagonal';
 
+/** What a criterion's file declares (see defineCriterion). */
 export interface CriterionSpec<K extends OptionKey> {
   readonly name: string;
   /** One line for listings. */
@@ -46,7 +48,9 @@ export interface CriterionSpec<K extends OptionKey> {
   readonly iterations: number;
   readonly quantity: Quantity | null;
   /** The options it reads, with their defaults under each semantics. */
+  /** The options it reads, with their defaults under each semantics. */
   defaults(semantics: Semantics): Pick<CriterionOptions, K>;
+  /** The score of every parameter (higher = keep). */
   score(ctx: ScoreContext, o: Pick<CriterionOptions, K>): Scores;
 }
 
@@ -56,6 +60,7 @@ export interface Criterion extends CriterionSpec<OptionKey> {
   readonly uses: readonly OptionKey[];
 }
 
+/** Every criterion option, in listing order. */
 export const OPTION_KEYS: readonly OptionKey[] = ['temperature', 'probes', 'sharedProbes', 'taylorForm'];
 
 /** Checks a criterion's spec once and lists the options it reads. */
