@@ -93,6 +93,8 @@ export class OnnxRuleError extends Error {
 }
 
 /** The written part of an entry (its name comes from its key in the table). */
+// Attributes differ per op; an entry list mixes them, so the default is `any`.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export interface OpSpec<A = any> {
   /** The kernel call: a fresh output from the inputs (never recorded). Absent for composites. */
   readonly kernel?: (inputs: readonly Tensor[], attrs: A) => Tensor;
@@ -106,6 +108,8 @@ export interface OpSpec<A = any> {
   readonly curvature?: Curvature;
 }
 
+/** An entry of the op table: its spec and its name. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export interface OpDef<A = any> extends OpSpec<A> {
   readonly name: string;
 }

@@ -355,7 +355,8 @@ export function validateTransformSpec(spec: TransformSpec): void {
 
 /** The CHW shape a spec turns an input of `shape` into (every step's output size depends only on its input size). */
 export function transformedShape(spec: TransformSpec, shape: Shape3): [number, number, number] {
-  let [c, h, w] = shape;
+  const c = shape[0];
+  let [, h, w] = shape;
   for (const s of spec.steps) {
     switch (s.op) {
       case 'randomCrop': case 'centerCrop': case 'randomResizedCrop': h = w = s.size; break;

@@ -4,7 +4,7 @@
 
 import { z } from 'zod';
 import { checkArgument, checkOptions, is } from '../tensor/options.js';
-import { Model, resolve, scaled, convOut, type ModelOptions, type ResolvedOptions } from './common.js';
+import { Model, resolve, scaled, convOut, type ResolvedOptions } from './common.js';
 import { CifarResNet, type CifarResNetDepth } from './resnet_cifar.js';
 import { VGG, VGG_CFG, type VggName } from './vgg.js';
 import { LthResNet } from './resnet_lth.js';

@@ -173,7 +173,7 @@ export abstract class Module {
   to(dtype: DType): this {
     for (const [, m] of this.namedModules()) {
       for (const [n, t] of m._parameters) if (t && t.dtype !== dtype) m.registerParameter(n, convert(t, dtype));
-      for (const [n, b] of m._buffers) if (b.tensor && b.tensor.dtype !== dtype && !b.int64) b.tensor = convert(b.tensor, dtype);
+      for (const [, b] of m._buffers) if (b.tensor && b.tensor.dtype !== dtype && !b.int64) b.tensor = convert(b.tensor, dtype);
       m.onDtypeChange();
     }
     return this;

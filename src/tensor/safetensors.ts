@@ -87,6 +87,7 @@ function describe(v: unknown): string {
 // JSON.parse quotes the offending text, which in a corrupt header can hold newlines or terminal
 // escapes; an error message must stay on one line and print safely.
 function oneLine(s: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what this replaces
   return s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 

@@ -114,8 +114,9 @@ describe('score cache', () => {
   test('least recently used entries are evicted to stay under maxBytes; usage reports size and entries', () => {
     const m = model();
     const one = scoreParameters(m, 'magnitude', null, { inputShape: [1, 16, 16] });
-    let bytes = 0;
-    { const probe = new ScoreCache({ dir: join(dir, 'probe') }); probe.put(scoreCacheKey(input(m, { criterion: 'magnitude' })), one); bytes = probe.usage().bytes; }
+    const probe = new ScoreCache({ dir: join(dir, 'probe') });
+    probe.put(scoreCacheKey(input(m, { criterion: 'magnitude' })), one);
+    const bytes = probe.usage().bytes;
     assert.ok(bytes > 0);
     const { cache, warnings } = setup(Math.floor(bytes * 3.5)); // room for three entries
     const keys = [0, 1, 2, 3, 4].map((i) => scoreCacheKey(input(m, { modelName: `m${i}`, criterion: 'magnitude' })));

@@ -25,6 +25,7 @@ test('safetensors: a header that is invalid JSON around a newline gives a one-li
   assert.throws(() => parseSafetensors(buf, 'nl.safetensors'), (e: unknown) => {
     assert.ok(e instanceof SafetensorsError);
     assert.match(e.message, /^safetensors nl\.safetensors: header is not valid JSON/);
+    // eslint-disable-next-line no-control-regex -- the message must hold no control character
     assert.ok(!/[\u0000-\u001f]/.test(e.message), JSON.stringify(e.message));
     return true;
   });

@@ -84,7 +84,6 @@ test('safetensors: header-length field edits', (t) => {
 
 // --- JSON-level mutations: well-formed JSON with wrong content -----------------------------------
 
-const names = Object.keys(HEADER).filter((k) => k !== '__metadata__');
 const DTYPE_TEXT = ['F32', 'F64', 'F16', 'BF16', 'I64', 'I32', 'I16', 'I8', 'U8', 'BOOL', 'U16', 'U32', 'U64', 'F8_E4M3', 'C64', 'f32', '', 'F32 ', 'FLOAT'];
 const ODD_NUMBERS = [0, 1, -1, 0.5, -0, 2 ** 31, 2 ** 32, 2 ** 53, 2 ** 53 + 2, 1e300, Number.MAX_SAFE_INTEGER, 64, 72, 79, 80, 81, 96];
 const oddNumber = fc.oneof(fc.constantFrom(...ODD_NUMBERS), fc.integer({ min: -2, max: 200 }));

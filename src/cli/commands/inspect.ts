@@ -20,8 +20,7 @@ export function register(program: Command): void {
       await modelOptions(f);
       const model = await buildModel(f, {});
       const { prunableParameters } = await import('../../prune/prunable.js');
-      const { OnnxModel } = await import('../../models/onnx/index.js');
-      const m = model as InstanceType<typeof OnnxModel>;
+      const m = model as import('../../models/onnx/index.js').OnnxModel;
       const prunable = new Set(prunableParameters(model, f.semantics));
       const rows = [
         ...model.namedParameters().map(([n, t]) => ({ name: n, kind: 'parameter', shape: [...t.shape], size: t.size, prunable: prunable.has(n) })),
