@@ -238,6 +238,192 @@ const trainOptionsSchema = z.strictObject({
  * Trains `model` in place. It ends holding the last epoch's weights; the best epoch's weights are
  * in `<checkpointDir>/best` when a checkpoint directory is given.
  */
+/** What a run carries from epoch to epoch, and what a resume restores. */
+interface Progress {
+  history: EpochRecord[];
+  best: BestRecord | null;
+  lastMetrics: TrainerState['lastMetrics'];
+  /** Optimiser steps taken so far. */
+  step: number;
+  /** Epochs already done (the first epoch to run, 0-based). */
+  start: number;
+  resumedFrom: number | null;
+  masks: ReadonlyMap<string, Tensor> | null;
+}
+
+/**
+ * The latest `last` checkpoint under the run's directory, loaded into the model, the optimiser and
+ * the scheduler after checking that it was trained with the same settings and masks; or a fresh start.
+ */
+function resume(model: Module, opts: TrainOptions, optimizer: Optimizer, scheduler: ReturnType<typeof createScheduler>,
+  settings: TrainerState['settings'], paths: { last: string } | null, masks: ReadonlyMap<string, Tensor> | null): Progress {
+  const fresh: Progress = { history: [], best: null, lastMetrics: {}, step: 0, start: 0, resumedFrom: null, masks };
+  const found = paths && (opts.resume ?? true) ? latestCheckpoint(paths.last) : null;
+  if (!found) return fresh;
+  const c = loadCheckpoint<TrainerState>(found);
+  const t = c.trainer;
+  if (t.format !== 'pai-trainer/1') throw new CheckpointError(`${found}/trainer.json: format ${JSON.stringify(t.format)}, expected pai-trainer/1`);
+  for (const k of ['schedule', 'labelSmoothing', 'bestBy'] as const) {
+    if (JSON.stringify(t.settings[k]) !== JSON.stringify(settings[k])) {
+      throw new CheckpointError(`cannot resume from ${found}: it was trained with ${k} = ${JSON.stringify(t.settings[k])}, this run asks for ${JSON.stringify(settings[k])} (use another checkpoint directory, or resume: false)`);
+    }
+  }
+  if (masks && c.masks) {
+    const diff = sameMasks(masks, c.masks);
+    if (diff) throw new CheckpointError(`cannot resume from ${found}: its masks differ from the ones given (${diff})`);
+  } else if (masks && !c.masks) {
+    throw new CheckpointError(`cannot resume from ${found}: it was trained without masks, this run has masks`);
+  }
+  model.loadStateDict(c.modelState, { source: join(found, 'model.safetensors') });
+  if (!c.optimizer) throw new CheckpointError(`${found}: no optimizer state; it cannot be resumed`);
+  optimizer.loadStateDict(c.optimizer);
+  scheduler.loadStateDict(t.scheduler);
+  return {
+    history: t.history, best: t.best, lastMetrics: t.lastMetrics ?? {}, step: t.step, start: t.epochsDone, resumedFrom: t.epochsDone,
+    masks: c.masks && c.masks.size > 0 ? c.masks : null,
+  };
+}
+
+/** How masks are kept: the enforcer over the dense masked layers, and sparse execution where asked. */
+interface Masking {
+  enforcer: MaskEnforcer | null;
+  sparse: SparseTraining | null;
+  /** The optimiser that steps (the sparse one over sparse layers). */
+  active: Optimizer;
+  params: [string, Tensor][];
+}
+
+/**
+ * Applies the masks and sets up their enforcement. With sparse execution the model holds sparse
+ * layers from here on and the returned optimiser steps them; the dense form comes back for every
+ * checkpoint and for good when training ends (the caller's `finally`).
+ */
+function setUpMasking(model: Module, masks: ReadonlyMap<string, Tensor> | null, opts: TrainOptions, optimizer: Optimizer): Masking {
+  let enforcer = masks ? new MaskEnforcer(model, masks) : null;
+  enforcer?.applyToWeights();
+  if (!masks || !opts.sparseExecution) return { enforcer, sparse: null, active: optimizer, params: model.namedParameters() };
+  const sparse = new SparseTraining(model, masks, minSparsityOf(opts.sparseExecution), optimizer, opts.optimizer);
+  // The sparse layers have no pruned entries left to enforce; the other masked layers still do.
+  const rest = new Map([...masks].filter(([k]) => !sparse.sparseParameters.includes(k)));
+  enforcer = rest.size > 0 ? new MaskEnforcer(model, rest) : null;
+  return { enforcer, sparse, active: sparse.optimizer, params: model.namedParameters() };
+}
+
+/** The first parameter whose gradient holds a NaN or Inf, and where, or null. */
+function nonFiniteGradient(params: readonly [string, Tensor][]): { name: string; index: number } | null {
+  for (const [name, p] of params) {
+    if (p.grad === null) continue;
+    const i = firstNonFinite(p.grad.data);
+    if (i >= 0) return { name, index: i };
+  }
+  return null;
+}
+
+/**
+ * One optimiser step on a batch: forward, loss, backward, the non-finite guard, masked update. Its
+ * graph, logits and loss are locals, so they are unreachable as soon as it returns: nothing of a
+ * step outlives it (progress callbacks and the next batch's preparation included).
+ */
+function trainStep(model: Module, m: Masking, labelSmoothing: number, x: Tensor, y: ArrayLike<number>,
+  at: { epoch: number; step: number; batch: number; batches: number | undefined }): { loss: number; correct: number; n: number } {
+  const n = x.shape[0]!;
+  const logits = model.forward(x);
+  const loss = crossEntropy(logits, y, { labelSmoothing });
+  backward(loss);
+  const lv = loss.item();
+  const bad = nonFiniteGradient(m.params);
+  if (!Number.isFinite(lv) || bad !== null) {
+    m.active.zeroGrad();
+    const where = `at epoch ${at.epoch}, step ${at.step} (batch ${at.batch + 1}${at.batches ? `/${at.batches}` : ''})`;
+    const msg = Number.isFinite(lv)
+      ? `non-finite gradient in ${bad!.name} (index ${bad!.index}) ${where}; training stopped before the update (check the lr, the inputs and that layer's weights)`
+      : `loss is ${lv} ${where}${bad !== null ? `; first non-finite gradient: ${bad.name} (index ${bad.index})` : ''}; training stopped before the update (check the lr and the inputs)`;
+    throw new TrainingError(msg, at.epoch, at.step, at.batch, bad?.name ?? null);
+  }
+  m.enforcer?.maskGradients();
+  m.active.step();
+  m.enforcer?.afterStep();
+  m.active.zeroGrad();
+  const c = logits.shape[1]!, d = logits.data;
+  let correct = 0;
+  for (let i = 0; i < n; i++) if (rankOf(d, c, i, y[i]!) === 0) correct++;
+  return { loss: lv, correct, n };
+}
+
+/** Batch counts of the sources (undefined where a source does not know its length). */
+interface Counts { train: number | undefined; val: number | undefined; test: number | undefined }
+
+/** Running estimates for the ETA: seconds per training batch and per evaluation. */
+interface Pace { secPerTrainBatch: number; evalSeconds: number }
+
+/** Evaluations still due from epoch index e on (the last epoch always evaluates). */
+function remainingEvals(opts: TrainOptions, e: number, epochs: number, evalEvery: number): number {
+  if (!opts.val && !opts.test) return 0;
+  let k = 0;
+  for (let x = e; x < epochs; x++) if ((x + 1) % evalEvery === 0 || x === epochs - 1) k++;
+  return k;
+}
+
+/** One pass over the training source; returns the epoch's record without evaluation. */
+async function trainEpoch(model: Module, m: Masking, opts: TrainOptions, run: Progress, e: number, lr: number,
+  counts: Counts, pace: Pace, evalEvery: number): Promise<EpochRecord> {
+  const epochs = opts.epochs, epochNo = e + 1;
+  const t0 = performance.now();
+  model.train();
+  let lossSum = 0, seen = 0, correct = 0, b = 0;
+  for await (const batch of batchesOf(opts.train, e)) {
+    if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('training aborted');
+    run.step++;
+    const r = trainStep(model, m, opts.labelSmoothing ?? 0, batch.x, batch.y, { epoch: epochNo, step: run.step, batch: b, batches: counts.train });
+    lossSum += r.loss * r.n;
+    seen += r.n;
+    correct += r.correct;
+    b++;
+    if (opts.progress) {
+      const elapsed = (performance.now() - t0) / 1000;
+      pace.secPerTrainBatch = elapsed / b;
+      const p: TrainProgress = { phase: 'train', epoch: epochNo, epochs, batch: b, step: run.step, loss: lossSum / seen, lr, imagesPerSec: elapsed > 0 ? seen / elapsed : 0 };
+      if (counts.train !== undefined) {
+        p.batches = counts.train;
+        p.etaSeconds = pace.secPerTrainBatch * ((counts.train - b) + counts.train * (epochs - epochNo)) + pace.evalSeconds * remainingEvals(opts, e, epochs, evalEvery);
+      }
+      opts.progress(p);
+    }
+  }
+  if (seen === 0) throw new RangeError(`trainModel: the training source yielded no batches in epoch ${epochNo}`);
+  m.enforcer?.check();
+  return { epoch: epochNo, lr, train_loss: lossSum / seen, train_top1: correct / seen, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Validation and test metrics of the epoch into `record` and `run.lastMetrics`. */
+async function evaluateEpoch(model: Module, opts: TrainOptions, run: Progress, e: number, record: EpochRecord, counts: Counts, pace: Pace): Promise<void> {
+  const te = performance.now();
+  run.lastMetrics = {};
+  const epochNo = e + 1;
+  const on = async (phase: 'val' | 'test', src: BatchSource, total: number | undefined): Promise<Metrics> =>
+    evaluate(model, src, {
+      epoch: e,
+      ...(opts.progress ? {
+        onBatch: (done: number) => opts.progress!({ phase, epoch: epochNo, epochs: opts.epochs, batch: done, ...(total === undefined ? {} : { batches: total }), step: run.step, loss: record.train_loss, lr: record.lr, imagesPerSec: 0 }),
+      } : {}),
+    });
+  if (opts.val) { run.lastMetrics.val = await on('val', opts.val, counts.val); record.val = summarize(run.lastMetrics.val); }
+  if (opts.test) { run.lastMetrics.test = await on('test', opts.test, counts.test); record.test = summarize(run.lastMetrics.test); }
+  pace.evalSeconds = (performance.now() - te) / 1000;
+}
+
+/** Whether this epoch is the new best under `bestBy` (or the last one when selecting the last). */
+function newBest(bestBy: BestBy, run: Progress, record: EpochRecord, last: boolean): BestRecord | null {
+  const v = selects(bestBy, record);
+  if (v !== null && (run.best === null || run.best.value === null || better(bestBy, v, run.best.value))) return { epoch: record.epoch, by: bestBy, value: v, metrics: record };
+  if (bestBy === 'last' && last) return { epoch: record.epoch, by: bestBy, value: null, metrics: record };
+  return null;
+}
+
+/**
+ * Trains `model` (SGD or AdamW, a learning-rate schedule, masks kept exactly), evaluating every
+ * `evalEvery` epochs, choosing the best epoch on the validation set, writing and resuming checkpoints.
+ */
 export async function trainModel(model: Module, opts: TrainOptions): Promise<TrainResult> {
   checkArgument('trainModel', 'model', isModule, model);
   checkOptions('trainModel', trainOptionsSchema, opts);
@@ -249,195 +435,54 @@ export async function trainModel(model: Module, opts: TrainOptions): Promise<Tra
   const settings: TrainerState['settings'] = { optimizer: opts.optimizer, schedule, labelSmoothing, bestBy, evalEvery };
   const paths = opts.checkpointDir ? checkpointPaths(opts.checkpointDir) : null;
 
-  let params = model.namedParameters();
-  const optimizer: Optimizer = createOptimizer(params, opts.optimizer);
+  const optimizer: Optimizer = createOptimizer(model.namedParameters(), opts.optimizer);
   const scheduler = createScheduler(optimizer, schedule, epochs);
-  let masks: ReadonlyMap<string, Tensor> | null = opts.masks && opts.masks.size > 0 ? opts.masks : null;
-
-  let history: EpochRecord[] = [];
-  let best: BestRecord | null = null;
-  let lastMetrics: TrainerState['lastMetrics'] = {};
-  let step = 0;
-  let start = 0;
-  let resumedFrom: number | null = null;
-
-  const found = paths && (opts.resume ?? true) ? latestCheckpoint(paths.last) : null;
-  if (found) {
-    const c = loadCheckpoint<TrainerState>(found);
-    const t = c.trainer;
-    if (t.format !== 'pai-trainer/1') throw new CheckpointError(`${found}/trainer.json: format ${JSON.stringify(t.format)}, expected pai-trainer/1`);
-    for (const k of ['schedule', 'labelSmoothing', 'bestBy'] as const) {
-      if (JSON.stringify(t.settings[k]) !== JSON.stringify(settings[k])) {
-        throw new CheckpointError(`cannot resume from ${found}: it was trained with ${k} = ${JSON.stringify(t.settings[k])}, this run asks for ${JSON.stringify(settings[k])} (use another checkpoint directory, or resume: false)`);
-      }
-    }
-    if (masks && c.masks) {
-      const diff = sameMasks(masks, c.masks);
-      if (diff) throw new CheckpointError(`cannot resume from ${found}: its masks differ from the ones given (${diff})`);
-    } else if (masks && !c.masks) {
-      throw new CheckpointError(`cannot resume from ${found}: it was trained without masks, this run has masks`);
-    }
-    masks = c.masks && c.masks.size > 0 ? c.masks : null;
-    model.loadStateDict(c.modelState, { source: join(found, 'model.safetensors') });
-    if (!c.optimizer) throw new CheckpointError(`${found}: no optimizer state; it cannot be resumed`);
-    optimizer.loadStateDict(c.optimizer);
-    scheduler.loadStateDict(t.scheduler);
-    history = t.history;
-    best = t.best;
-    lastMetrics = t.lastMetrics ?? {};
-    step = t.step;
-    start = t.epochsDone;
-    resumedFrom = t.epochsDone;
-  }
-
-  let enforcer = masks ? new MaskEnforcer(model, masks) : null;
-  enforcer?.applyToWeights();
-
-  // Sparse execution: from here on the model holds sparse layers and `active` steps them; the
-  // dense form comes back for every checkpoint and for good when this function returns or throws.
-  let sparse: SparseTraining | null = null;
-  let active: Optimizer = optimizer;
-  if (masks && opts.sparseExecution) {
-    sparse = new SparseTraining(model, masks, minSparsityOf(opts.sparseExecution), optimizer, opts.optimizer);
-    active = sparse.optimizer;
-    params = model.namedParameters();
-    // The sparse layers have no pruned entries left to enforce; the other masked layers still do.
-    const rest = new Map([...masks].filter(([k]) => !sparse!.sparseParameters.includes(k)));
-    enforcer = rest.size > 0 ? new MaskEnforcer(model, rest) : null;
-  }
+  const run = resume(model, opts, optimizer, scheduler, settings, paths, opts.masks && opts.masks.size > 0 ? opts.masks : null);
+  const m = setUpMasking(model, run.masks, opts, optimizer);
   const save = <T>(dir: string, c: SaveCheckpointOptions<T>): void => {
-    sparse?.toDense();
+    m.sparse?.toDense();
     try {
       saveCheckpoint<T>(dir, c);
     } finally {
-      sparse?.toSparse();
+      m.sparse?.toSparse();
     }
   };
   try {
-    const trainBatches = batchCount(opts.train);
-    const valBatches = opts.val ? batchCount(opts.val) : undefined;
-    const testBatches = opts.test ? batchCount(opts.test) : undefined;
-    // Running estimates for the ETA: seconds per training batch and per evaluation.
-    let secPerTrainBatch = 0, evalSeconds = 0;
-
-    const remainingEvals = (e: number): number => {
-      if (!opts.val && !opts.test) return 0;
-      let k = 0;
-      for (let x = e; x < epochs; x++) if ((x + 1) % evalEvery === 0 || x === epochs - 1) k++;
-      return k;
-    };
-
-    // One optimiser step. Its graph, logits and loss are locals of this function, so they are
-    // unreachable as soon as it returns: nothing of a step outlives it (progress callbacks and the
-    // next batch's preparation included).
-    const trainStep = (x: Tensor, y: ArrayLike<number>, epochNo: number, b: number): { loss: number; correct: number; n: number } => {
-      const where = (): string => `at epoch ${epochNo}, step ${step} (batch ${b + 1}${trainBatches ? `/${trainBatches}` : ''})`;
-      const n = x.shape[0]!;
-      const logits = model.forward(x);
-      const loss = crossEntropy(logits, y, { labelSmoothing });
-      backward(loss);
-      const lv = loss.item();
-      let bad: string | null = null, badAt = -1;
-      for (const [name, p] of params) {
-        if (p.grad === null) continue;
-        const i = firstNonFinite(p.grad.data);
-        if (i >= 0) { bad = name; badAt = i; break; }
-      }
-      if (!Number.isFinite(lv) || bad !== null) {
-        active.zeroGrad();
-        const msg = Number.isFinite(lv)
-          ? `non-finite gradient in ${bad} (index ${badAt}) ${where()}; training stopped before the update (check the lr, the inputs and that layer's weights)`
-          : `loss is ${lv} ${where()}${bad !== null ? `; first non-finite gradient: ${bad} (index ${badAt})` : ''}; training stopped before the update (check the lr and the inputs)`;
-        throw new TrainingError(msg, epochNo, step, b, bad);
-      }
-      enforcer?.maskGradients();
-      active.step();
-      enforcer?.afterStep();
-      active.zeroGrad();
-      const c = logits.shape[1]!, d = logits.data;
-      let correct = 0;
-      for (let i = 0; i < n; i++) if (rankOf(d, c, i, y[i]!) === 0) correct++;
-      return { loss: lv, correct, n };
-    };
-
-    for (let e = start; e < epochs; e++) {
-      const epochNo = e + 1;
-      const t0 = performance.now();
+    const counts: Counts = { train: batchCount(opts.train), val: opts.val ? batchCount(opts.val) : undefined, test: opts.test ? batchCount(opts.test) : undefined };
+    const pace: Pace = { secPerTrainBatch: 0, evalSeconds: 0 };
+    for (let e = run.start; e < epochs; e++) {
       const lr = optimizer.lr;
-      active.lr = lr;
-      model.train();
-      let lossSum = 0, seen = 0, correct = 0, b = 0;
-
-      for await (const batch of batchesOf(opts.train, e)) {
-        if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('training aborted');
-        step++;
-        const r = trainStep(batch.x, batch.y, epochNo, b);
-        lossSum += r.loss * r.n;
-        seen += r.n;
-        correct += r.correct;
-        b++;
-
-        if (opts.progress) {
-          const elapsed = (performance.now() - t0) / 1000;
-          secPerTrainBatch = elapsed / b;
-          const p: TrainProgress = { phase: 'train', epoch: epochNo, epochs, batch: b, step, loss: lossSum / seen, lr, imagesPerSec: elapsed > 0 ? seen / elapsed : 0 };
-          if (trainBatches !== undefined) {
-            p.batches = trainBatches;
-            p.etaSeconds = secPerTrainBatch * ((trainBatches - b) + trainBatches * (epochs - epochNo)) + evalSeconds * remainingEvals(e);
-          }
-          opts.progress(p);
-        }
-      }
-      if (seen === 0) throw new RangeError(`trainModel: the training source yielded no batches in epoch ${epochNo}`);
-      enforcer?.check();
-
-      const record: EpochRecord = { epoch: epochNo, lr, train_loss: lossSum / seen, train_top1: correct / seen, seconds: 0 };
-      if ((e + 1) % evalEvery === 0 || e === epochs - 1) {
-        const te = performance.now();
-        lastMetrics = {};
-        const run = async (phase: 'val' | 'test', src: BatchSource, total: number | undefined): Promise<Metrics> =>
-          evaluate(model, src, {
-            epoch: e,
-            ...(opts.progress ? {
-              onBatch: (done: number) => opts.progress!({ phase, epoch: epochNo, epochs, batch: done, ...(total === undefined ? {} : { batches: total }), step, loss: record.train_loss, lr, imagesPerSec: 0 }),
-            } : {}),
-          });
-        if (opts.val) { lastMetrics.val = await run('val', opts.val, valBatches); record.val = summarize(lastMetrics.val); }
-        if (opts.test) { lastMetrics.test = await run('test', opts.test, testBatches); record.test = summarize(lastMetrics.test); }
-        evalSeconds = (performance.now() - te) / 1000;
-      }
+      m.active.lr = lr;
+      const t0 = performance.now();
+      const record = await trainEpoch(model, m, opts, run, e, lr, counts, pace, evalEvery);
+      if ((e + 1) % evalEvery === 0 || e === epochs - 1) await evaluateEpoch(model, opts, run, e, record, counts, pace);
       record.seconds = (performance.now() - t0) / 1000;
-      history.push(record);
+      run.history.push(record);
 
-      const v = selects(bestBy, record);
-      const improved = v !== null && (best === null || best.value === null || better(bestBy, v, best.value));
-      if (improved) {
-        best = { epoch: epochNo, by: bestBy, value: v, metrics: record };
-        if (paths) save<BestState>(paths.best, { model, masks, trainer: { format: 'pai-best/1', best, metrics: lastMetrics } });
-      } else if (bestBy === 'last' && e === epochs - 1) {
-        best = { epoch: epochNo, by: bestBy, value: null, metrics: record };
-        if (paths) save<BestState>(paths.best, { model, masks, trainer: { format: 'pai-best/1', best, metrics: lastMetrics } });
+      const best = newBest(bestBy, run, record, e === epochs - 1);
+      if (best) {
+        run.best = best;
+        if (paths) save<BestState>(paths.best, { model, masks: run.masks, trainer: { format: 'pai-best/1', best, metrics: run.lastMetrics } });
       }
-
       scheduler.step();
       if (paths) {
         const state: TrainerState = {
-          format: 'pai-trainer/1', epochsDone: epochNo, epochs, step, scheduler: scheduler.stateDict(), settings,
-          history, best, lastMetrics, rng: { seed: opts.seed ?? null, note: RNG_NOTE },
+          format: 'pai-trainer/1', epochsDone: e + 1, epochs, step: run.step, scheduler: scheduler.stateDict(), settings,
+          history: run.history, best: run.best, lastMetrics: run.lastMetrics, rng: { seed: opts.seed ?? null, note: RNG_NOTE },
         };
-        save<TrainerState>(paths.last, { model, masks, optimizer, trainer: state });
+        save<TrainerState>(paths.last, { model, masks: run.masks, optimizer, trainer: state });
       }
       await opts.onEpoch?.(record);
     }
   } finally {
-    sparse?.toDense();
+    m.sparse?.toDense();
   }
 
-  const last = history[history.length - 1]!;
+  const last = run.history[run.history.length - 1]!;
   // A validation source that was never evaluated leaves nothing to select on.
-  best ??= { epoch: last.epoch, by: bestBy, value: null, metrics: last };
+  const best = run.best ?? { epoch: last.epoch, by: bestBy, value: null, metrics: last };
   return {
-    history, best, last, lastMetrics, steps: step, resumedFrom,
-    trainSeconds: history.reduce((s, r) => s + r.seconds, 0),
+    history: run.history, best, last, lastMetrics: run.lastMetrics, steps: run.step, resumedFrom: run.resumedFrom,
+    trainSeconds: run.history.reduce((acc, r) => acc + r.seconds, 0),
   };
 }
