@@ -113,10 +113,11 @@ function countOf(shape: readonly number[]): number {
 
 interface Slot { name: string; dtype: StDtype; shape: number[]; begin: number; end: number; order: number }
 
-/** Parses and fully validates a safetensors file held in memory. `source` names it in errors. */
-export function parseSafetensors(buf: Uint8Array, source = '<buffer>'): StFile {
-  const fail = (problem: string): never => { throw new SafetensorsError(`safetensors ${source}: ${problem}`); };
+/** Throws a SafetensorsError naming the file. */
+type Fail = (problem: string) => never;
 
+/** The 8-byte length and the JSON header object it announces, checked. */
+function readHeader(buf: Uint8Array, fail: Fail): { header: Record<string, unknown>; headerLen: number } {
   if (buf.length < 8) fail(`file is ${buf.length} bytes, shorter than the 8-byte header length`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const n64 = view.getBigUint64(0, true);
@@ -125,7 +126,6 @@ export function parseSafetensors(buf: Uint8Array, source = '<buffer>'): StFile {
   if (8 + headerLen > buf.length) {
     fail(`header length ${headerLen} runs past the end of the file (${buf.length} bytes, so at most ${buf.length - 8})`);
   }
-
   let text = '';
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(buf.subarray(8, 8 + headerLen));
@@ -141,64 +141,66 @@ export function parseSafetensors(buf: Uint8Array, source = '<buffer>'): StFile {
     fail(`header is not valid JSON (${oneLine((e as Error).message)})`);
   }
   if (!isPlainObject(header)) fail('header is not a JSON object');
-  const hdr = header as Record<string, unknown>;
+  return { header: header as Record<string, unknown>, headerLen };
+}
 
-  const dataLen = buf.length - 8 - headerLen;
-  const metadata: Record<string, string> = {};
-  const slots: Slot[] = [];
+/** __metadata__: an object of strings. */
+function readMetadata(info: unknown, metadata: Record<string, string>, fail: Fail): void {
+  if (!isPlainObject(info)) fail(`__metadata__ must be an object of strings, got ${describe(info)}`);
+  for (const [k, v] of Object.entries(info as Record<string, unknown>)) {
+    if (typeof v !== 'string') fail(`__metadata__ value for ${JSON.stringify(k)} must be a string, got ${describe(v)}`);
+    setOwn(metadata, k, v as string);
+  }
+}
 
-  for (const name of Object.keys(hdr)) {
-    const info = hdr[name];
-    if (name === '__metadata__') {
-      if (!isPlainObject(info)) fail(`__metadata__ must be an object of strings, got ${describe(info)}`);
-      for (const [k, v] of Object.entries(info as Record<string, unknown>)) {
-        if (typeof v !== 'string') fail(`__metadata__ value for ${JSON.stringify(k)} must be a string, got ${describe(v)}`);
-        setOwn(metadata, k, v as string);
-      }
-      continue;
-    }
-    const where = `tensor ${JSON.stringify(name)}`;
-    if (!isPlainObject(info)) fail(`${where}: entry must be an object, got ${describe(info)}`);
-    const entry = info as Record<string, unknown>;
-    for (const k of Object.keys(entry)) {
-      if (k !== 'dtype' && k !== 'shape' && k !== 'data_offsets') fail(`${where}: unexpected field ${JSON.stringify(k)}`);
-    }
-
-    const dtype = entry['dtype'];
-    if (dtype === undefined) fail(`${where}: missing dtype`);
-    if (!isStDtype(dtype)) fail(`${where}: unknown or unsupported dtype ${describe(dtype)} (supported: ${SUPPORTED})`);
-
-    const shape = entry['shape'];
-    if (!Array.isArray(shape)) fail(`${where}: shape must be an array, got ${describe(shape)}`);
-    const dims: number[] = [];
-    for (const d of shape as unknown[]) {
-      if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
-        fail(`${where}: shape entries must be non-negative integers, got ${describe(d)} in ${JSON.stringify(shape)}`);
-      }
-      dims.push((d as number) + 0); // +0 turns a JSON -0 into 0
-    }
-
-    const offs = entry['data_offsets'];
-    if (!Array.isArray(offs) || offs.length !== 2) fail(`${where}: data_offsets must be [begin, end], got ${JSON.stringify(offs)}`);
-    const [begin, end] = offs as unknown[];
-    if (typeof begin !== 'number' || typeof end !== 'number' || !Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0 || end < 0) {
-      fail(`${where}: data_offsets must be two non-negative integers, got ${JSON.stringify(offs)}`);
-    }
-    const b = begin as number, e = end as number;
-    if (b > e) fail(`${where}: data_offsets begin ${b} is after end ${e}`);
-    if (e > dataLen) fail(`${where}: data_offsets [${b}, ${e}] end beyond the ${dataLen}-byte data section`);
-
-    const size = DTYPES[dtype as StDtype].size;
-    const count = countOf(dims);
-    if (count < 0 || count * size !== e - b) {
-      const want = count < 0 ? 'an impossible number of' : `${count * size}`;
-      fail(`${where}: size mismatch: shape ${shapeText(dims)} of ${dtype} needs ${want} bytes but data_offsets [${b}, ${e}] hold ${e - b}`);
-    }
-    slots.push({ name, dtype: dtype as StDtype, shape: dims, begin: b, end: e, order: slots.length });
+/** One tensor's header entry, every field checked against the data section's length. */
+function readSlot(name: string, info: unknown, dataLen: number, order: number, fail: Fail): Slot {
+  const where = `tensor ${JSON.stringify(name)}`;
+  if (!isPlainObject(info)) fail(`${where}: entry must be an object, got ${describe(info)}`);
+  const entry = info as Record<string, unknown>;
+  for (const k of Object.keys(entry)) {
+    if (k !== 'dtype' && k !== 'shape' && k !== 'data_offsets') fail(`${where}: unexpected field ${JSON.stringify(k)}`);
   }
 
-  // The spec requires the ranges to tile the data section exactly: no overlap, no hole, nothing
-  // after the last tensor. Zero-length tensors occupy no bytes and may sit at any boundary.
+  const dtype = entry['dtype'];
+  if (dtype === undefined) fail(`${where}: missing dtype`);
+  if (!isStDtype(dtype)) fail(`${where}: unknown or unsupported dtype ${describe(dtype)} (supported: ${SUPPORTED})`);
+
+  const shape = entry['shape'];
+  if (!Array.isArray(shape)) fail(`${where}: shape must be an array, got ${describe(shape)}`);
+  const dims: number[] = [];
+  for (const d of shape as unknown[]) {
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
+      fail(`${where}: shape entries must be non-negative integers, got ${describe(d)} in ${JSON.stringify(shape)}`);
+    }
+    dims.push((d as number) + 0); // +0 turns a JSON -0 into 0
+  }
+
+  const offs = entry['data_offsets'];
+  if (!Array.isArray(offs) || offs.length !== 2) fail(`${where}: data_offsets must be [begin, end], got ${JSON.stringify(offs)}`);
+  const [begin, end] = offs as unknown[];
+  if (typeof begin !== 'number' || typeof end !== 'number' || !Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0 || end < 0) {
+    fail(`${where}: data_offsets must be two non-negative integers, got ${JSON.stringify(offs)}`);
+  }
+  const b = begin as number, e = end as number;
+  if (b > e) fail(`${where}: data_offsets begin ${b} is after end ${e}`);
+  if (e > dataLen) fail(`${where}: data_offsets [${b}, ${e}] end beyond the ${dataLen}-byte data section`);
+
+  const size = DTYPES[dtype as StDtype].size;
+  const count = countOf(dims);
+  if (count < 0 || count * size !== e - b) {
+    const want = count < 0 ? 'an impossible number of' : `${count * size}`;
+    fail(`${where}: size mismatch: shape ${shapeText(dims)} of ${dtype} needs ${want} bytes but data_offsets [${b}, ${e}] hold ${e - b}`);
+  }
+  return { name, dtype: dtype as StDtype, shape: dims, begin: b, end: e, order };
+}
+
+/**
+ * The spec requires the ranges to tile the data section exactly: no overlap, no hole, nothing
+ * after the last tensor. Zero-length tensors occupy no bytes and may sit at any boundary.
+ * Sorts `slots` by position.
+ */
+function checkTiling(slots: Slot[], dataLen: number, fail: Fail): void {
   slots.sort((x, y) => x.begin - y.begin || x.end - y.end || x.order - y.order);
   let covered = 0;
   let last: Slot | null = null;
@@ -214,23 +216,41 @@ export function parseSafetensors(buf: Uint8Array, source = '<buffer>'): StFile {
   if (covered !== dataLen) {
     fail(`data section is ${dataLen} bytes but the tensors cover only [0, ${covered}); ${dataLen - covered} trailing bytes belong to no tensor`);
   }
+}
 
-  const tensors = new Map<string, StEntry>();
-  const base = 8 + headerLen;
-  for (const s of slots) {
-    const { size, ctor } = DTYPES[s.dtype];
-    // A fresh buffer: the data section is generally not aligned for the element type, and the
-    // entry should not keep the whole file alive.
-    // Uint8Array's slice copies; a Node Buffer's own slice would return a view of the file.
-    const bytes = Uint8Array.prototype.slice.call(buf, base + s.begin, base + s.end);
-    swapBytes(bytes, size);
-    const data = new ctor(bytes.buffer);
-    if (s.dtype === 'BOOL') {
-      const i = (data as Uint8Array).findIndex((v) => v > 1);
-      if (i >= 0) fail(`tensor ${JSON.stringify(s.name)}: BOOL value ${data[i]} at index ${i} is neither 0 nor 1`);
-    }
-    tensors.set(s.name, { dtype: s.dtype, shape: s.shape, data });
+/** A tensor's values, copied out of the file into an array of its element type. */
+function readValues(buf: Uint8Array, base: number, s: Slot, fail: Fail): StEntry {
+  const { size, ctor } = DTYPES[s.dtype];
+  // A fresh buffer: the data section is generally not aligned for the element type, and the
+  // entry should not keep the whole file alive.
+  // Uint8Array's slice copies; a Node Buffer's own slice would return a view of the file.
+  const bytes = Uint8Array.prototype.slice.call(buf, base + s.begin, base + s.end);
+  swapBytes(bytes, size);
+  const data = new ctor(bytes.buffer);
+  if (s.dtype === 'BOOL') {
+    const i = (data as Uint8Array).findIndex((v) => v > 1);
+    if (i >= 0) fail(`tensor ${JSON.stringify(s.name)}: BOOL value ${data[i]} at index ${i} is neither 0 nor 1`);
   }
+  return { dtype: s.dtype, shape: s.shape, data };
+}
+
+/**
+ * Parses and fully validates a safetensors file held in memory: every header field (length, JSON,
+ * dtype, shape, offsets in range, no overlap, no holes) before any data is read. `source` names it in errors.
+ */
+export function parseSafetensors(buf: Uint8Array, source = '<buffer>'): StFile {
+  const fail: Fail = (problem) => { throw new SafetensorsError(`safetensors ${source}: ${problem}`); };
+  const { header, headerLen } = readHeader(buf, fail);
+  const dataLen = buf.length - 8 - headerLen;
+  const metadata: Record<string, string> = {};
+  const slots: Slot[] = [];
+  for (const name of Object.keys(header)) {
+    if (name === '__metadata__') readMetadata(header[name], metadata, fail);
+    else slots.push(readSlot(name, header[name], dataLen, slots.length, fail));
+  }
+  checkTiling(slots, dataLen, fail);
+  const tensors = new Map<string, StEntry>();
+  for (const s of slots) tensors.set(s.name, readValues(buf, 8 + headerLen, s, fail));
   return { tensors, metadata };
 }
 
