@@ -8,7 +8,7 @@ import { Option, type Command } from 'commander';
 import type { DatasetName } from '../../data/registry.js';
 import type { Dataset } from '../../data/dataset.js';
 import type { TransformSpec } from '../../data/transforms.js';
-import type { MaskData } from '../../prune/index.js';
+import type { MaskData, PruneResult } from '../../prune/index.js';
 import type { CreateOptions } from '../../models/registry.js';
 import { UserError } from '../errors.js';
 import {
@@ -63,6 +63,147 @@ async function fitToDataset(o: CreateOptions, name: DatasetName, onnx?: string):
   return { options: out, padTo32 };
 }
 
+/** The prune flags parsed and checked, before any model or data is loaded. */
+async function parseFlags(f: Flags) {
+  const s = await scoringOptions(f);
+  const { isDatasetName, DATASET_NAMES } = await import('../../data/registry.js');
+  const { getCriterion } = await import('../../prune/index.js');
+  const o = {
+    s, crit: getCriterion(s.criterion),
+    sparsity: parseSparsity(f.sparsity),
+    scope: parseChoice('--scope', f.scope, SCOPE_CHOICES),
+    schedule: parseChoice('--schedule', f.schedule, SCHEDULE_CHOICES),
+    perClass: parseInteger('--per-class', f.perClass, 1),
+    batchSize: parseInteger('--batch-size', f.batchSize, 1),
+    warmupBatches: f.warmupBatches !== undefined ? parseInteger('--warmup-batches', f.warmupBatches, 1) : undefined,
+    iterations: f.iterations !== undefined ? parseInteger('--iterations', f.iterations, 1) : undefined,
+  };
+  if (f.weights !== undefined) requireFile('--weights', f.weights);
+  if (f.dataset !== undefined && !isDatasetName(f.dataset)) throw new UserError(`unknown dataset "${f.dataset}"; choose one of: ${DATASET_NAMES.join(', ')}`);
+  if (o.crit.needsData && f.dataset === undefined) throw new UserError(`criterion ${s.criterion} needs a mask subset: give --dataset NAME`);
+  if (f.warmup && f.dataset === undefined) throw new UserError('--warmup needs --dataset NAME (it runs over the training loader)');
+  if (o.warmupBatches !== undefined && !f.warmup) throw new UserError('--warmup-batches is only meaningful with --warmup');
+  return o;
+}
+
+type Parsed = Awaited<ReturnType<typeof parseFlags>>;
+
+/** The model (initialised or loaded, sized to the dataset), the training split and its transforms. */
+async function loadInputs(f: Flags, p: Parsed) {
+  const { loadDataset, datasetInfo } = await import('../../data/registry.js');
+  const { standardTransform } = await import('../../data/transforms.js');
+  let mo = await modelOptions(f);
+  const dataset = f.dataset as DatasetName | undefined;
+  let padTo32 = false;
+  if (dataset) ({ options: mo, padTo32 } = await fitToDataset(mo, dataset, f.onnx));
+  const model = await buildModel(f, { ...mo, seed: p.s.seed }, f.weights);
+  const train: Dataset | null = dataset ? loadDataset(dataset, 'train', { dataDir: f.dataDir }) : null;
+  // The registry's constants, so the subset (whose own statistics differ) is normalised like the full set.
+  const transform = (name: DatasetName, split: 'train' | 'eval'): TransformSpec => {
+    const { mean, std } = datasetInfo(name);
+    return standardTransform(name, split, { padTo32, mean, std });
+  };
+  return { model, dataset, train, transform, padTo32 };
+}
+
+type Inputs = Awaited<ReturnType<typeof loadInputs>>;
+
+/** The mask subset (data criteria only): --per-class images of every class, drawn with --seed. */
+async function maskData(p: Parsed, inp: Inputs): Promise<MaskData | null> {
+  if (!inp.train || !inp.dataset || !p.crit.needsData) return null;
+  const { maskSubsetBatch } = await import('../../data/subset.js');
+  const { Generator } = await import('../../tensor/random.js');
+  const { x, y } = maskSubsetBatch(inp.train, { perClass: p.perClass, gen: new Generator(p.s.seed), transform: inp.transform(inp.dataset, 'eval') });
+  return { x, y };
+}
+
+/** pruneAtInit with progress bars for the warm-up and the scoring. */
+async function pruneWithProgress(f: Flags, p: Parsed, inp: Inputs, data: MaskData | null, iterations: number) {
+  const { DataLoader } = await import('../../data/loader.js');
+  const { pruneAtInit } = await import('../../prune/index.js');
+  const s = p.s;
+  const scoreTask = (): ReturnType<typeof startTask> | null => iterations > 1
+    ? startTask(`prune ${s.criterion}`, iterations, { unit: 'iterations' })
+    : p.crit.needsData ? startTask(`score ${s.criterion}`, Math.ceil(data!.x.shape[0]! / s.batchSize), { unit: 'mask batches' }) : null;
+  let task: ReturnType<typeof startTask> | null = null;
+  let warmup = {};
+  if (f.warmup && inp.train && inp.dataset) {
+    const loader = new DataLoader(inp.train, { batchSize: p.batchSize, shuffle: true, transform: inp.transform(inp.dataset, 'train'), seed: s.seed });
+    const total = Math.min(loader.length, p.warmupBatches ?? Infinity);
+    warmup = {
+      warmup: (function* () { for (const b of loader.batchesSync(0)) yield b.x; })(),
+      warmupBatches: total,
+      warmupProgress: (d: number) => task?.update(d),
+    };
+    task = startTask('warm-up', total, { unit: 'batches' });
+  }
+  const result = pruneAtInit(inp.model, {
+    ...s.resolved, criterion: s.criterion, sparsity: p.sparsity, scope: p.scope, data, semantics: s.semantics, batchSize: s.batchSize, seed: s.seed,
+    ...warmup,
+    onPhase: (phase) => { if (phase === 'score') { task?.done(); task = scoreTask(); } },
+    iterations, schedule: p.schedule, refuseCollapse: f.refuseCollapse ?? false,
+    ...(iterations > 1
+      ? { onIteration: (e: number) => task?.update(e + 1) }
+      : { progress: (done: number, total: number) => task?.update(done, total) }),
+  });
+  task?.done();
+  return result;
+}
+
+/** Writes the masked weights, masks, scores and the report into --out, and says what it kept. */
+async function writeOutputs(f: Flags, p: Parsed, inp: Inputs, data: MaskData | null, iterations: number, result: PruneResult, tStart: number): Promise<void> {
+  const { saveStateDict } = await import('../../nn/serialize.js');
+  const { formatDensityTable } = await import('../../prune/index.js');
+  const { saveTensors } = await import('../../tensor/safetensors.js');
+  const { s, sparsity, scope } = p;
+  const model = inp.model;
+  const meta = {
+    criterion: s.criterion, semantics: s.semantics, sparsity: String(sparsity), scope, seed: String(s.seed),
+    ...modelMetadata(f, model), ...(inp.dataset ? { dataset: inp.dataset } : {}), pai_version: paiVersion(),
+  };
+  saveStateDict(join(f.out, 'model.safetensors'), model, { ...meta, content: 'masked weights' });
+  saveTensors(join(f.out, 'masks.safetensors'), result.masks, { ...meta, content: 'masks (1 = keep)' });
+  saveTensors(join(f.out, 'scores.safetensors'), result.scores, {
+    ...meta, content: iterations > 1 ? 'scores of the last iteration' : 'scores',
+    ...optionMetadata(s.resolved), mask_batch_size: String(s.batchSize),
+  });
+  const r = result.report;
+  const report = {
+    pai_version: paiVersion(),
+    model: { name: modelLabel(f), ...model.config, weights: f.weights ?? null, seed: f.weights === undefined ? s.seed : null },
+    dataset: inp.dataset ?? null,
+    criterion: s.criterion,
+    options: {
+      semantics: s.semantics, sparsity, scope, seed: s.seed, ...s.resolved, maskBatchSize: s.batchSize, perClass: data ? p.perClass : null, maskSamples: data ? data.x.shape[0] : 0,
+      iterations, schedule: iterations > 1 ? p.schedule : null,
+      warmup: f.warmup ? { batchSize: p.batchSize, batches: result.warmupBatches } : null, padTo32: inp.padTo32,
+    },
+    kept: r.kept, total: r.total, density: r.total ? r.kept / r.total : 0,
+    densities: r.layers,
+    emptyLayers: r.emptyLayers,
+    connected: r.connected,
+    warnings: result.warnings,
+    timings: { warmupMs: result.warmupMs, scoreMs: result.scoreMs, totalMs: performance.now() - tStart },
+  };
+  writeFileSync(join(f.out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  const table = formatDensityTable(r);
+  writeFileSync(join(f.out, 'report.txt'), `${f.model ?? f.onnx} pruned with ${s.criterion} (${s.semantics}) at sparsity ${sparsity}, ${scope}\n\n${table}\n`);
+  for (const w of result.warnings) process.stderr.write(`pai: warning: ${w}\n`);
+  process.stdout.write(`${table}\n\nkept ${r.kept} of ${r.total} prunable values (${(100 * report.density).toFixed(3)}%); wrote ${f.out}/{model,masks,scores}.safetensors and report.{json,txt}\n`);
+}
+
+/** `pai prune`: flags, inputs, the mask subset, pruning, outputs. */
+async function runPrune(f: Flags): Promise<void> {
+  const tStart = performance.now();
+  const p = await parseFlags(f);
+  const inp = await loadInputs(f, p);
+  mkdirSync(f.out, { recursive: true });
+  const data = await maskData(p, inp);
+  const iterations = p.iterations ?? p.crit.iterations;
+  const result = await pruneWithProgress(f, p, inp, data, iterations);
+  await writeOutputs(f, p, inp, data, iterations, result, tStart);
+}
+
 export function register(program: Command): void {
   const cmd = addScoringOptions(addModelOptions(program.command('prune')
     .description('prune a model at initialisation: warm-up, scoring, masks, collapse check; writes weights, masks, scores and a report')))
@@ -91,114 +232,7 @@ to 32x32 (for CIFAR-shaped models such as vgg*, whose five poolings need 32 pixe
 The mask subset is --per-class images of every class of the training split, drawn with --seed,
 normalised without augmentation; the warm-up uses the shuffled training loader with augmentation.
 Data-free criteria (magnitude, random, synflow) need no --dataset unless --warmup is given.`)
-    .action(async (f: Flags) => {
-      const tStart = performance.now();
-      const s = await scoringOptions(f);
-      const sparsity = parseSparsity(f.sparsity);
-      const scope = parseChoice('--scope', f.scope, SCOPE_CHOICES);
-      const schedule = parseChoice('--schedule', f.schedule, SCHEDULE_CHOICES);
-      const perClass = parseInteger('--per-class', f.perClass, 1);
-      const batchSize = parseInteger('--batch-size', f.batchSize, 1);
-      const warmupBatches = f.warmupBatches !== undefined ? parseInteger('--warmup-batches', f.warmupBatches, 1) : undefined;
-      const iterations = f.iterations !== undefined ? parseInteger('--iterations', f.iterations, 1) : undefined;
-      let mo = await modelOptions(f);
-      if (f.weights !== undefined) requireFile('--weights', f.weights);
-      const { loadDataset, datasetInfo, isDatasetName, DATASET_NAMES } = await import('../../data/registry.js');
-      const { DataLoader } = await import('../../data/loader.js');
-      const { maskSubsetBatch } = await import('../../data/subset.js');
-      const { standardTransform } = await import('../../data/transforms.js');
-      const { saveStateDict } = await import('../../nn/serialize.js');
-      const { formatDensityTable, getCriterion, pruneAtInit } = await import('../../prune/index.js');
-      const { Generator } = await import('../../tensor/random.js');
-      const { saveTensors } = await import('../../tensor/safetensors.js');
-      const crit = getCriterion(s.criterion);
-      if (f.dataset !== undefined && !isDatasetName(f.dataset)) throw new UserError(`unknown dataset "${f.dataset}"; choose one of: ${DATASET_NAMES.join(', ')}`);
-      if (crit.needsData && f.dataset === undefined) throw new UserError(`criterion ${s.criterion} needs a mask subset: give --dataset NAME`);
-      if (f.warmup && f.dataset === undefined) throw new UserError('--warmup needs --dataset NAME (it runs over the training loader)');
-      if (warmupBatches !== undefined && !f.warmup) throw new UserError('--warmup-batches is only meaningful with --warmup');
-      mkdirSync(f.out, { recursive: true });
-
-      const dataset = f.dataset as DatasetName | undefined;
-      let padTo32 = false;
-      if (dataset) ({ options: mo, padTo32 } = await fitToDataset(mo, dataset, f.onnx));
-      const model = await buildModel(f, { ...mo, seed: s.seed }, f.weights);
-      const seedGen = new Generator(s.seed);
-
-      const train: Dataset | null = dataset ? loadDataset(dataset, 'train', { dataDir: f.dataDir }) : null;
-      // The registry's constants, so the subset (whose own statistics differ) is normalised like the full set.
-      const transform = (name: DatasetName, split: 'train' | 'eval'): TransformSpec => {
-        const { mean, std } = datasetInfo(name);
-        return standardTransform(name, split, { padTo32, mean, std });
-      };
-
-      let data: MaskData | null = null;
-      if (train && dataset && crit.needsData) {
-        const { x, y } = maskSubsetBatch(train, { perClass, gen: seedGen, transform: transform(dataset, 'eval') });
-        data = { x, y };
-      }
-
-      const effectiveIterations = iterations ?? crit.iterations;
-      const scoreTask = (): ReturnType<typeof startTask> | null => effectiveIterations > 1
-        ? startTask(`prune ${s.criterion}`, effectiveIterations, { unit: 'iterations' })
-        : crit.needsData ? startTask(`score ${s.criterion}`, Math.ceil(data!.x.shape[0]! / s.batchSize), { unit: 'mask batches' }) : null;
-      let task: ReturnType<typeof startTask> | null = null;
-      let warmup = {};
-      if (f.warmup && train && dataset) {
-        const loader = new DataLoader(train, { batchSize, shuffle: true, transform: transform(dataset, 'train'), seed: s.seed });
-        const total = Math.min(loader.length, warmupBatches ?? Infinity);
-        warmup = {
-          warmup: (function* () { for (const b of loader.batchesSync(0)) yield b.x; })(),
-          warmupBatches: total,
-          warmupProgress: (d: number) => task?.update(d),
-        };
-        task = startTask('warm-up', total, { unit: 'batches' });
-      }
-      const result = pruneAtInit(model, {
-        ...s.resolved, criterion: s.criterion, sparsity, scope, data, semantics: s.semantics, batchSize: s.batchSize, seed: s.seed,
-        ...warmup,
-        onPhase: (phase) => { if (phase === 'score') { task?.done(); task = scoreTask(); } },
-        iterations: effectiveIterations, schedule, refuseCollapse: f.refuseCollapse ?? false,
-        ...(effectiveIterations > 1
-          ? { onIteration: (e: number) => task?.update(e + 1) }
-          : { progress: (done: number, total: number) => task?.update(done, total) }),
-      });
-      const warmupMs = result.warmupMs, warmedBatches = result.warmupBatches;
-      task?.done();
-
-      const meta = {
-        criterion: s.criterion, semantics: s.semantics, sparsity: String(sparsity), scope, seed: String(s.seed),
-        ...modelMetadata(f, model), ...(dataset ? { dataset } : {}), pai_version: paiVersion(),
-      };
-      saveStateDict(join(f.out, 'model.safetensors'), model, { ...meta, content: 'masked weights' });
-      saveTensors(join(f.out, 'masks.safetensors'), result.masks, { ...meta, content: 'masks (1 = keep)' });
-      saveTensors(join(f.out, 'scores.safetensors'), result.scores, {
-        ...meta, content: effectiveIterations > 1 ? 'scores of the last iteration' : 'scores',
-        ...optionMetadata(s.resolved), mask_batch_size: String(s.batchSize),
-      });
-      const r = result.report;
-      const report = {
-        pai_version: paiVersion(),
-        model: { name: modelLabel(f), ...model.config, weights: f.weights ?? null, seed: f.weights === undefined ? s.seed : null },
-        dataset: dataset ?? null,
-        criterion: s.criterion,
-        options: {
-          semantics: s.semantics, sparsity, scope, seed: s.seed, ...s.resolved, maskBatchSize: s.batchSize, perClass: data ? perClass : null, maskSamples: data ? data.x.shape[0] : 0,
-          iterations: effectiveIterations, schedule: effectiveIterations > 1 ? schedule : null,
-          warmup: f.warmup ? { batchSize, batches: warmedBatches } : null, padTo32,
-        },
-        kept: r.kept, total: r.total, density: r.total ? r.kept / r.total : 0,
-        densities: r.layers,
-        emptyLayers: r.emptyLayers,
-        connected: r.connected,
-        warnings: result.warnings,
-        timings: { warmupMs, scoreMs: result.scoreMs, totalMs: performance.now() - tStart },
-      };
-      writeFileSync(join(f.out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
-      const table = formatDensityTable(r);
-      writeFileSync(join(f.out, 'report.txt'), `${f.model ?? f.onnx} pruned with ${s.criterion} (${s.semantics}) at sparsity ${sparsity}, ${scope}\n\n${table}\n`);
-      for (const w of result.warnings) process.stderr.write(`pai: warning: ${w}\n`);
-      process.stdout.write(`${table}\n\nkept ${r.kept} of ${r.total} prunable values (${(100 * report.density).toFixed(3)}%); wrote ${f.out}/{model,masks,scores}.safetensors and report.{json,txt}\n`);
-    });
+    .action(runPrune);
   examples(cmd, [
     'pai prune --model lenet5 --dataset fashion-mnist-subset --criterion snip --sparsity 0.9 --out runs/lenet-snip',
     'pai prune --model resnet18 --width 1/8 --dataset fashion-mnist-subset --image-size 32 --criterion fisher_diag --sparsity 0.98 --warmup --out runs/r18-fd',
