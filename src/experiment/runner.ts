@@ -359,48 +359,27 @@ function fmtPct(v: number | null | undefined): string {
 /** In runs/<id>/: the folder is to go once the run's row exists. */
 const REMOVE_MARKER = 'remove-after-row';
 
-/** Runs one run (prune, train, evaluate) and writes its row; resumes from its saved pruning and checkpoints. */
-export async function executeRun(run: Run, ctx: RunContext): Promise<ResultRow> {
-  const t0 = performance.now();
-  const s = run.settings;
-  const ev = ctx.events;
-  const dir = runDir(ctx.store, run.id);
-  mkdirSync(dir, { recursive: true });
-  // Left by an attempt killed just before its row; this attempt decides anew.
-  rmSync(join(dir, REMOVE_MARKER), { force: true });
-  // What the folder holds, for a person who finds it.
-  writeAtomic(join(dir, 'settings.json'), `${JSON.stringify({ id: run.id, study: ctx.study.name, settings: s }, null, 1)}\n`);
-
-  const data = ctx.cache.forRun(s);
-  const tf = transforms(s);
-  const workers = ctx.env.workers;
-  const trainLoader = new DataLoader(data.train, { batchSize: s.batchSize, shuffle: true, transform: tf.train, seed: s.seed, workers });
-  const evalLoader = (ds: Dataset): DataLoader => new DataLoader(ds, { batchSize: Math.max(s.batchSize, 256), transform: tf.eval, seed: s.seed, workers });
-  const onnx = onnxPathOf(s.model);
-  const model = onnx !== null ? importOnnx(onnx) : createModel(s.model, { numClasses: s.numClasses, inChannels: s.inChannels, width: s.width, imageSize: s.imageSize, seed: s.seed });
-  // Names the model for `pai export` of this run's checkpoints (kept with --keep-checkpoints).
-  writeModelJson(dir, modelIdentity(s.model, model));
-
-  let masks: Map<string, Tensor> | null = null;
-  let record: PruneRecord;
-  if (s.criterion === DENSE) {
-    record = denseRecord(model, s);
-  } else {
-    const saved = loadPruned(dir, model);
-    if (saved) {
-      ({ masks, record } = saved);
-      ev.warn?.(`run ${run.id}: resuming with the masks pruned earlier`);
-    } else {
-      ({ masks, record } = prune(model, run, data, trainLoader, tf.eval, ev, ctx.memo));
-      savePruned(dir, model, masks, record);
-    }
-    for (const w of record.warnings) ev.warn?.(`run ${run.id}: ${w}`);
+/** The run's masks: none for the dense baseline, the ones pruned by an earlier attempt, or pruned now. */
+function masksFor(run: Run, ctx: RunContext, dir: string, model: Model, data: RunData, trainLoader: DataLoader, evalTransform: TransformSpec): { masks: Map<string, Tensor> | null; record: PruneRecord } {
+  const s = run.settings, ev = ctx.events;
+  if (s.criterion === DENSE) return { masks: null, record: denseRecord(model, s) };
+  let r = loadPruned(dir, model);
+  if (r) ev.warn?.(`run ${run.id}: resuming with the masks pruned earlier`);
+  else {
+    r = prune(model, run, data, trainLoader, evalTransform, ev, ctx.memo);
+    savePruned(dir, model, r.masks, r.record);
   }
+  for (const w of r.record.warnings) ev.warn?.(`run ${run.id}: ${w}`);
+  return r;
+}
 
+/** Trains the (masked) model with the run's settings, checkpointing into the run's folder. */
+async function trainRun(run: Run, ctx: RunContext, dir: string, model: Model, data: RunData, trainLoader: DataLoader, evalTransform: TransformSpec, masks: Map<string, Tensor> | null): Promise<TrainResult> {
+  const s = run.settings, ev = ctx.events;
+  const evalLoader = (ds: Dataset): DataLoader => new DataLoader(ds, { batchSize: Math.max(s.batchSize, 256), transform: evalTransform, seed: s.seed, workers: ctx.env.workers });
   ev.phase?.(run, 'train', s.epochs * trainLoader.length, 'steps');
-  let result: TrainResult;
   try {
-    result = await trainModel(model, {
+    return await trainModel(model, {
       train: trainLoader,
       ...(data.val.length > 0 ? { val: evalLoader(data.val) } : {}),
       test: evalLoader(data.test),
@@ -426,15 +405,18 @@ export async function executeRun(run: Run, ctx: RunContext): Promise<ResultRow> 
     ev.phaseEnd?.();
     await trainLoader.close();
   }
+}
 
+/** The run's signed result row: settings, the training curve, the best and last epochs, the mask's shape, timings. */
+function resultRow(run: Run, ctx: RunContext, result: TrainResult, record: PruneRecord, t0: number): ResultRow {
   const best = result.best, last = result.last;
   const backend = backendInfo();
-  const row = signRow({
+  return signRow({
     format: 'pai-result/1',
     id: run.id,
     configHash: ctx.study.hash,
     study: ctx.study.name,
-    settings: s,
+    settings: run.settings,
     history: result.history,
     final: { epoch: last.epoch, val: last.val ?? null, test: last.test ?? null },
     best: { epoch: best.epoch, by: best.by, val: best.metrics.val ?? null, test: best.metrics.test ?? null },
@@ -455,10 +437,37 @@ export async function executeRun(run: Run, ctx: RunContext): Promise<ResultRow> 
     pai: { version: paiVersion(), backend: backend.name, threads: backend.threads, node: process.version },
     finishedAt: new Date().toISOString(),
   });
+}
+
+/**
+ * Runs one run (prune, train, evaluate) and writes its row; resumes from its saved pruning and
+ * checkpoints: its folder, the model, the masks, training, and its row in the results store.
+ */
+export async function executeRun(run: Run, ctx: RunContext): Promise<ResultRow> {
+  const t0 = performance.now();
+  const s = run.settings;
+  const dir = runDir(ctx.store, run.id);
+  mkdirSync(dir, { recursive: true });
+  // Left by an attempt killed just before its row; this attempt decides anew.
+  rmSync(join(dir, REMOVE_MARKER), { force: true });
+  // What the folder holds, for a person who finds it.
+  writeAtomic(join(dir, 'settings.json'), `${JSON.stringify({ id: run.id, study: ctx.study.name, settings: s }, null, 1)}\n`);
+
+  const data = ctx.cache.forRun(s);
+  const tf = transforms(s);
+  const trainLoader = new DataLoader(data.train, { batchSize: s.batchSize, shuffle: true, transform: tf.train, seed: s.seed, workers: ctx.env.workers });
+  const onnx = onnxPathOf(s.model);
+  const model = onnx !== null ? importOnnx(onnx) : createModel(s.model, { numClasses: s.numClasses, inChannels: s.inChannels, width: s.width, imageSize: s.imageSize, seed: s.seed });
+  // Names the model for `pai export` of this run's checkpoints (kept with --keep-checkpoints).
+  writeModelJson(dir, modelIdentity(s.model, model));
+
+  const { masks, record } = masksFor(run, ctx, dir, model, data, trainLoader, tf.eval);
+  const result = await trainRun(run, ctx, dir, model, data, trainLoader, tf.eval, masks);
+  const row = resultRow(run, ctx, result, record, t0);
   if (!ctx.keepCheckpoints) writeFileSync(join(dir, REMOVE_MARKER), '');
   writeRow(ctx.store, row);
   if (!ctx.keepCheckpoints) rmSync(dir, { recursive: true, force: true });
-  ev.runEnd?.(run, row);
+  ctx.events.runEnd?.(run, row);
   return row;
 }
 
