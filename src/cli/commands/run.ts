@@ -75,6 +75,79 @@ function configFiles(path: string): Record<string, string> {
   return out;
 }
 
+type Studies = ReturnType<typeof import('../../experiment/runner.js').loadStudies>;
+type Plan = ReturnType<typeof import('../../experiment/runner.js').planRuns>;
+
+/** --emit: the SLURM array script or the Kubernetes Indexed Job for the study, and nothing run. */
+async function emitJob(config: string, f: Flags, name: string, store: string, plan: Plan): Promise<void> {
+  const { emitK8s, emitSlurm } = await import('../../experiment/shard.js');
+  if (f.output !== undefined) checkOutFile('--output', f.output);
+  const count = f.tasks !== undefined ? parseInteger('--tasks', f.tasks, 1) : plan.length;
+  const o = {
+    config, store, count, name, cpus: parseInteger('--cpus', f.cpus ?? '2', 1),
+    ...(f.time ? { time: f.time } : {}), ...(f.partition ? { partition: f.partition } : {}), ...(f.memory ? { memory: f.memory } : {}),
+    ...(f.image ? { image: f.image } : {}), ...(f.claim ? { storeClaim: f.claim } : {}),
+    ...(f.parallelism !== undefined ? { parallelism: parseInteger('--parallelism', f.parallelism, 1) } : {}),
+  };
+  const text = f.emit === 'slurm' ? emitSlurm(o) : emitK8s({ ...o, configFiles: configFiles(config) });
+  if (f.output !== undefined) {
+    writeFileSync(f.output, text);
+    process.stderr.write(`wrote ${f.output}: ${count} ${f.emit === 'slurm' ? 'array tasks' : 'completions'} for ${plan.length} runs\n`);
+  } else {
+    process.stdout.write(text);
+  }
+}
+
+/** --list: this shard's runs and whether each is done. */
+async function listRuns(store: string, plan: Plan, shard: ReturnType<typeof import('../../experiment/shard.js').parseShard> | null): Promise<void> {
+  const { selectShard } = await import('../../experiment/shard.js');
+  const { readRow } = await import('../../experiment/store.js');
+  const { runLabel } = await import('../../experiment/runner.js');
+  const mine = selectShard(plan, shard);
+  for (const { run } of mine) {
+    const row = readRow(store, run.id);
+    const state = row === null ? 'todo' : typeof row === 'string' ? 'corrupt' : 'done';
+    process.stdout.write(`${run.id}  ${state.padEnd(7)}  ${runLabel(run.settings)}\n`);
+  }
+  process.stdout.write(`${mine.length} of ${plan.length} runs${shard ? ` in shard ${shard.index}/${shard.count}` : ''}\n`);
+}
+
+/** Runs this shard's runs that the store does not hold yet, and says how it went. */
+async function runShard(studies: Studies, f: Flags, store: string, shard: ReturnType<typeof import('../../experiment/shard.js').parseShard> | null, quiet: boolean): Promise<void> {
+  const { runStudies, runLabel } = await import('../../experiment/runner.js');
+  if (!quiet && shard) process.stderr.write(`shard ${shard.index}/${shard.count}${'source' in shard ? ` (from the ${shard.source})` : ''}\n`);
+  const { defaultDataDir } = await import('./data.js');
+  const dataDir = f.dataDir ?? (process.env['PAI_DATA_DIR'] ? defaultDataDir() : undefined);
+  const t0 = performance.now();
+  const r = await runStudies(studies, {
+    store, shard,
+    ...(dataDir !== undefined ? { dataDir } : {}),
+    ...(f.workers !== undefined ? { workers: parseInteger('--workers', f.workers, 0) } : {}),
+    ...(f.sparseExecution !== undefined ? { sparseExecution: typeof f.sparseExecution === 'string' ? { minSparsity: parseMinSparsity(f.sparseExecution) } : f.sparseExecution } : {}),
+    keepCheckpoints: f.keepCheckpoints ?? false, keepGoing: f.keepGoing ?? false,
+    events: studyEvents(quiet, runLabel),
+  });
+  const secs = (performance.now() - t0) / 1000;
+  process.stdout.write(`${r.planned.length} run(s)${shard ? ` in shard ${shard.index}/${shard.count}` : ''}: ${r.done.length} ran, ${r.skipped.length} already complete, ${r.failed.length} failed, in ${secs.toFixed(1)} s; store: ${store}\n`);
+  for (const x of r.failed) process.stderr.write(`pai: run ${x.run.id} (${runLabel(x.run.settings)}) failed: ${x.error.message}\n`);
+  if (r.failed.length) process.exitCode = 1;
+}
+
+/** `pai run`: load the studies, then emit a job file, list the shard, or run it. */
+async function runCommand(config: string, f: Flags, quiet: boolean): Promise<void> {
+  const { loadStudies, planRuns } = await import('../../experiment/runner.js');
+  const { parseShard, shardFromEnv } = await import('../../experiment/shard.js');
+  const studies = loadStudies(config);
+  const name = studies.length === 1 ? studies[0]!.name : basename(resolve(config));
+  const store = f.store ?? `results/${name}`;
+  const plan = planRuns(studies);
+  if (f.emit) return emitJob(config, f, name, store, plan);
+  const shardCount = f.shardCount !== undefined ? parseInteger('--shard-count', f.shardCount, 1) : undefined;
+  const shard = f.shard !== undefined ? parseShard(f.shard) : shardFromEnv(process.env, shardCount);
+  if (f.list) return listRuns(store, plan, shard);
+  return runShard(studies, f, store, shard, quiet);
+}
+
 export function register(program: Command): void {
   const cmd = program.command('run')
     .description('run an experiment config (or every *.json in a folder): prune, train, one result row per run; skips finished runs')
@@ -108,64 +181,7 @@ Sharding: --shard i/N takes every N-th run starting at i (the grid's order is fi
 so N machines share a grid and their stores merge with pai merge. Without --shard, a SLURM job
 array (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job
 (JOB_COMPLETION_INDEX, count from --shard-count or PAI_SHARD_COUNT) picks the shard.`)
-    .action(async (config: string, f: Flags, command: Command) => asUserErrors(async () => {
-      const quiet = Boolean(command.optsWithGlobals<{ quiet?: boolean }>().quiet);
-      const { loadStudies, planRuns, runStudies, runLabel } = await import('../../experiment/runner.js');
-      const { parseShard, shardFromEnv, selectShard, emitK8s, emitSlurm } = await import('../../experiment/shard.js');
-      const { readRow } = await import('../../experiment/store.js');
-      const studies = loadStudies(config);
-      const name = studies.length === 1 ? studies[0]!.name : basename(resolve(config));
-      const store = f.store ?? `results/${name}`;
-      const plan = planRuns(studies);
-
-      if (f.emit) {
-        if (f.output !== undefined) checkOutFile('--output', f.output);
-        const count = f.tasks !== undefined ? parseInteger('--tasks', f.tasks, 1) : plan.length;
-        const o = {
-          config, store, count, name, cpus: parseInteger('--cpus', f.cpus ?? '2', 1),
-          ...(f.time ? { time: f.time } : {}), ...(f.partition ? { partition: f.partition } : {}), ...(f.memory ? { memory: f.memory } : {}),
-          ...(f.image ? { image: f.image } : {}), ...(f.claim ? { storeClaim: f.claim } : {}),
-          ...(f.parallelism !== undefined ? { parallelism: parseInteger('--parallelism', f.parallelism, 1) } : {}),
-        };
-        const text = f.emit === 'slurm' ? emitSlurm(o) : emitK8s({ ...o, configFiles: configFiles(config) });
-        if (f.output !== undefined) {
-          writeFileSync(f.output, text);
-          process.stderr.write(`wrote ${f.output}: ${count} ${f.emit === 'slurm' ? 'array tasks' : 'completions'} for ${plan.length} runs\n`);
-        } else {
-          process.stdout.write(text);
-        }
-        return;
-      }
-
-      const shardCount = f.shardCount !== undefined ? parseInteger('--shard-count', f.shardCount, 1) : undefined;
-      const shard = f.shard !== undefined ? parseShard(f.shard) : shardFromEnv(process.env, shardCount);
-      if (f.list) {
-        const mine = selectShard(plan, shard);
-        for (const { run } of mine) {
-          const row = readRow(store, run.id);
-          const state = row === null ? 'todo' : typeof row === 'string' ? 'corrupt' : 'done';
-          process.stdout.write(`${run.id}  ${state.padEnd(7)}  ${runLabel(run.settings)}\n`);
-        }
-        process.stdout.write(`${mine.length} of ${plan.length} runs${shard ? ` in shard ${shard.index}/${shard.count}` : ''}\n`);
-        return;
-      }
-      if (!quiet && shard) process.stderr.write(`shard ${shard.index}/${shard.count}${'source' in shard ? ` (from the ${shard.source})` : ''}\n`);
-      const { defaultDataDir } = await import('./data.js');
-      const dataDir = f.dataDir ?? (process.env['PAI_DATA_DIR'] ? defaultDataDir() : undefined);
-      const t0 = performance.now();
-      const r = await runStudies(studies, {
-        store, shard,
-        ...(dataDir !== undefined ? { dataDir } : {}),
-        ...(f.workers !== undefined ? { workers: parseInteger('--workers', f.workers, 0) } : {}),
-        ...(f.sparseExecution !== undefined ? { sparseExecution: typeof f.sparseExecution === 'string' ? { minSparsity: parseMinSparsity(f.sparseExecution) } : f.sparseExecution } : {}),
-        keepCheckpoints: f.keepCheckpoints ?? false, keepGoing: f.keepGoing ?? false,
-        events: studyEvents(quiet, runLabel),
-      });
-      const secs = (performance.now() - t0) / 1000;
-      process.stdout.write(`${r.planned.length} run(s)${shard ? ` in shard ${shard.index}/${shard.count}` : ''}: ${r.done.length} ran, ${r.skipped.length} already complete, ${r.failed.length} failed, in ${secs.toFixed(1)} s; store: ${store}\n`);
-      for (const x of r.failed) process.stderr.write(`pai: run ${x.run.id} (${runLabel(x.run.settings)}) failed: ${x.error.message}\n`);
-      if (r.failed.length) process.exitCode = 1;
-    }));
+    .action(async (config: string, f: Flags, command: Command) => asUserErrors(() => runCommand(config, f, Boolean(command.optsWithGlobals<{ quiet?: boolean }>().quiet))));
   examples(cmd, [
     'pai run configs/fashion-mnist-resnet20.json --store results/fmnist',
     'pai run configs/ --shard 0/4 --store results/all',
