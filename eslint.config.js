@@ -5,7 +5,11 @@
 // - `any` is allowed where a comment says why (eslint-disable-next-line), nowhere by default;
 // - non-null assertions are allowed: strict indexing (noUncheckedIndexedAccess) makes `a[i]!` the
 //   idiom of the numeric loops; where a type can say it instead, it should.
+// The formatting rules (@stylistic) describe the code's layout as it is written: single quotes,
+// semicolons, trailing commas in multi-line lists, one blank line at most, spaces around operators
+// and after keywords. `npm run format` (eslint --fix) applies them; lines are not wrapped by length.
 import js from '@eslint/js';
+import stylistic from '@stylistic/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -23,7 +27,17 @@ export default tseslint.config(
         SharedArrayBuffer: 'readonly', Atomics: 'readonly', AbortController: 'readonly', queueMicrotask: 'readonly',
       },
     },
+    plugins: { '@stylistic': stylistic },
     rules: {
+      '@stylistic/quotes': ['error', 'single', { avoidEscape: true, allowTemplateLiterals: 'always' }],
+      '@stylistic/semi': ['error', 'always'],
+      '@stylistic/comma-dangle': ['error', 'always-multiline'],
+      '@stylistic/no-trailing-spaces': 'error',
+      '@stylistic/eol-last': 'error',
+      '@stylistic/no-multiple-empty-lines': ['error', { max: 1, maxEOF: 0 }],
+      '@stylistic/keyword-spacing': 'error',
+      '@stylistic/space-infix-ops': 'error',
+      '@stylistic/arrow-parens': ['error', 'always'],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_' }],
       '@typescript-eslint/no-non-null-assertion': 'off',
     },

@@ -19,7 +19,6 @@ export interface BenchRow {
   gflops?: number;
 }
 
-
 function randomArray(n: number, gen: Generator): Float32Array {
   const a = new Float32Array(n);
   gen.fillNormal(a);

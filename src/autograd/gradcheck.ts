@@ -106,5 +106,3 @@ export function hessianSymmetryGap(f: () => Tensor, params: Tensor[], seed = 0):
   const dot = (a: Tensor[], b: Tensor[]): number => a.reduce((s, t, i) => s + sum(mul(t, b[i]!)).item(), 0);
   return { uHv: dot(u, hv), vHu: dot(v, hu) };
 }
-
-

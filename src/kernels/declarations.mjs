@@ -93,7 +93,7 @@ export const KERNELS = [
   {
     name: 'sparseConv2d', args: ['x:in', 'values:in', 'pattern:csr', 'bias:in?', 'out:out', 'p:sparseConv'],
     doc: 'out = conv2d(x, W) (+ bias[oc]) for the sparse weight W. Overwrites out.',
-    group: "Sparse layers (see CsrPattern). `values` holds one weight per stored entry, in pattern order.\nThe convolutions take Conv2dParams with groups = 1 only (a grouped pruned convolution stays on\nthe dense path); the dense weight shape they stand for is [oc, c, kh, kw].",
+    group: 'Sparse layers (see CsrPattern). `values` holds one weight per stored entry, in pattern order.\nThe convolutions take Conv2dParams with groups = 1 only (a grouped pruned convolution stays on\nthe dense path); the dense weight shape they stand for is [oc, c, kh, kw].',
   },
   {
     name: 'sparseConv2dBackwardData', args: ['gy:in', 'values:in', 'pattern:csr', 'gx:out', 'p:sparseConv'],

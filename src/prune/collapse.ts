@@ -4,7 +4,6 @@
 // normalisation and zero biases, in float64, on an all-ones input: with nothing negative there is no
 // cancellation, so the output depends on the input exactly when some path survives.
 
-
 import { ones } from '../tensor/create.js';
 import { grad } from '../autograd/graph.js';
 import { sum } from '../autograd/ops/index.js';
@@ -92,4 +91,3 @@ export function formatDensityTable(r: CollapseReport): string {
   if (r.connected === false) lines.push('COLLAPSED: no input-to-output path survives the mask');
   return lines.join('\n');
 }
-

@@ -47,7 +47,6 @@ function dotOf(a: Tensor, b: Tensor): number {
   return s;
 }
 
-
 function close(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-12, what = ''): void {
   assert.equal(actual.length, expected.length, `${what}: length ${actual.length} vs ${expected.length}`);
   for (let i = 0; i < expected.length; i++) {

@@ -24,7 +24,6 @@ function mask(shape: number[], density: number): Tensor {
   return new Tensor(d, shape);
 }
 
-
 function close(a: ArrayLike<number>, e: ArrayLike<number>, what: string, tol = 1e-12): void {
   assert.equal(a.length, e.length, `${what}: length`);
   for (let i = 0; i < e.length; i++) assert.ok(Math.abs(a[i]! - e[i]!) <= tol * (1 + Math.abs(e[i]!)), `${what}[${i}]: ${a[i]} vs ${e[i]}`);

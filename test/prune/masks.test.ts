@@ -336,4 +336,3 @@ describe('reference vs fixed: exactly the documented differences', () => {
     }
   });
 });
-
