@@ -19,7 +19,6 @@ root: python3 scripts/make-grasp-fixture.py
 """
 import json
 import os
-import struct
 import sys
 
 import numpy as np
@@ -27,42 +26,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from safetensors_np import load_safetensors, save_safetensors  # beside this script
+
 GOLDEN = os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'golden')
 OUT = os.path.join(os.path.dirname(__file__), '..', 'test', 'fixtures', 'grasp-prunable')
 CASES = ['resnet18_w16_seed0', 'tiny_resnet18_w32_seed0']
 T = 200.0
 EPS = 1e-10
-DTYPES = {'F32': np.float32, 'F64': np.float64, 'I64': np.int64}
-
-
-def read_safetensors(path):
-    with open(path, 'rb') as f:
-        n = struct.unpack('<Q', f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, e in header.items():
-        if name == '__metadata__':
-            continue
-        a, b = e['data_offsets']
-        out[name] = np.frombuffer(data[a:b], dtype=DTYPES[e['dtype']]).reshape(e['shape']).copy()
-    return out
-
-
-def write_safetensors(path, tensors, metadata):
-    header, blobs, off = {'__metadata__': metadata}, [], 0
-    for name, a in tensors.items():
-        raw = np.ascontiguousarray(a, dtype=np.float32).tobytes()
-        header[name] = {'dtype': 'F32', 'shape': list(a.shape), 'data_offsets': [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    h = json.dumps(header, separators=(',', ':')).encode()
-    h += b' ' * ((8 - len(h) % 8) % 8)
-    tmp = path + '.tmp'
-    with open(tmp, 'wb') as f:
-        f.write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
-    os.replace(tmp, path)
-
 
 class BasicBlock(nn.Module):
     def __init__(self, cin, cout, stride):
@@ -132,10 +102,10 @@ def main():
     meta = {'torch_version': torch.__version__, 'T': T, 'eps': EPS, 'cases': {}}
     for case in CASES:
         m = json.load(open(os.path.join(GOLDEN, case, 'meta.json')))
-        batch = read_safetensors(os.path.join(GOLDEN, case, 'batch.safetensors'))
+        batch = load_safetensors(os.path.join(GOLDEN, case, 'batch.safetensors'))
         tensors, noise = {}, {}
         for tag, weights in [('init', 'model.safetensors'), ('warm', 'warm_model.safetensors')]:
-            sd = read_safetensors(os.path.join(GOLDEN, case, weights))
+            sd = load_safetensors(os.path.join(GOLDEN, case, weights))
             out = {}
             for dtype in [torch.float32, torch.float64]:
                 model = ResNet18(m['channel_widths'], m['num_classes'], m['in_channels'])
@@ -153,14 +123,14 @@ def main():
         # The model rebuilt here is the paper's: over every parameter it must give the golden
         # grasp_synflow scores (Synaptic-Flow's GraSP with every parameter passed as prunable).
         model = ResNet18(m['channel_widths'], m['num_classes'], m['in_channels'])
-        model.load_state_dict({k: torch.from_numpy(v) for k, v in read_safetensors(os.path.join(GOLDEN, case, 'model.safetensors')).items()})
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in load_safetensors(os.path.join(GOLDEN, case, 'model.safetensors')).items()})
         every = grasp_prunable(model, torch.from_numpy(batch['x']), torch.from_numpy(batch['y']).long(), every=True)
-        want = read_safetensors(os.path.join(GOLDEN, case, 'scores', 'grasp_synflow.safetensors'))
+        want = load_safetensors(os.path.join(GOLDEN, case, 'scores', 'grasp_synflow.safetensors'))
         scale = max(float(np.abs(v).max()) for v in want.values())
         worst = max(float(np.abs(every[k] - want[k]).max()) for k in want) / scale
         print(case, 'all-parameter GraSP vs golden grasp_synflow: max diff / max', worst, file=sys.stderr)
         assert worst < 1e-5, f'{case}: the rebuilt model does not reproduce grasp_synflow ({worst})'
-        write_safetensors(os.path.join(OUT, f'{case}.safetensors'), tensors, {'T': str(T), 'source': 'scripts/make-grasp-fixture.py'})
+        save_safetensors(os.path.join(OUT, f'{case}.safetensors'), {k: v.astype(np.float32) for k, v in tensors.items()}, {'T': str(T), 'source': 'scripts/make-grasp-fixture.py'})
         meta['cases'][case] = {'prunable': [n for n, _ in prunable(ResNet18(m['channel_widths'], m['num_classes'], m['in_channels']))],
                                'float32_vs_float64_max_abs_diff_over_max_abs': noise}
         print(case, noise, file=sys.stderr)

@@ -23,7 +23,6 @@ and checks that exactly the masked weights are zero and the model still runs.
 
 import json
 import os
-import struct
 import sys
 
 import numpy as np
@@ -39,43 +38,7 @@ CLASSES = 10
 SIDE = 32
 
 
-# ---- safetensors (the format is an 8-byte header length, a JSON header, raw little-endian data) ----
-
-ST_DTYPES = {np.dtype('float32'): 'F32', np.dtype('float64'): 'F64', np.dtype('int64'): 'I64', np.dtype('uint8'): 'U8'}
-NP_DTYPES = {v: k for k, v in ST_DTYPES.items()}
-
-
-def save_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name, a in tensors.items():
-        a = np.ascontiguousarray(a)
-        b = a.astype(a.dtype.newbyteorder('<')).tobytes()
-        header[name] = {'dtype': ST_DTYPES[a.dtype], 'shape': list(a.shape), 'data_offsets': [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    h = json.dumps(header, separators=(',', ':')).encode()
-    h += b' ' * ((8 - len(h) % 8) % 8)
-    tmp = path + '.tmp'
-    with open(tmp, 'wb') as f:
-        f.write(struct.pack('<Q', len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
-
-
-def load_safetensors(path):
-    with open(path, 'rb') as f:
-        raw = f.read()
-    n = struct.unpack('<Q', raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    out = {}
-    for name, e in header.items():
-        if name == '__metadata__':
-            continue
-        b, end = e['data_offsets']
-        out[name] = np.frombuffer(raw[8 + n + b:8 + n + end], dtype=NP_DTYPES[e['dtype']]).reshape(e['shape'])
-    return out
+from safetensors_np import load_safetensors, save_safetensors  # noqa: E402 (beside this script)
 
 
 # ---- the networks, at reduced width ----
