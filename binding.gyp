@@ -3,7 +3,7 @@
 # ISA: the loop kernels (native/ew_impl.h) and the sparse kernels are compiled three times: baseline
 # x86-64 in the addon itself, AVX2+FMA in the pai_ew_avx2 static library and AVX-512 (F, BW, DQ, VL,
 # with 512-bit vectors preferred: GCC otherwise keeps 256-bit ones) in pai_ew_avx512; addon.cc picks
-# the best the CPU has from CPUID at load time (PAI_NATIVE_ISA=sse2|avx2 caps it, for tests).
+# AVX2+FMA where CPUID shows it, AVX-512 only when PAI_NATIVE_ISA=avx512 asks (see addon.cc).
 # The binary therefore runs on any x86-64 and is fast on the AVX2+FMA targets, without -march=native
 # (which would tie a build to the build machine). oneDNN does its own runtime ISA dispatch.
 # -fno-math-errno / -fno-trapping-math change no values; they let GCC if-convert and vectorise

@@ -22,13 +22,14 @@ export function cpuVectorIsa(cpuinfo?: string): string[] | null {
 
 /**
  * What the native loops use against what the CPU offers. pai's own element-wise, reduction and
- * sparse loops are built for the baseline, AVX2+FMA and AVX-512 and the best the CPU runs is picked
- * at load (PAI_NATIVE_ISA=sse2|avx2 caps it); oneDNN (convolutions, matmul) picks its own kernels.
- * Says so when the CPU has AVX-512 that the loops do not use.
+ * sparse loops are built for the baseline, AVX2+FMA and AVX-512; the addon runs the AVX2 build where
+ * the CPU has it and the AVX-512 one only with PAI_NATIVE_ISA=avx512, since it measured no faster
+ * (native/addon.cc). oneDNN (convolutions, matmul) picks its own kernels. Says so when the CPU has
+ * AVX-512 that the loops do not use.
  */
 export function isaNote(loopIsa: string, cpu: string[] | null): string | null {
   if (cpu?.includes('avx512f') && !/avx512/.test(loopIsa)) {
-    return `the CPU has AVX-512; pai's own loops use ${loopIsa} (capped by PAI_NATIVE_ISA, or an addon built without its AVX-512 build); oneDNN picks its own convolution and matmul kernels for this CPU`;
+    return `the CPU has AVX-512; pai's own loops use ${loopIsa} (their AVX-512 build measured no faster; PAI_NATIVE_ISA=avx512 selects it); oneDNN picks its own convolution and matmul kernels for this CPU`;
   }
   return null;
 }
