@@ -130,5 +130,5 @@ export const KERNELS = [
 export const CONTROLS = [
   { name: 'setNumThreads', args: ['n:int'] },
   { name: 'numThreads', args: [], returns: 'number' },
-  { name: 'info', args: [], returns: '{ isa: string; onednn: string; cores: number }' },
+  { name: 'info', args: [], returns: '{ isa: string; onednn: string; cores: number; allocator: string }' },
 ];

@@ -126,6 +126,17 @@ describe('help and listings', () => {
     assert.equal((JSON.parse(js.stdout) as { backend: string }).backend, 'js');
   });
 
+  test('pai info names the allocator setting, and PAI_MALLOC=system leaves glibc alone', async (t) => {
+    const r = await pai(['info', '--json']);
+    const facts = JSON.parse(r.stdout) as { backend: string; allocator?: string };
+    if (facts.backend !== 'native') { t.skip('the native backend is not in use'); return; }
+    const glibc = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime;
+    if (glibc) assert.match(facts.allocator ?? '', /^glibc, heap up to 32 MiB blocks/);
+    else assert.equal(facts.allocator, 'system');
+    const sys = await pai(['info', '--json'], { env: { PAI_MALLOC: 'system' } });
+    assert.equal((JSON.parse(sys.stdout) as { allocator?: string }).allocator, 'system');
+  });
+
   test('pai info names the CPU and says when its AVX-512 goes unused by the native loops', async () => {
     const r = await pai(['info', '--json']);
     const facts = JSON.parse(r.stdout) as { cpu: string; isa?: string; isa_note?: string };

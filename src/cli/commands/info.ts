@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { examples } from '../options.js';
 import { paiVersion } from '../version.js';
 
-interface NativeInfo { isa: string; onednn: string; cores: number }
+interface NativeInfo { isa: string; onednn: string; cores: number; allocator: string }
 
 /** The vector extensions of this CPU that matter to pai's loops, from /proc/cpuinfo (Linux), or null. */
 export function cpuVectorIsa(cpuinfo?: string): string[] | null {
@@ -54,7 +54,7 @@ export function register(program: Command): void {
         backend: b.name,
         reason: b.reason,
         threads: b.threads,
-        ...(ni ? { isa: ni.isa, onednn: ni.onednn, cores: ni.cores } : {}),
+        ...(ni ? { isa: ni.isa, onednn: ni.onednn, cores: ni.cores, allocator: ni.allocator } : {}),
         ...(ni && isaNote(ni.isa, cpuIsa) ? { isa_note: isaNote(ni.isa, cpuIsa) } : {}),
       };
       if (o.json) { process.stdout.write(`${JSON.stringify(facts, null, 2)}\n`); return; }

@@ -17,7 +17,7 @@ export interface Addon extends Omit<Kernels, 'unary' | 'binary' | 'reduce' | 'sp
   sparseLinearBackwardWeight(x: FloatArray, gy: FloatArray, rowPtr: Int32Array, colIdx: Int32Array, gv: FloatArray, p: SparseLinearParams): void;
   setNumThreads(n: number): void;
   numThreads(): number;
-  info(): { isa: string; onednn: string; cores: number };
+  info(): { isa: string; onednn: string; cores: number; allocator: string };
 }
 
 function code<T extends string>(table: readonly T[], op: T, kind: string): number {

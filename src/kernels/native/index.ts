@@ -26,7 +26,7 @@ function findAddon(): string | null {
   return null;
 }
 
-function wrap(m: Addon): Backend & { info(): { isa: string; onednn: string; cores: number } } {
+function wrap(m: Addon): Backend & { info(): { isa: string; onednn: string; cores: number; allocator: string } } {
   return {
     name: 'native',
     supports(dtype: DType): boolean {
@@ -64,7 +64,7 @@ export function loadNativeBackend(): { backend: Backend | null; reason: string }
       const require = createRequire(import.meta.url);
       const backend = wrap(require(path) as Addon);
       const info = backend.info();
-      cached = { backend, reason: `loaded ${path} (loops ${info.isa}, oneDNN ${info.onednn}, ${backend.numThreads()} threads)` };
+      cached = { backend, reason: `loaded ${path} (loops ${info.isa}, oneDNN ${info.onednn}, ${backend.numThreads()} threads, allocator ${info.allocator})` };
     }
   } catch (e) {
     cached = { backend: null, reason: `native addon failed to load: ${e instanceof Error ? e.message : String(e)}` };
