@@ -439,6 +439,23 @@ struct RademacherFillCall {
 };
 void k_rademacherFill(Args& a, const RademacherFillCall& k);
 
+struct FmaPeakCall {
+  static constexpr const char* kName = "fmaPeak";
+  static constexpr size_t kArgc = 4;
+  int64_t iters;
+  double scale;
+  double shift;
+  float* out;
+  int64_t outLen;
+  explicit FmaPeakCall(Args& args) {
+    iters = args.integer(0);
+    scale = args.num(1);
+    shift = args.num(2);
+    out = args.f32(3, &outLen);
+  }
+};
+void k_fmaPeak(Args& a, const FmaPeakCall& k);
+
 struct SparseConv2dCall {
   static constexpr const char* kName = "sparseConv2d";
   static constexpr size_t kArgc = 7;
@@ -713,6 +730,7 @@ const ExportedFunction kExported[] = {
   {"conv2dWeightGradMoments", entry<Conv2dWeightGradMomentsCall, k_conv2dWeightGradMoments>},
   {"conv2dWeightGradProbeDot", entry<Conv2dWeightGradProbeDotCall, k_conv2dWeightGradProbeDot>},
   {"rademacherFill", entry<RademacherFillCall, k_rademacherFill>},
+  {"fmaPeak", entry<FmaPeakCall, k_fmaPeak>},
   {"sparseConv2d", entry<SparseConv2dCall, k_sparseConv2d>},
   {"sparseConv2dBackwardData", entry<SparseConv2dBackwardDataCall, k_sparseConv2dBackwardData>},
   {"sparseConv2dBackwardWeight", entry<SparseConv2dBackwardWeightCall, k_sparseConv2dBackwardWeight>},

@@ -55,6 +55,9 @@ struct EwTable {
                           float* sg, float* sgx);
   void (*channelAffineGrad)(const float* g, const float* x, const float* m, const float* a, const float* b,
                             const float* d, float* out, int64_t n, int64_t c, int64_t inner);
+  // out[0] = the value of one chain after iters rounds of acc = acc * scale + shift from 0;
+  // out[1] = flops per round per thread; out[2] = threads that ran.
+  void (*fmaPeak)(int64_t iters, float scale, float shift, float* out);
 };
 
 namespace ew_base { const EwTable* table(); }

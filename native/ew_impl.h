@@ -7,6 +7,7 @@
 #include <string.h>
 #include <omp.h>
 #include "ew.h"
+#include <immintrin.h>
 
 namespace pai {
 namespace PAI_EW_NS {
@@ -662,10 +663,65 @@ void channelAffineGrad(const float* g, const float* x, const float* m, const flo
   }
 }
 
+// ---------------------------------------------------------------- FMA peak
+
+// The machine's arithmetic peak for this build's vectors: independent chains of
+// acc = acc * scale + shift, enough of them to cover the FMA latency on every pipe, in every
+// thread. Nothing but the multiply-adds runs in the loop, so flops / time is the peak the
+// benchmarks compare their kernels with.
+#if defined(__AVX512F__)
+using Vec = __m512;
+constexpr int kLanes = 16, kChains = 16;
+inline Vec vset(float v) { return _mm512_set1_ps(v); }
+inline Vec vfma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+inline float vfirst(Vec v) { return _mm512_cvtss_f32(v); }
+inline Vec vadd(Vec a, Vec b) { return _mm512_add_ps(a, b); }
+#elif defined(__FMA__)
+using Vec = __m256;
+constexpr int kLanes = 8, kChains = 12;
+inline Vec vset(float v) { return _mm256_set1_ps(v); }
+inline Vec vfma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+inline float vfirst(Vec v) { return _mm256_cvtss_f32(v); }
+inline Vec vadd(Vec a, Vec b) { return _mm256_add_ps(a, b); }
+#else
+// No fused multiply-add: a multiply and an add, two flops in two instructions.
+using Vec = __m128;
+constexpr int kLanes = 4, kChains = 12;
+inline Vec vset(float v) { return _mm_set1_ps(v); }
+inline Vec vfma(Vec a, Vec b, Vec c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
+inline float vfirst(Vec v) { return _mm_cvtss_f32(v); }
+inline Vec vadd(Vec a, Vec b) { return _mm_add_ps(a, b); }
+#endif
+
+void fmaPeak(int64_t iters, float scale, float shift, float* out) {
+  int threads = 1;
+  float first = 0.f;
+#pragma omp parallel
+  {
+    Vec acc[kChains];
+    for (int c = 0; c < kChains; ++c) acc[c] = vset(0.f);
+    const Vec a = vset(scale), b = vset(shift);
+    for (int64_t i = 0; i < iters; ++i) {
+      for (int c = 0; c < kChains; ++c) acc[c] = vfma(acc[c], a, b);
+    }
+    // Every chain feeds the result, so none is dropped as dead code; they all hold the same value.
+    Vec sum = acc[0];
+    for (int c = 1; c < kChains; ++c) sum = vadd(sum, acc[c]);
+#pragma omp master
+    {
+      threads = omp_get_num_threads();
+      first = vfirst(sum) / (float)kChains;
+    }
+  }
+  out[0] = first;
+  out[1] = (float)(2 * kLanes * kChains);
+  out[2] = (float)threads;
+}
+
 const EwTable kTable = {
   PAI_EW_ISA, unary, affine, powScalar, binary, where, reduce, copyStrided, gather, scatterAdd,
   maxPool, avgPool, avgPoolBackward, adaptiveAvgPool, adaptiveAvgPoolBackward,
-  channelMoments, channelAffine, channelGradSums, channelAffineGrad,
+  channelMoments, channelAffine, channelGradSums, channelAffineGrad, fmaPeak,
 };
 
 }  // namespace

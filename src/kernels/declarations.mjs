@@ -91,6 +91,10 @@ export const KERNELS = [
     doc: 'Rademacher values from an xoshiro128** state [s0, s1, s2, s3] (src/tensor/random.ts), advanced\nin place by one step per value: out[i] = 1 when bit 0 of draw i is 0, else -1.',
   },
   {
+    name: 'fmaPeak', args: ['iters:int', 'scale:num', 'shift:num', 'out:out'],
+    doc: "For measuring the machine's arithmetic peak (the benchmarks): every thread runs `iters` rounds of\nacc = acc * scale + shift from 0 on independent vector chains, as many as cover the multiply-add\nlatency. out[0] = one chain's final value, out[1] = flops per round per thread, out[2] = threads.\nThe native backend runs it in the widest vector build the CPU has; out needs 3 values.",
+  },
+  {
     name: 'sparseConv2d', args: ['x:in', 'values:in', 'pattern:csr', 'bias:in?', 'out:out', 'p:sparseConv'],
     doc: 'out = conv2d(x, W) (+ bias[oc]) for the sparse weight W. Overwrites out.',
     group: 'Sparse layers (see CsrPattern). `values` holds one weight per stored entry, in pattern order.\nThe convolutions take Conv2dParams with groups = 1 only (a grouped pruned convolution stays on\nthe dense path); the dense weight shape they stand for is [oc, c, kh, kw].',

@@ -84,6 +84,13 @@ export interface Kernels {
    * in place by one step per value: out[i] = 1 when bit 0 of draw i is 0, else -1.
    */
   rademacherFill(state: Uint32Array, out: FloatArray): void;
+  /**
+   * For measuring the machine's arithmetic peak (the benchmarks): every thread runs `iters` rounds of
+   * acc = acc * scale + shift from 0 on independent vector chains, as many as cover the multiply-add
+   * latency. out[0] = one chain's final value, out[1] = flops per round per thread, out[2] = threads.
+   * The native backend runs it in the widest vector build the CPU has; out needs 3 values.
+   */
+  fmaPeak(iters: number, scale: number, shift: number, out: FloatArray): void;
 
   // Sparse layers (see CsrPattern). `values` holds one weight per stored entry, in pattern order.
   // The convolutions take Conv2dParams with groups = 1 only (a grouped pruned convolution stays on

@@ -670,3 +670,18 @@ test('native: rademacherFill reproduces the reference generator steps and state'
     exact(s1, s2, `rademacherFill state n=${n}`);
   }
 });
+
+test('native: fmaPeak ends every chain where the reference does, in every thread, and checks its output', { skip }, () => {
+  const threads = N.numThreads();
+  for (const [iters, scale, shift] of [[0, 1, 0.5], [1, 1, 0.5], [1000, 1, 0.5], [37, 0.5, 1], [12_345, 1, -0.25]] as const) {
+    const a = new Float32Array(3), b = new Float32Array(3);
+    N.fmaPeak(iters, scale, shift, a);
+    J.fmaPeak(iters, scale, shift, b);
+    assert.equal(a[0], b[0], `fmaPeak(${iters}, ${scale}, ${shift}) value`);
+    // Flops per round per thread: two per lane and chain, at least four lanes of several chains.
+    assert.ok(a[1]! >= 2 * 4 * 8 && a[1]! % 8 === 0, `flops per round ${a[1]}`);
+    assert.equal(a[2], threads);
+  }
+  assert.throws(() => N.fmaPeak(1, 1, 0.5, new Float32Array(2)), /out needs 3 values/);
+  assert.throws(() => J.fmaPeak(1, 1, 0.5, new Float32Array(2)), /out needs 3 values/);
+});

@@ -11,6 +11,7 @@ import { channelAffine, channelAffineGrad, channelGradSums, channelMoments } fro
 import { conv2d, conv2dBackwardData, conv2dBackwardWeight } from './conv.js';
 import { conv2dWeightGradMoments, conv2dWeightGradProbeDot } from './persample.js';
 import { rademacherFill } from './random.js';
+import { fmaPeak } from './peak.js';
 import {
   adaptiveAvgPool2d, adaptiveAvgPool2dBackward, avgPool2d, avgPool2dBackward, maxPool2d,
 } from './pool.js';
@@ -49,6 +50,7 @@ export const jsBackend: Backend = {
   conv2dWeightGradMoments,
   conv2dWeightGradProbeDot,
   rademacherFill,
+  fmaPeak,
   maxPool2d,
   avgPool2d,
   avgPool2dBackward,

@@ -49,6 +49,7 @@ export function wrapAddon(addon: Addon): Kernels {
     conv2dWeightGradMoments: (x, gy, sum, sumSq, p) => addon.conv2dWeightGradMoments(x, gy, sum, sumSq, p),
     conv2dWeightGradProbeDot: (x, gy, z, acc, p) => addon.conv2dWeightGradProbeDot(x, gy, z, acc, p),
     rademacherFill: (state, out) => addon.rademacherFill(state, out),
+    fmaPeak: (iters, scale, shift, out) => addon.fmaPeak(iters, scale, shift, out),
     sparseConv2d: (x, values, pattern, bias, out, p) => addon.sparseConv2d(x, values, pattern.rowPtr, pattern.colIdx, bias, out, p),
     sparseConv2dBackwardData: (gy, values, pattern, gx, p) => addon.sparseConv2dBackwardData(gy, values, pattern.rowPtr, pattern.colIdx, gx, p),
     sparseConv2dBackwardWeight: (x, gy, pattern, gv, p) => addon.sparseConv2dBackwardWeight(x, gy, pattern.rowPtr, pattern.colIdx, gv, p),
