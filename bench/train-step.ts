@@ -50,13 +50,18 @@ function profiled(b: Backend, tally: Map<string, { ms: number; calls: number }>)
   return wrapped as unknown as Backend;
 }
 
+/** A benchmark model: a zoo name, with a width and input shape for the ResNet-20 family. */
+export interface StepModel { model: string; width?: number; inChannels?: number; imageSize?: number }
+
 /** One training step (forward, backward, SGD update) of a fresh model on fixed random data. */
-export function makeStep(model: string, batch: number): () => void {
+export function makeStep(spec: string | StepModel, batch: number): () => void {
+  const s: StepModel = typeof spec === 'string' ? { model: spec } : spec;
   const gen = new Generator(0, 'bench');
-  const m = createModel(model, { numClasses: 10, seed: 0 });
+  const shape = { ...(s.width !== undefined ? { width: s.width } : {}), ...(s.inChannels !== undefined ? { inChannels: s.inChannels } : {}), ...(s.imageSize !== undefined ? { imageSize: s.imageSize } : {}) };
+  const m = createModel(s.model, { numClasses: 10, seed: 0, ...shape });
   m.train();
   const params = m.parameters();
-  const x = randn([batch, 3, 32, 32], gen);
+  const x = randn([batch, s.inChannels ?? 3, s.imageSize ?? 32, s.imageSize ?? 32], gen);
   const y = Array.from({ length: batch }, (_, i) => i % 10);
   const lr = 1e-3;
   return () => {

@@ -13,20 +13,25 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
-def time_median(fn, reps):
+def time_all(fn, reps):
+    """Wall times (ms) of reps calls after one untimed warm-up call."""
     fn()
     ts = []
     for _ in range(reps):
         t0 = time.perf_counter()
         fn()
         ts.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(ts)
+    return ts
 
 
-def data(batch):
+def time_median(fn, reps):
+    return statistics.median(time_all(fn, reps))
+
+
+def data(batch, channels=3, size=32):
     import torch
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(batch, 3, 32, 32, generator=g)
+    x = torch.randn(batch, channels, size, size, generator=g)
     y = torch.arange(batch) % 10
     return x, y
 
@@ -35,15 +40,16 @@ def train(a):
     import torch
     import torch.nn.functional as F
     from models import create
-    model = create(a.model).train()
-    x, y = data(a.batch)
+    model = create(a.model, width=a.width, in_channels=a.in_channels).train()
+    x, y = data(a.batch, a.in_channels, a.image_size)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3)
 
     def step():
         opt.zero_grad()
         F.cross_entropy(model(x), y).backward()
         opt.step()
-    return {'ms': time_median(step, a.reps)}
+    ts = time_all(step, a.reps)
+    return {'ms': statistics.median(ts), 'times': ts}
 
 
 def hvp(a):
@@ -213,6 +219,9 @@ def main():
     p.add_argument('--model', default='resnet20')
     p.add_argument('--name', help='kernel: matmul-1024, conv3x3-fwd, conv3x3-bwd-data, conv3x3-bwd-weights')
     p.add_argument('--batch', type=int, default=64)
+    p.add_argument('--width', type=float, default=1.0, help='train: channel width multiplier (resnet20 only)')
+    p.add_argument('--in-channels', type=int, default=3, help='train: input channels (resnet20 only)')
+    p.add_argument('--image-size', type=int, default=32, help='train: square input side')
     p.add_argument('--threads', type=int, required=True)
     p.add_argument('--reps', type=int, default=5)
     p.add_argument('--criterion', default='fisher_diag')

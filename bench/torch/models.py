@@ -1,6 +1,8 @@
 """PyTorch twins of pai's benchmark models (src/models/*.ts), layer for layer, so that both sides
 time the same arithmetic. Initialisation is PyTorch's default: timing does not depend on it."""
 
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -27,11 +29,13 @@ class LthBlock(nn.Module):
 
 
 class LthResNet(nn.Module):
-    def __init__(self, depth=20, num_classes=10):
+    def __init__(self, depth=20, num_classes=10, width=1.0, in_channels=3):
         super().__init__()
         n = (depth - 2) // 6
-        widths = [16, 32, 64]
-        self.conv = nn.Conv2d(3, widths[0], 3, padding=1, bias=False)
+        # pai's scaled(): max(1, round(c * width)); Python's round() breaks ties to even, so round
+        # half up as JavaScript's Math.round does.
+        widths = [max(1, int(math.floor(w * width + 0.5))) for w in (16, 32, 64)]
+        self.conv = nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False)
         self.bn = nn.BatchNorm2d(widths[0])
         blocks, f = [], widths[0]
         for s, w in enumerate(widths):
@@ -166,16 +170,20 @@ class VisionTransformer(nn.Module):
 
 
 MODELS = {
-    'resnet20': lambda: LthResNet(20),
+    'resnet20': lambda **kw: LthResNet(20, **kw),
     'resnet18': CifarResNet18,
     'vgg19': VGG,
     'vit_tiny_patch4_32': VisionTransformer,
 }
 
 
-def create(name):
+def create(name, width=1.0, in_channels=3):
     if name not in MODELS:
         raise SystemExit(f'no PyTorch twin of {name!r} (have: {", ".join(MODELS)})')
+    if (width, in_channels) != (1.0, 3):
+        if name != 'resnet20':
+            raise SystemExit(f'--width and --in-channels are supported for resnet20 only, not {name!r}')
+        return MODELS[name](width=width, in_channels=in_channels)
     return MODELS[name]()
 
 

@@ -43,6 +43,10 @@ const ENTRIES: Record<string, Entry> = {
     flags: ['--models', '--batches', '--reps', '--profile', '--backend', '--threads', '--json'],
     notNumber: ['--batches', '64,x'], outOfRange: ['--threads', '1.5'],
   },
+  race: {
+    flags: ['--table', '--rounds', '--reps', '--models', '--criteria', '--samples', '--measure-samples', '--threads', '--json'],
+    notNumber: ['--rounds', 'four'], outOfRange: ['--measure-samples', '0'],
+  },
   hutchinson: { flags: ['--probes', '--seeds', '--seed-probes', '--budget-s', '--json'], notNumber: ['--budget-s', 'soon'], outOfRange: ['--probes', '10,0'] },
   memory: { flags: ['--model', '--width', '--steps', '--batch', '--threads'], notNumber: ['--steps', 'lots'], outOfRange: ['--width', '0'] },
 };
