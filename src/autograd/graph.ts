@@ -8,7 +8,8 @@ import { Tensor } from '../tensor/tensor.js';
 import { fullLike, zerosLike } from '../tensor/create.js';
 import { sameShape, shapeStr } from '../tensor/shape.js';
 import { enableGrad, withGradMode, type Node } from './tape.js';
-import { applyPerSampleRule } from './per-sample.js';
+import { applyPerSampleRule, perSampleActive } from './per-sample.js';
+import { giveBuffer, isFresh, poolEnabled, withFreshTracking } from '../tensor/pool.js';
 import { add, mul } from './ops/elementwise.js';
 import { sumAll } from './ops/broadcast.js';
 
@@ -107,12 +108,19 @@ function runBackward(outs: readonly Tensor[], opts: GradOptions, wanted: Set<Ten
 
   const order = topoOrder(outs);
   const leaves = new Map<Tensor, Tensor>();
-  withGradMode(createGraph, () => {
+  // A pass that records nothing gives the buffers of its dead intermediate gradients back for
+  // reuse (tensor/pool.ts); a recorded one cannot, as its gradients are saved in the graph it
+  // records, nor can one whose gradients a per-sample rule reads.
+  const refs = createGraph || perSampleActive() || !poolEnabled() ? null : new GradRefs();
+  const pass = (): void => withGradMode(createGraph, () => {
     for (const t of order) {
       const g = grads.get(t);
       if (!g) continue;
       const isWanted = wanted ? wanted.has(t) : t.gradFn === null;
-      if (isWanted) leaves.set(t, g);
+      if (isWanted) {
+        leaves.set(t, g);
+        refs?.keep(g);
+      }
       const node = t.gradFn as Node | null;
       if (!node) continue;
       const call = node.call;
@@ -128,14 +136,53 @@ function runBackward(outs: readonly Tensor[], opts: GradOptions, wanted: Set<Ten
         if (!sameShape(gi.shape, x.shape)) {
           throw new Error(`internal: ${node.name} returned a gradient of shape ${shapeStr(gi.shape)} for an input of shape ${shapeStr(x.shape)}`);
         }
+        refs?.hold(gi);
         const prev = grads.get(x);
-        grads.set(x, prev ? addGrad(prev, gi) : gi);
+        if (!prev) {
+          grads.set(x, gi);
+          return;
+        }
+        const sum = addGrad(prev, gi);
+        refs?.hold(sum);
+        grads.set(x, sum);
+        refs?.drop(prev);
+        refs?.drop(gi);
       });
       // Intermediate gradients are no longer needed once propagated.
-      if (!(wanted && wanted.has(t))) grads.delete(t);
+      if (!(wanted && wanted.has(t))) {
+        grads.delete(t);
+        refs?.drop(g);
+      }
     }
   });
+  if (refs) withFreshTracking(pass);
+  else pass();
   return leaves;
+}
+
+/**
+ * The references the gradient map of one backward pass holds to each buffer. A buffer made during
+ * the pass (a kernel output, possibly shared by views such as a reshaped gradient) is dead once
+ * the map holds it no more and it is not a result: it then goes back to the pool.
+ */
+class GradRefs {
+  private readonly count = new Map<ArrayBufferLike, number>();
+  private readonly kept = new Set<ArrayBufferLike>();
+  hold(t: Tensor): void {
+    const b = t.data.buffer;
+    this.count.set(b, (this.count.get(b) ?? 0) + 1);
+  }
+  /** A result of the pass: never given back. */
+  keep(t: Tensor): void {
+    this.kept.add(t.data.buffer);
+  }
+  drop(t: Tensor): void {
+    const b = t.data.buffer;
+    const n = (this.count.get(b) ?? 0) - 1;
+    if (n > 0) { this.count.set(b, n); return; }
+    this.count.delete(b);
+    if (!this.kept.has(b) && isFresh(b)) giveBuffer(b);
+  }
 }
 
 /** Tensors reachable from the outputs, each after every tensor that consumes it. */

@@ -186,6 +186,11 @@ export function addProbeTerm(term: Tensor): void {
  * per-sample rule covers, runs the rule and returns `needs` without those inputs, whose summed
  * gradients the rule's per-sample terms (report mode) or probe terms (probe mode) replace.
  */
+/** Whether a per-sample tracker is taking gradients apart (its rules read the pass's gradients). */
+export function perSampleActive(): boolean {
+  return active !== null && active.mode !== 'off';
+}
+
 export function applyPerSampleRule(op: OpDef, call: OpCall, g: Tensor, needs: readonly boolean[]): readonly boolean[] {
   const t = active;
   const rule = op.perSample?.rule;

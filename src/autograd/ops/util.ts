@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { backendFor, type Backend } from '../../kernels/index.js';
 import { Tensor, allocate } from '../../tensor/tensor.js';
+import { noteFresh, takeBuffer } from '../../tensor/pool.js';
 import { numel, shapeStr, type Shape } from '../../tensor/shape.js';
 
 /** A tensor, or a number that broadcasts as a 0-d tensor. */
@@ -26,7 +27,10 @@ const UNINIT_MIN = 1024;
 export function uninit(like: Tensor, shape: Shape): Tensor {
   const n = numel(shape);
   if (like.dtype !== 'float32' || n < UNINIT_MIN) return new Tensor(allocate(like.dtype, n), shape);
-  return new Tensor(new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n), shape);
+  // A buffer a backward pass gave back (tensor/pool.ts), else new memory.
+  const b = takeBuffer(n * 4) ?? Buffer.allocUnsafeSlow(n * 4).buffer;
+  noteFresh(b);
+  return new Tensor(new Float32Array(b, 0, n), shape);
 }
 
 export function checkSameDtype(op: string, ...ts: Tensor[]): void {
