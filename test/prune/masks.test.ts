@@ -11,6 +11,7 @@ import {
   makeMasks, keptCount, applyMasks, scheduleSparsity, iterativePrune, prunableSet, scoreParameters,
   resolveCriterionOptions, criteria, PruneError, type Scores, type MaskData,
 } from '../../src/prune/index.js';
+import { selectRank } from '../../src/prune/masks.js';
 
 /** The kept indices by the contract: sort by score descending, then index ascending; first k. */
 function contractKeep(v: ArrayLike<number>, k: number): Uint8Array {
@@ -333,6 +334,38 @@ describe('reference vs fixed: exactly the documented differences', () => {
     for (const [n, m] of mf) {
       if (ref.has(n) && !fixed.has(n)) { assert.ok(ones(m)); assert.equal(kept(mr.get(n)!), keptCount(m.size, 0.9)); }
       else assert.deepEqual(mr.get(n)!.data, m.data, n);
+    }
+  });
+});
+
+describe('selectRank: the k-th smallest value without a sort', () => {
+  test('agrees with a sort on random arrays full of ties and infinities, at every rank', () => {
+    const g = new Generator(11, 'select-rank');
+    for (let t = 0; t < 300; t++) {
+      const n = 1 + Math.floor(g.uniform() * 80);
+      const distinct = 1 + Math.floor(g.uniform() * 6);
+      const a = Float64Array.from({ length: n }, () => {
+        const u = g.uniform();
+        return u < 0.1 ? -Infinity : u > 0.95 ? Infinity : Math.floor(g.uniform() * distinct) - 2;
+      });
+      const sorted = Float64Array.from(a).sort();
+      for (let r = 0; r < n; r++) assert.equal(selectRank(Float64Array.from(a), r), sorted[r], `n=${n} rank ${r}: ${Array.from(a).join(',')}`);
+    }
+  });
+
+  test('large inputs: sorted, reversed, constant and random give the sorted answer', () => {
+    const n = 100_003;
+    const g = new Generator(12, 'select-rank-large');
+    const cases: [string, Float64Array][] = [
+      ['ascending', Float64Array.from({ length: n }, (_, i) => i)],
+      ['descending', Float64Array.from({ length: n }, (_, i) => n - i)],
+      ['constant', new Float64Array(n).fill(3)],
+      ['random', Float64Array.from({ length: n }, () => g.uniform())],
+      ['two values', Float64Array.from({ length: n }, (_, i) => i % 2)],
+    ];
+    for (const [what, a] of cases) {
+      const sorted = Float64Array.from(a).sort();
+      for (const r of [0, 1, n >> 1, n - 2, n - 1, 12_345]) assert.equal(selectRank(Float64Array.from(a), r), sorted[r], `${what} rank ${r}`);
     }
   });
 });
