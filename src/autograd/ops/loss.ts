@@ -1,5 +1,6 @@
 import { Tensor, allocate } from '../../tensor/tensor.js';
 import { shapeStr, ShapeError } from '../../tensor/shape.js';
+import { at } from '../../tensor/checked.js';
 import { addScalar, mul, mulScalar, neg } from './elementwise.js';
 import { mean, sum } from './reduce.js';
 import { logSoftmax } from './activation.js';
@@ -30,9 +31,10 @@ export function crossEntropy(logits: Tensor, target: ArrayLike<number> | Tensor,
     const d = allocate(logits.dtype, n * c);
     if (eps > 0) d.fill(eps / c);
     for (let i = 0; i < n; i++) {
-      const y = labels[i]!;
+      const y = at(labels, i, 'cross_entropy labels');
       if (!Number.isInteger(y) || y < 0 || y >= c) throw new RangeError(`cross_entropy: label ${y} at row ${i} is outside [0, ${c})`);
-      d[i * c + y]! += 1 - eps;
+      const k = i * c + y;
+      d[k] = at(d, k, 'cross_entropy target') + (1 - eps);
     }
     q = new Tensor(d, [n, c]);
   }
