@@ -41,6 +41,15 @@ export function swap<T>(a: Writable<T>, i: number, j: number, what: string): voi
   a[j] = x;
 }
 
+interface Tuples<T> { 1: readonly [T]; 2: readonly [T, T]; 3: readonly [T, T, T]; 4: readonly [T, T, T, T] }
+/** A tuple of N values of T (N from 1 to 4). */
+export type Tuple<T, N extends 1 | 2 | 3 | 4> = Tuples<T>[N];
+
+/** Whether `a` has exactly N entries (narrows it to a tuple). */
+export function hasLength<T, N extends 1 | 2 | 3 | 4>(a: readonly T[], n: N): a is Tuple<T, N> {
+  return a.length === n;
+}
+
 /** Whether `a` has an entry (narrows it to a tuple with a first entry). */
 export function isNonEmpty<T>(a: readonly T[]): a is readonly [T, ...T[]] {
   return a.length > 0;
