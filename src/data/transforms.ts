@@ -15,6 +15,7 @@
 import { z } from 'zod';
 import type { Generator } from '../tensor/random.js';
 import { checkArgument, checkOptions } from '../tensor/options.js';
+import { at, defined } from '../tensor/checked.js';
 
 /** An image shape [C, H, W]. */
 export type Shape3 = readonly [number, number, number];
@@ -51,7 +52,8 @@ export function toFloat(sample: { pixels: Uint8Array; shape: Shape3 }): FloatIma
   if (pixels.length !== n) throw new RangeError(`toFloat: ${pixels.length} pixels for shape [${shape.join(', ')}]`);
   const data = new Float32Array(n);
   // Division, not multiplication by 1/255, to match torchvision's `img.float().div(255)` bit for bit.
-  for (let i = 0; i < n; i++) data[i] = pixels[i]! / 255;
+  let i = 0;
+  for (const v of pixels) data[i++] = v / 255;
   return { data, shape: [shape[0], shape[1], shape[2]] };
 }
 
@@ -72,9 +74,10 @@ function normalizeInPlace(img: FloatImage, mean: readonly number[], std: readonl
   for (let ch = 0; ch < c; ch++) {
     // float32 arithmetic step by step, as torchvision's x.sub(mean).div(std) on float32 tensors
     // (a float32 operation done in double and rounded once gives the float32 result exactly).
-    const m = Math.fround(mean[ch]!), s = Math.fround(std[ch]!);
+    const m = Math.fround(at(mean, ch, 'means')), s = Math.fround(at(std, ch, 'stds'));
     const base = ch * plane;
-    for (let i = base; i < base + plane; i++) d[i] = Math.fround(d[i]! - m) / s;
+    let i = base;
+    for (const v of d.subarray(base, base + plane)) d[i++] = Math.fround(v - m) / s;
   }
 }
 
@@ -154,13 +157,7 @@ export function hflip(img: FloatImage): FloatImage {
 function hflipInPlace(img: FloatImage): void {
   const [c, h, w] = img.shape;
   const d = img.data;
-  for (let row = 0; row < c * h; row++) {
-    let a = row * w, b = a + w - 1;
-    while (a < b) {
-      const t = d[a]!; d[a] = d[b]!; d[b] = t;
-      a++; b--;
-    }
-  }
+  for (let row = 0; row < c * h; row++) d.subarray(row * w, (row + 1) * w).reverse();
 }
 
 /** torchvision RandomHorizontalFlip(p): one uniform draw per image, flipped when it is below p. */
@@ -428,7 +425,7 @@ function compileFused(spec: TransformSpec): Pipeline | null {
     t = [];
     for (let ch = 0; ch < c; ch++) {
       const lut = new Float32Array(256);
-      const m = norm ? Math.fround(norm.mean[ch]!) : 0, sd = norm ? Math.fround(norm.std[ch]!) : 1;
+      const m = norm ? Math.fround(at(norm.mean, ch, 'means')) : 0, sd = norm ? Math.fround(at(norm.std, ch, 'stds')) : 1;
       for (let v = 0; v < 256; v++) lut[v] = norm ? Math.fround(Math.fround(v / 255) - m) / sd : v / 255;
       t.push(lut);
     }
@@ -489,7 +486,7 @@ function compileFused(spec: TransformSpec): Pipeline | null {
     // An empty window stays empty through every step; clamping keeps the fills inside the row.
     x0 = Math.min(Math.max(x0, 0), w); x1 = Math.max(Math.min(x1, w), x0);
     for (let ch = 0; ch < c; ch++) {
-      const lut = luts[ch]!, zero = lut[0]!;
+      const lut = at(luts, ch, 'lookup tables'), zero = at(lut, 0, 'lookup table');
       for (let y = 0; y < h; y++) {
         const o = (ch * h + y) * w, syy = y + oy;
         if (y < y0 || y >= y1) { data.fill(zero, o, o + w); continue; }
@@ -529,7 +526,7 @@ export const NORMALIZATION: Readonly<Record<string, { mean: readonly number[]; s
 
 /** Maps 'cifar10/train', 'CIFAR-10', 'tinyimagenet' and the like to a key of NORMALIZATION. */
 export function datasetFamily(name: string): string {
-  const base = name.toLowerCase().split('/')[0]!.replace(/[-_\s]/g, '');
+  const base = at(name.toLowerCase().split('/'), 0, 'dataset name').replace(/[-_\s]/g, '');
   const table: Record<string, string> = {
     cifar10: 'cifar10', cifar100: 'cifar100', tinyimagenet: 'tiny-imagenet', tinyimagenet200: 'tiny-imagenet',
     imagenet: 'imagenet', ilsvrc2012: 'imagenet', imagenet1k: 'imagenet', fashionmnist: 'fashion-mnist', fashionmnistsubset: 'fashion-mnist', mnist: 'mnist',
@@ -569,7 +566,8 @@ export function standardTransform(dataset: string, split: 'train' | 'eval', opti
   checkArgument('standardTransform', 'split', z.enum(['train', 'eval']), split);
   checkOptions('standardTransform', standardOptionsSchema, options);
   const fam = datasetFamily(dataset);
-  const mean = options.mean ?? NORMALIZATION[fam]!.mean, std = options.std ?? NORMALIZATION[fam]!.std;
+  const stats = defined(NORMALIZATION[fam], 'normalisation of a dataset family');
+  const mean = options.mean ?? stats.mean, std = options.std ?? stats.std;
   const norm: TransformStep = { op: 'normalize', mean: [...mean], std: [...std] };
   const flip = options.flip ?? true;
   const steps: TransformStep[] = [];

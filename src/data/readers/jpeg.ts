@@ -5,6 +5,7 @@
 import jpeg from 'jpeg-js';
 import { DataError, checkIndex, type Dataset, type Sample } from '../dataset.js';
 import { readBytes } from './files.js';
+import { at } from '../../tensor/checked.js';
 
 export interface DecodedImage { pixels: Uint8Array; height: number; width: number }
 
@@ -31,10 +32,11 @@ export function decodeJpeg(bytes: Uint8Array, file: string): DecodedImage {
     throw new DataError(`${file}: JPEG decodes to ${width}x${height} with ${data.length} bytes, not an RGB image`, { file });
   }
   const out = new Uint8Array(3 * plane);
-  for (let p = 0, q = 0; p < plane; p++, q += 3) {
-    out[p] = data[q]!;
-    out[plane + p] = data[q + 1]!;
-    out[2 * plane + p] = data[q + 2]!;
+  // Interleaved RGB to planes: value k of the decoded data is channel k % 3 of pixel k / 3.
+  let p = 0, ch = 0;
+  for (const v of data) {
+    out[ch * plane + p] = v;
+    if (++ch === 3) { ch = 0; p++; }
   }
   return { pixels: out, height, width };
 }
@@ -67,12 +69,12 @@ export class JpegFilesDataset implements Dataset {
 
   get(i: number): Sample {
     checkIndex(this, i);
-    const file = this.files[i]!;
+    const file = at(this.files, i, 'image files');
     const img = readJpeg(file);
     if (this.shape !== null && (img.height !== this.shape[1] || img.width !== this.shape[2])) {
       throw new DataError(`${file}: image is ${img.width}x${img.height}, expected ${this.shape[2]}x${this.shape[1]} for ${this.name}`, { file });
     }
-    return { pixels: img.pixels, shape: [3, img.height, img.width], label: this.labelData[i]! };
+    return { pixels: img.pixels, shape: [3, img.height, img.width], label: at(this.labelData, i, 'labels') };
   }
 
   labels(): Int32Array {
