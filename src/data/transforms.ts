@@ -52,8 +52,7 @@ export function toFloat(sample: { pixels: Uint8Array; shape: Shape3 }): FloatIma
   if (pixels.length !== n) throw new RangeError(`toFloat: ${pixels.length} pixels for shape [${shape.join(', ')}]`);
   const data = new Float32Array(n);
   // Division, not multiplication by 1/255, to match torchvision's `img.float().div(255)` bit for bit.
-  let i = 0;
-  for (const v of pixels) data[i++] = v / 255;
+  for (let i = 0; i < n; i++) data[i] = pixels[i]! / 255;
   return { data, shape: [shape[0], shape[1], shape[2]] };
 }
 
@@ -76,8 +75,7 @@ function normalizeInPlace(img: FloatImage, mean: readonly number[], std: readonl
     // (a float32 operation done in double and rounded once gives the float32 result exactly).
     const m = Math.fround(at(mean, ch, 'means')), s = Math.fround(at(std, ch, 'stds'));
     const base = ch * plane;
-    let i = base;
-    for (const v of d.subarray(base, base + plane)) d[i++] = Math.fround(v - m) / s;
+    for (let i = base; i < base + plane; i++) d[i] = Math.fround(d[i]! - m) / s;
   }
 }
 
@@ -157,7 +155,13 @@ export function hflip(img: FloatImage): FloatImage {
 function hflipInPlace(img: FloatImage): void {
   const [c, h, w] = img.shape;
   const d = img.data;
-  for (let row = 0; row < c * h; row++) d.subarray(row * w, (row + 1) * w).reverse();
+  for (let row = 0; row < c * h; row++) {
+    let a = row * w, b = a + w - 1;
+    while (a < b) {
+      const t = d[a]!; d[a] = d[b]!; d[b] = t;
+      a++; b--;
+    }
+  }
 }
 
 /** torchvision RandomHorizontalFlip(p): one uniform draw per image, flipped when it is below p. */

@@ -19,11 +19,12 @@ export function stateDictEntries(module: Module, path = '<state dict>'): Map<str
   for (const [name, t] of module.stateDict()) {
     if (!ints.has(name)) { entries.set(name, fromTensor(t)); continue; }
     const data = new BigInt64Array(t.size);
-    let i = 0;
-    for (const v of t.data) {
+    for (let i = 0; i < t.size; i++) {
+      const v = t.data[i];
+      if (v === undefined) throw new RangeError(`internal: saveStateDict: ${name} holds fewer values than its size`);
       // A counter that is not an exact integer is a bug upstream; writing a rounded one would hide it.
       if (!Number.isSafeInteger(v)) throw new RangeError(`saveStateDict ${path}: int64 entry ${name} holds ${v}, not an integer`);
-      data[i++] = BigInt(v);
+      data[i] = BigInt(v);
     }
     entries.set(name, { dtype: 'I64', shape: [...t.shape], data });
   }
@@ -52,10 +53,11 @@ function int64ToF64(e: StEntry, path: string, name: string): Tensor {
   const src = e.data as BigInt64Array;
   const out = new Float64Array(src.length);
   const lim = BigInt(Number.MAX_SAFE_INTEGER);
-  let i = 0;
-  for (const v of src) {
+  for (let i = 0; i < src.length; i++) {
+    const v = src[i];
+    if (v === undefined) throw new RangeError(`internal: safetensors ${path}: tensor ${JSON.stringify(name)}: index outside its values`);
     if (v > lim || v < -lim) throw new SafetensorsError(`safetensors ${path}: tensor ${JSON.stringify(name)}: I64 value ${v} is outside the exactly representable range`);
-    out[i++] = Number(v);
+    out[i] = Number(v);
   }
   return new Tensor(out, e.shape);
 }

@@ -4,7 +4,7 @@
 // xoshiro128** on 32-bit words keeps it fast in JavaScript without BigInt.
 
 import { backendFor } from '../kernels/index.js';
-import { at, swap } from './checked.js';
+import { at } from './checked.js';
 
 function splitmix32(state: number): () => number {
   let s = state >>> 0;
@@ -103,7 +103,9 @@ export class Generator {
     for (let i = 0; i < n; i++) p[i] = i;
     for (let i = n - 1; i > 0; i--) {
       const j = this.int(i + 1);
-      swap(p, i, j, 'permutation');
+      const a = p[i], b = p[j];
+      if (a === undefined || b === undefined) throw new RangeError('internal: permutation: index outside the array');
+      p[i] = b; p[j] = a;
     }
     return p;
   }

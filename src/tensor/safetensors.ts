@@ -376,25 +376,32 @@ export function toTensor(e: StEntry, name?: string): Tensor {
       // bfloat16 is the top half of a float32, so widening is a shift.
       const bits = new Uint32Array(n);
       const src = e.data as Uint16Array;
-      let i = 0;
-      for (const v of src) bits[i++] = v << 16;
+      for (let i = 0; i < n; i++) {
+        const v = src[i];
+        if (v === undefined) throw new SafetensorsError(`${where}: fewer values than the shape holds`);
+        bits[i] = v << 16;
+      }
       return new Tensor(new Float32Array(bits.buffer), e.shape);
     }
     case 'F16': {
       const out = new Float32Array(n);
       const src = e.data as Uint16Array;
-      let i = 0;
-      for (const v of src) out[i++] = halfToFloat(v);
+      for (let i = 0; i < n; i++) {
+        const v = src[i];
+        if (v === undefined) throw new SafetensorsError(`${where}: fewer values than the shape holds`);
+        out[i] = halfToFloat(v);
+      }
       return new Tensor(out, e.shape);
     }
     case 'I64': {
       const out = new Float32Array(n);
       const src = e.data as BigInt64Array;
       const lim = BigInt(Number.MAX_SAFE_INTEGER);
-      let i = 0;
-      for (const v of src) {
+      for (let i = 0; i < n; i++) {
+        const v = src[i];
+        if (v === undefined) throw new SafetensorsError(`${where}: fewer values than the shape holds`);
         if (v > lim || v < -lim) throw new SafetensorsError(`${where}: I64 value ${v} at index ${i} is outside the safe integer range`);
-        out[i++] = Number(v);
+        out[i] = Number(v);
       }
       return new Tensor(out, e.shape);
     }

@@ -1,6 +1,5 @@
 import { Tensor, allocate } from '../../tensor/tensor.js';
 import { shapeStr, ShapeError } from '../../tensor/shape.js';
-import { at } from '../../tensor/checked.js';
 import { addScalar, mul, mulScalar, neg } from './elementwise.js';
 import { mean, sum } from './reduce.js';
 import { logSoftmax } from './activation.js';
@@ -31,10 +30,11 @@ export function crossEntropy(logits: Tensor, target: ArrayLike<number> | Tensor,
     const d = allocate(logits.dtype, n * c);
     if (eps > 0) d.fill(eps / c);
     for (let i = 0; i < n; i++) {
-      const y = at(labels, i, 'cross_entropy labels');
-      if (!Number.isInteger(y) || y < 0 || y >= c) throw new RangeError(`cross_entropy: label ${y} at row ${i} is outside [0, ${c})`);
-      const k = i * c + y;
-      d[k] = at(d, k, 'cross_entropy target') + (1 - eps);
+      const y = labels[i];
+      if (y === undefined || !Number.isInteger(y) || y < 0 || y >= c) throw new RangeError(`cross_entropy: label ${y} at row ${i} is outside [0, ${c})`);
+      const k = i * c + y, q0 = d[k];
+      if (q0 === undefined) throw new RangeError('internal: cross_entropy: target row outside its buffer');
+      d[k] = q0 + (1 - eps);
     }
     q = new Tensor(d, [n, c]);
   }

@@ -4,7 +4,7 @@
 import { Tensor, allocate } from '../../tensor/tensor.js';
 import type { FloatArray } from '../../kernels/interface.js';
 import { hasMinRank, numel, shapeMin, shapeStr, ShapeError } from '../../tensor/shape.js';
-import { at, defined } from '../../tensor/checked.js';
+import { defined } from '../../tensor/checked.js';
 import { isGradEnabled, noGrad, run } from '../tape.js';
 import { traceOp } from '../trace.js';
 import { onnxInput, onnxOperand, opFamily, OnnxRuleError, type BinaryInputs, type OnnxCall, type OpCall, type UnaryInputs } from '../op.js';
@@ -18,6 +18,12 @@ import { addProbeTerm, perSampleBatch, perSampleMode, perSampleProbe, perSampleU
 type ScaleShiftInputs = BinaryInputs | readonly [Tensor, Tensor, Tensor];
 /** batchNormTrain's inputs: x, then the weight and the bias where given (at attrs.wi, attrs.bi). */
 type BatchNormInputs = readonly [Tensor, ...Tensor[]];
+
+// The per-channel (and per-row) loops below check each read in the loop, which costs nothing for
+// an index inside the array, instead of asserting it.
+function shortBuffer(op: string): RangeError {
+  return new RangeError(`internal: ${op}: a per-channel buffer is shorter than the channel count`);
+}
 
 /** [n, c, inner] of an [N, C, *] tensor, the view the per-channel kernels work on. */
 function channelView(op: string, x: Tensor): [number, number, number] {
@@ -91,9 +97,17 @@ function batchNormTrainKernel([x]: BatchNormInputs, a: BatchNormAttrs): Tensor {
   const k = be(x);
   const mu = empty(x, [c]), variance = empty(x, [c]);
   k.channelMoments(x.data, n, c, inner, mu.data, variance.data);
-  // Per channel, in x's dtype (map stores each value as the loop's typed-array writes did).
-  const rstd = variance.data.map((v) => 1 / Math.sqrt(v + eps));
-  const scale = weight ? rstd.map((r, i) => r * at(weight.data, i, 'batch_norm weight')) : rstd.slice();
+  // Per channel, in x's dtype: the scale reads rstd as stored.
+  const rstd = allocate(x.dtype, c), scale = allocate(x.dtype, c);
+  const vd = variance.data, wd = weight ? weight.data : null;
+  for (let i = 0; i < c; i++) {
+    const v = vd[i];
+    if (v === undefined) throw shortBuffer('batch_norm');
+    rstd[i] = 1 / Math.sqrt(v + eps);
+    const r = rstd[i], w = wd ? wd[i] : 1;
+    if (r === undefined || w === undefined) throw shortBuffer('batch_norm');
+    scale[i] = wd ? r * w : r;
+  }
   const y = uninit(x, x.shape);
   k.channelAffine(x.data, mu.data, scale, bias ? bias.data : null, y.data, n, c, inner);
   a.mean = mu;
@@ -120,22 +134,30 @@ function batchNormTrainVjp(g: Tensor, { inputs, attrs }: OpCall<BatchNormAttrs, 
   const mu = defined(attrs.mean, 'batch_norm kernel: batch mean'), rstd = defined(attrs.rstd, 'batch_norm kernel: rstd');
   const sg = empty(x, [c]), sgx = empty(x, [c]);
   k.channelGradSums(g.data, x.data, mu.data, n, c, inner, sg.data, sgx.data);
+  const sgd = sg.data, sgxd = sgx.data;
   if (need[0]) {
     const count = n * inner;
     const a = allocate(x.dtype, c), b = allocate(x.dtype, c), dd = allocate(x.dtype, c);
-    rstd.forEach((r, i) => {
-      const ws = (weight ? at(weight.data, i, 'batch_norm weight') : 1) * r;
+    const wd = weight ? weight.data : null;
+    for (let i = 0; i < c; i++) {
+      const r = rstd[i], w = wd ? wd[i] : 1, s = sgd[i], sx = sgxd[i];
+      if (r === undefined || w === undefined || s === undefined || sx === undefined) throw shortBuffer('batch_norm');
+      const ws = w * r;
       a[i] = ws;
-      b[i] = -ws * r * r * at(sgx.data, i, 'batch_norm channel sums') / count;
-      dd[i] = -ws * at(sg.data, i, 'batch_norm channel sums') / count;
-    });
+      b[i] = -ws * r * r * sx / count;
+      dd[i] = -ws * s / count;
+    }
     const gx = uninit(x, x.shape);
     k.channelAffineGrad(g.data, x.data, mu.data, a, b, dd, gx.data, n, c, inner);
     out[0] = gx;
   }
   if (weight && need[wi]) {
     const gw = empty(x, [c]);
-    rstd.forEach((r, i) => { gw.data[i] = at(sgx.data, i, 'batch_norm channel sums') * r; });
+    for (let i = 0; i < c; i++) {
+      const sx = sgxd[i], r = rstd[i];
+      if (sx === undefined || r === undefined) throw shortBuffer('batch_norm');
+      gw.data[i] = sx * r;
+    }
     out[wi] = gw;
   }
   if (bias && need[bi]) out[bi] = sg;
@@ -175,8 +197,12 @@ export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
       noGrad(() => {
         const unbiased = count / (count - 1);
         for (let i = 0; i < c; i++) {
-          rm.data[i] = (1 - momentum) * at(rm.data, i, 'running_mean') + momentum * at(mu.data, i, 'batch mean');
-          rv.data[i] = (1 - momentum) * at(rv.data, i, 'running_var') + momentum * at(v.data, i, 'batch variance') * unbiased;
+          const m = rm.data[i], bm = mu.data[i];
+          if (m === undefined || bm === undefined) throw shortBuffer('batch_norm');
+          rm.data[i] = (1 - momentum) * m + momentum * bm;
+          const r = rv.data[i], bv = v.data[i];
+          if (r === undefined || bv === undefined) throw shortBuffer('batch_norm');
+          rv.data[i] = (1 - momentum) * r + momentum * bv * unbiased;
         }
       });
     }
@@ -237,8 +263,13 @@ function normalizeRowsKernel([x]: UnaryInputs, a: RowsAttrs): Tensor {
   const k = be(x);
   const mu = empty(x, [rows]), variance = empty(x, [rows]);
   k.channelMoments(x.data, 1, rows, a.dim, mu.data, variance.data);
-  // Per row, in x's dtype (map stores each value as the loop's typed-array writes did).
-  const rstd = variance.data.map((v) => 1 / Math.sqrt(v + a.eps));
+  const rstd = allocate(x.dtype, rows);
+  const vd = variance.data;
+  for (let i = 0; i < rows; i++) {
+    const v = vd[i];
+    if (v === undefined) throw shortBuffer('layer_norm');
+    rstd[i] = 1 / Math.sqrt(v + a.eps);
+  }
   const y = uninit(x, x.shape);
   k.channelAffine(x.data, mu.data, rstd, null, y.data, 1, rows, a.dim);
   a.mean = mu;
@@ -255,10 +286,13 @@ function normalizeRowsVjp(g: Tensor, { inputs: [x], attrs }: OpCall<RowsAttrs, U
   const sg = empty(x, [rows]), sgx = empty(x, [rows]);
   k.channelGradSums(g.data, x.data, mu.data, 1, rows, dim, sg.data, sgx.data);
   const b = allocate(x.dtype, rows), dd = allocate(x.dtype, rows);
-  rstd.forEach((rs, i) => {
-    b[i] = -rs * rs * rs * at(sgx.data, i, 'normalizeRows row sums') / dim;
-    dd[i] = -rs * at(sg.data, i, 'normalizeRows row sums') / dim;
-  });
+  const sgd = sg.data, sgxd = sgx.data;
+  for (let i = 0; i < rows; i++) {
+    const rs = rstd[i], s = sgd[i], sx = sgxd[i];
+    if (rs === undefined || s === undefined || sx === undefined) throw shortBuffer('layer_norm');
+    b[i] = -rs * rs * rs * sx / dim;
+    dd[i] = -rs * s / dim;
+  }
   const gx = uninit(x, x.shape);
   k.channelAffineGrad(g.data, x.data, mu.data, rstd, b, dd, gx.data, 1, rows, dim);
   return [gx];

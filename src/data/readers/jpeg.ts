@@ -32,11 +32,12 @@ export function decodeJpeg(bytes: Uint8Array, file: string): DecodedImage {
     throw new DataError(`${file}: JPEG decodes to ${width}x${height} with ${data.length} bytes, not an RGB image`, { file });
   }
   const out = new Uint8Array(3 * plane);
-  // Interleaved RGB to planes: value k of the decoded data is channel k % 3 of pixel k / 3.
-  let p = 0, ch = 0;
-  for (const v of data) {
-    out[ch * plane + p] = v;
-    if (++ch === 3) { ch = 0; p++; }
+  for (let p = 0, q = 0; p < plane; p++, q += 3) {
+    const r = data[q], g = data[q + 1], b = data[q + 2];
+    if (r === undefined || g === undefined || b === undefined) throw new RangeError('internal: readJpeg: fewer RGB values than pixels');
+    out[p] = r;
+    out[plane + p] = g;
+    out[2 * plane + p] = b;
   }
   return { pixels: out, height, width };
 }
