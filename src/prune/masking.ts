@@ -118,7 +118,6 @@ export class MaskEnforcer {
   }
 }
 
-/** Sets every pruned weight of `model` to exactly 0, after checking every mask against it. */
 /** d[i] = 0 for every index i in idx. */
 function zeroAt(d: FloatArray, idx: Int32Array): void {
   for (let k = 0; k < idx.length; k++) {
@@ -128,6 +127,7 @@ function zeroAt(d: FloatArray, idx: Int32Array): void {
   }
 }
 
+/** Sets every pruned weight of `model` to exactly 0, after checking every mask against it. */
 export function applyMasks(model: Module, masks: Masks): void {
   checkArgument('applyMasks', 'model', isModule, model);
   checkArgument('applyMasks', 'masks', is.tensorMap, masks);

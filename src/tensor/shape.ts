@@ -4,14 +4,14 @@
 /** A tensor shape: the size of each axis. */
 export type Shape = readonly number[];
 
-/** The ranks `shapeN` and `shapeMin` take, and their sizes as tuples. */
-interface Sizes { 1: [number]; 2: [number, number]; 3: [number, number, number]; 4: [number, number, number, number] }
+/** The sizes of a shape of each rank `shapeN` and `shapeMin` take, as tuples. */
+export interface RankSizes { 1: [number]; 2: [number, number]; 3: [number, number, number]; 4: [number, number, number, number] }
 /** A rank `shapeN` and `shapeMin` take. */
-export type Rank = keyof Sizes;
+export type Rank = keyof RankSizes;
 /** A shape of rank N, as a tuple. */
-export type ShapeN<N extends Rank> = readonly [...Sizes[N]];
+export type ShapeN<N extends Rank> = readonly [...RankSizes[N]];
 /** A shape of rank N or more, its first N sizes as a tuple. */
-export type ShapeMin<N extends Rank> = readonly [...Sizes[N], ...number[]];
+export type ShapeMin<N extends Rank> = readonly [...RankSizes[N], ...number[]];
 
 /** Whether `shape` has rank N (narrows it to a tuple of N sizes). */
 export function hasRank<N extends Rank>(shape: Shape, rank: N): shape is ShapeN<N> {
