@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { jsBackend, nativeBackend, type Backend } from '../src/kernels/index.js';
+import { at, last } from '../src/tensor/checked.js';
 import { oneLine, UserError } from '../src/cli/errors.js';
 import { parseChoice, parseInteger, parsePositive, parseSparsity, parseWidth } from '../src/cli/options.js';
 
@@ -28,7 +29,8 @@ export interface Row {
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  const upper = at(s, m, 'sorted values');
+  return s.length % 2 ? upper : (at(s, m - 1, 'sorted values') + upper) / 2;
 }
 
 /** Median wall time (ms) of `reps` calls after one untimed warm-up call. */
@@ -71,13 +73,13 @@ export interface Torch {
  */
 export function openTorch(env: NodeJS.ProcessEnv = process.env, timeoutS = 3600): Torch {
   const python = env['PAI_TORCH_PYTHON'];
+  if (!python) return { skipped: 'PAI_TORCH_PYTHON is not set (set it to a Python that has torch to compare)', run: () => null, lastError: null };
   const call = (args: string[]): { out: TorchResult | null; err: string | null } => {
-    const r = spawnSync(python!, [TORCH_SCRIPT, ...args], { encoding: 'utf8', timeout: timeoutS * 1000, maxBuffer: 64 << 20 });
+    const r = spawnSync(python, [TORCH_SCRIPT, ...args], { encoding: 'utf8', timeout: timeoutS * 1000, maxBuffer: 64 << 20 });
     if (r.error) return { out: null, err: `${python}: ${r.error.message}` };
     if (r.status !== 0) return { out: null, err: `${python} exited with ${r.status ?? r.signal}: ${lastLine(r.stderr) || lastLine(r.stdout)}` };
     return parseTorchOutput(r.stdout);
   };
-  if (!python) return { skipped: 'PAI_TORCH_PYTHON is not set (set it to a Python that has torch to compare)', run: () => null, lastError: null };
   const probe = call(['--probe']);
   if (!probe.out) return { skipped: `PAI_TORCH_PYTHON=${python} cannot run the PyTorch side: ${probe.err}`, run: () => null, lastError: probe.err };
   const t: Torch = {
@@ -93,8 +95,7 @@ export function openTorch(env: NodeJS.ProcessEnv = process.env, timeoutS = 3600)
 }
 
 function lastLine(s: string | null | undefined): string {
-  const lines = (s ?? '').trim().split('\n');
-  return lines[lines.length - 1]!.trim().slice(0, 300);
+  return last((s ?? '').trim().split('\n'), 'output lines').trim().slice(0, 300);
 }
 
 /** The last non-empty stdout line is the result object; anything before it is the script's chatter. */

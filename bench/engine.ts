@@ -10,6 +10,7 @@ import { crossEntropy } from '../src/autograd/ops/index.js';
 import { conv2dParams } from '../src/autograd/ops/conv.js';
 import { createModel } from '../src/models/registry.js';
 import { timeMedian } from './common.js';
+import { defined } from '../src/tensor/checked.js';
 
 export interface BenchRow {
   workload: 'matmul-1024' | 'conv3x3-fwd' | 'conv3x3-bwd-data' | 'conv3x3-bwd-weights' | 'resnet20-train-b64';
@@ -63,8 +64,12 @@ export function benchTrainStep(b: Backend, reps: number): BenchRow {
       backward(loss);
       noGrad(() => {
         for (const q of params) {
-          const g = q.grad!.data, d = q.data;
-          for (let i = 0; i < d.length; i++) d[i] = d[i]! - 0.01 * g[i]!;
+          const g = defined(q.grad, 'a gradient after backward').data, d = q.data;
+          for (let i = 0; i < d.length; i++) {
+            const di = d[i], gi = g[i];
+            if (di === undefined || gi === undefined) throw new RangeError('a gradient shorter than its parameter');
+            d[i] = di - 0.01 * gi;
+          }
         }
       });
     };

@@ -9,6 +9,7 @@ import { loadStateDictFile } from '../src/nn/serialize.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { scoreParameters, type MaskData, type Scores } from '../src/prune/index.js';
 import { GOLDEN_SKIP, goldenFile, goldenMeta, goldenTensors } from '../test/helpers/golden.js';
+import { at, defined } from '../src/tensor/checked.js';
 
 const CASE = 'tiny_resnet18_w32_seed0';
 
@@ -34,13 +35,13 @@ function model() {
   return m;
 }
 const batch = goldenTensors(CASE, 'batch.safetensors');
-const data: MaskData = { x: batch.get('x')!, y: Int32Array.from(batch.get('y')!.data) };
+const data: MaskData = { x: defined(batch.get('x'), 'golden batch x'), y: Int32Array.from(defined(batch.get('y'), 'golden batch y').data) };
 const D = goldenTensors(CASE, 'hessian_diag_T200.safetensors');
 const S = goldenTensors(CASE, 'hutch_std_T200.safetensors');
 
 function sq(m: Map<string, Tensor>): number {
   let s = 0;
-  for (const t of m.values()) for (let i = 0; i < t.size; i++) s += t.data[i]! ** 2;
+  for (const t of m.values()) for (const v of t.data) s += v ** 2;
   return s;
 }
 const normD = Math.sqrt(sq(D));
@@ -48,7 +49,10 @@ const predicted10 = Math.sqrt(sq(S)) / normD;
 
 function relL2(h: Scores): number {
   let s = 0;
-  for (const [n, d] of D) { const g = h.get(n)!; for (let i = 0; i < d.size; i++) s += (g.data[i]! - d.data[i]!) ** 2; }
+  for (const [n, d] of D) {
+    const g = defined(h.get(n), 'scores of a golden tensor');
+    d.data.forEach((v, i) => { s += (at(g.data, i, 'scores') - v) ** 2; });
+  }
   return Math.sqrt(s) / normD;
 }
 

@@ -11,6 +11,7 @@ import { InMemoryDataset } from '../src/data/dataset.js';
 import { DataLoader } from '../src/data/loader.js';
 import { standardTransform } from '../src/data/transforms.js';
 import { Generator } from '../src/tensor/random.js';
+import { defined } from '../src/tensor/checked.js';
 
 type Report = (workload: string, fields: Record<string, number | string>, text: string) => void;
 
@@ -51,7 +52,7 @@ async function jpeg(report: Report): Promise<void> {
     // Through a variable so that this file compiles without jpeg-js.
     const name = 'jpeg-js';
     const m = (await import(name)) as JpegJs & { default?: JpegJs };
-    mod = typeof m.encode === 'function' ? m : m.default!;
+    mod = typeof m.encode === 'function' ? m : defined(m.default, 'the jpeg-js module');
   } catch {
     report('jpeg-decode-64', { skipped: 'jpeg-js not installed' }, 'jpeg decode 64x64: skipped (jpeg-js is not installed)');
     return;

@@ -17,6 +17,7 @@ import { sliceAxes } from '../src/autograd/ops/index.js';
 import { backendInfo } from '../src/kernels/index.js';
 import { criteria, criterionNames, getCriterion, iterativePrune, makeMasks, prunableSet, scoreParameters, type MaskData } from '../src/prune/index.js';
 import { DEFAULT_COMPUTE_BATCH } from '../src/prune/context.js';
+import { zip } from '../src/tensor/checked.js';
 
 class StopEarly extends Error {}
 
@@ -179,8 +180,9 @@ export function runMaskSuite(o: MaskOptions, rep: Reporter, torch: Torch): void 
       torchMs = median(tr);
       const pr = r['runsMs'] as number[];
       if (pr.length === tr.length && tr.length > 1) {
-        row['ratio_median'] = round(median(pr.map((v, i) => v / tr[i]!)), 3);
-        row['ratios'] = pr.map((v, i) => round(v / tr[i]!, 3));
+        const ratios = zip(pr, tr, 'pai and PyTorch runs').map(([v, t]) => v / t);
+        row['ratio_median'] = round(median(ratios), 3);
+        row['ratios'] = ratios.map((r) => round(r, 3));
       }
     } else if (!torch.skipped && !TORCH_MASK.has(name)) row['note'] = `no PyTorch loop for ${name}`;
     else if (!torch.skipped && getCriterion(name).needsData === false && TORCH_MASK.has(name)) {

@@ -25,6 +25,7 @@ import { randn } from '../src/tensor/create.js';
 import { sliceAxes } from '../src/autograd/ops/index.js';
 import { criterionNames, scoreParameters, type MaskData } from '../src/prune/index.js';
 import { cpuVectorIsa } from '../src/cli/commands/info.js';
+import { at, defined } from '../src/tensor/checked.js';
 
 // ---- counted arithmetic and the peak ----
 
@@ -46,7 +47,7 @@ export function countFlops(b: Backend, fn: () => void): number {
   let flops = 0;
   const counting = Object.create(b) as Record<string, unknown>;
   for (const [name, f] of Object.entries(FLOPS)) {
-    const k = (b as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!;
+    const k = defined((b as unknown as Record<string, ((...a: unknown[]) => unknown) | undefined>)[name], `the backend's ${name}`);
     counting[name] = (...args: unknown[]): unknown => {
       flops += f(args);
       return k.apply(b, args);
@@ -72,7 +73,7 @@ export function measurePeak(b: Backend): number {
     b.fmaPeak(iters, 1, 0.5, out);
     best = Math.min(best, performance.now() - t0);
   }
-  return iters * out[1]! * out[2]! / best / 1e6;
+  return iters * at(out, 1, 'fmaPeak flops') * at(out, 2, 'fmaPeak threads') / best / 1e6;
 }
 
 // ---- sides and rounds ----
@@ -234,7 +235,7 @@ function main(): void {
   for (let r = 0; r < a.rounds; r++) {
     workloads.forEach((w, wi) => {
       sides.forEach((s, si) => {
-        const res = results[wi]![si]!;
+        const res = at(at(results, wi, 'workload results'), si, 'side results');
         if (res.failed) return;
         try {
           const ts = s.round(w);
@@ -254,8 +255,11 @@ function main(): void {
   const cpu = `${cpus()[0]?.model ?? 'unknown CPU'} (${(cpuVectorIsa() ?? []).join(', ') || 'no AVX'})`;
   const stats = (xs: number[]): { best: number; median: number } | null => xs.length ? { best: Math.min(...xs), median: median(xs) } : null;
   const rows = workloads.map((w, wi) => {
-    const per = sides.map((s, si) => ({ side: s.name, ...stats(results[wi]![si]!.times), n: results[wi]![si]!.times.length }));
-    const pai = per[0]!;
+    const per = sides.map((s, si) => {
+      const times = at(at(results, wi, 'workload results'), si, 'side results').times;
+      return { side: s.name, ...stats(times), n: times.length };
+    });
+    const pai = at(per, 0, 'pai side');
     const gflops = pai.best ? w.flops / pai.best / 1e6 : 0;
     return { w, per, pai, gflops, ofPeak: gflops / peak };
   });
@@ -279,10 +283,10 @@ function main(): void {
   out.push(`| ${head.join(' | ')} |`);
   out.push(`|${head.map(() => '---').join('|')}|`);
   for (const { w, per, pai, gflops, ofPeak } of rows) {
-    const cells = [w.label, pai.best !== undefined ? `${fmtMs(pai.best)} / ${fmtMs(pai.median!)}` : '—'];
+    const cells = [w.label, pai.best !== undefined && pai.median !== undefined ? `${fmtMs(pai.best)} / ${fmtMs(pai.median)}` : '—'];
     for (const p of per.slice(1)) {
-      if (p.best === undefined || pai.best === undefined) { cells.push('—', '—'); continue; }
-      cells.push(`${fmtMs(p.best)} / ${fmtMs(p.median!)}`, `${(pai.best / p.best).toFixed(2)}, ${(pai.median! / p.median!).toFixed(2)}`);
+      if (p.best === undefined || p.median === undefined || pai.best === undefined || pai.median === undefined) { cells.push('—', '—'); continue; }
+      cells.push(`${fmtMs(p.best)} / ${fmtMs(p.median)}`, `${(pai.best / p.best).toFixed(2)}, ${(pai.median / p.median).toFixed(2)}`);
     }
     cells.push(`${gflops.toFixed(0)} (${(ofPeak * 100).toFixed(0)} %)`);
     out.push(`| ${cells.join(' | ')} |`);

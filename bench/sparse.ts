@@ -25,6 +25,7 @@ import type { Model } from '../src/models/common.js';
 import { MaskEnforcer } from '../src/prune/masking.js';
 import { createOptimizer } from '../src/train/optim.js';
 import { benchFlags, flag, fraction, int, jsonFlag, listOf, median, oneOf, repsFlag, Reporter, round, suiteBackend, threadsFlag, type Row } from './common.js';
+import { at, defined, isNonEmpty, zip } from '../src/tensor/checked.js';
 
 export const SPARSE_DEFAULTS = {
   sparsities: [0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995],
@@ -52,7 +53,7 @@ interface Pair { wall: [number, number]; cpu: [number, number] }
  */
 function timePair(a: () => void, b: () => void, reps: number): Pair {
   a(); b();
-  const t: number[][] = [[], [], [], []];
+  const wallA: number[] = [], wallB: number[] = [], cpuA: number[] = [], cpuB: number[] = [];
   const once = (f: () => void, w: number[], c: number[]): void => {
     const c0 = process.cpuUsage(), t0 = performance.now();
     f();
@@ -61,10 +62,10 @@ function timePair(a: () => void, b: () => void, reps: number): Pair {
     c.push((cu.user + cu.system) / 1000);
   };
   for (let i = 0; i < reps; i++) {
-    once(a, t[0]!, t[2]!);
-    once(b, t[1]!, t[3]!);
+    once(a, wallA, cpuA);
+    once(b, wallB, cpuB);
   }
-  return { wall: [median(t[0]!), median(t[1]!)], cpu: [median(t[2]!), median(t[3]!)] };
+  return { wall: [median(wallA), median(wallB)], cpu: [median(cpuA), median(cpuB)] };
 }
 
 /** The speed-up the crossover uses: CPU time with one thread (robust to load), else wall time. */
@@ -95,10 +96,9 @@ function modelMasks(model: Model, sparsity: number, gen: Generator): Map<string,
 /** Linear interpolation of the sparsity where speed-up crosses 1; null when it never does. */
 export function crossover(points: { sparsity: number; speedup: number }[]): number | null {
   const s = [...points].sort((p, q) => p.sparsity - q.sparsity);
-  if (s.length === 0) return null;
-  if (s[0]!.speedup >= 1) return s[0]!.sparsity;
-  for (let i = 1; i < s.length; i++) {
-    const a = s[i - 1]!, b = s[i]!;
+  if (!isNonEmpty(s)) return null;
+  if (s[0].speedup >= 1) return s[0].sparsity;
+  for (const [a, b] of zip(s.slice(0, -1), s.slice(1), 'neighbouring points')) {
     if (b.speedup >= 1) return a.sparsity + (b.sparsity - a.sparsity) * (1 - a.speedup) / (b.speedup - a.speedup);
   }
   return null;
@@ -126,9 +126,8 @@ function runLayers(o: SparseSuiteOptions, rep: Reporter, gen: Generator): void {
       for (const s of o.sparsities ?? SPARSE_DEFAULTS.sparsities) {
         const mask = randomMask(w.shape, s, gen);
         const pt = sparsePatternFromMask(mask);
-        const wd = w.data.map((v, i) => v * mask.data[i]!) as Float32Array;
-        const v = new Float32Array(pt.nnz);
-        for (let i = 0; i < pt.nnz; i++) v[i] = wd[pt.index[i]!]!;
+        const wd = w.data.map((v, i) => v * at(mask.data, i, 'mask')) as Float32Array;
+        const v = Float32Array.from(pt.index, (j) => at(wd, j, 'masked weight'));
         const gv = new Float32Array(pt.nnz);
         const dense = (): void => {
           k.conv2d(x, wd, null, y, p);
@@ -188,7 +187,7 @@ function runModels(o: SparseSuiteOptions, rep: Reporter, gen: Generator): void {
         const sparse = createModel(model, { numClasses: 10, seed: 0 });
         const masks = modelMasks(dense, s, new Generator(Math.round(s * 1e4), 'bench-masks'));
         for (const [name, mk] of masks) {
-          const wd = dense.stateDict().get(name)!, ws = sparse.stateDict().get(name)!;
+          const wd = defined(dense.stateDict().get(name), 'a masked weight'), ws = defined(sparse.stateDict().get(name), 'a masked weight');
           for (let i = 0; i < mk.size; i++) if (mk.data[i] === 0) { wd.data[i] = 0; ws.data[i] = 0; }
         }
         sparsifyModel(sparse, masks, { minSparsity: 0 });

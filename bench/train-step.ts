@@ -13,6 +13,7 @@ import { backward, noGrad } from '../src/autograd/graph.js';
 import { crossEntropy } from '../src/autograd/ops/index.js';
 import { createModel, modelNames } from '../src/models/registry.js';
 import { backendFlag, benchFlags, flag, int, jsonFlag, listOf, median, oneOf, repsFlag, round, suiteBackend, threadsFlag, withTorch, type Reporter, type Row, type Torch } from './common.js';
+import { defined } from '../src/tensor/checked.js';
 
 export const DEFAULT_MODELS = ['resnet20', 'resnet18', 'vgg19', 'vit_tiny_patch4_32'];
 
@@ -70,8 +71,12 @@ export function makeStep(spec: string | StepModel, batch: number): () => void {
     backward(loss);
     noGrad(() => {
       for (const q of params) {
-        const g = q.grad!.data, d = q.data;
-        for (let i = 0; i < d.length; i++) d[i] = d[i]! - lr * g[i]!;
+        const g = defined(q.grad, 'a gradient after backward').data, d = q.data;
+        for (let i = 0; i < d.length; i++) {
+          const di = d[i], gi = g[i];
+          if (di === undefined || gi === undefined) throw new RangeError('a gradient shorter than its parameter');
+          d[i] = di - lr * gi;
+        }
       }
     });
   };

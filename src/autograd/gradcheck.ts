@@ -3,6 +3,7 @@
 // exercises every output without forming a Jacobian.
 
 import { Tensor } from '../tensor/tensor.js';
+import { at, zip } from '../tensor/checked.js';
 import { Generator } from '../tensor/random.js';
 import { randn } from '../tensor/create.js';
 import { grad, hvp, enableGrad } from './graph.js';
@@ -31,8 +32,8 @@ function scalarize(f: Fn, inputs: Tensor[], u: Tensor | null, gen: Generator): {
 }
 
 function compare(label: string, analytic: Float64Array | Float32Array, numeric: number[], atol: number, rtol: number, rep: CheckReport): void {
-  for (let i = 0; i < numeric.length; i++) {
-    const a = analytic[i]!, n = numeric[i]!;
+  numeric.forEach((n, i) => {
+    const a = at(analytic, i, 'analytic gradient');
     const err = Math.abs(a - n);
     const rel = err / Math.max(Math.abs(n), 1e-12);
     if (err > rep.maxAbsErr) rep.maxAbsErr = err;
@@ -41,7 +42,7 @@ function compare(label: string, analytic: Float64Array | Float32Array, numeric: 
       rep.ok = false;
       rep.maxRelErr = Math.max(rep.maxRelErr, rel);
     }
-  }
+  });
 }
 
 function checkF64(inputs: Tensor[]): void {
@@ -56,16 +57,15 @@ export function gradcheck(f: Fn, inputs: Tensor[], o: CheckOptions = {}): CheckR
   const { L } = scalarize(f, inputs, null, gen);
   const analytic = grad(enableGrad(L), inputs, { allowUnused: true });
   const rep: CheckReport = { ok: true, maxAbsErr: 0, maxRelErr: 0, worst: '' };
-  inputs.forEach((x, k) => {
+  zip(inputs, analytic, 'gradcheck inputs and gradients').forEach(([x, a], k) => {
     const num: number[] = [];
-    for (let i = 0; i < x.size; i++) {
-      const v = x.data[i]!;
+    x.data.forEach((v, i) => {
       x.data[i] = v + eps; const lp = L().item();
       x.data[i] = v - eps; const lm = L().item();
       x.data[i] = v;
       num.push((lp - lm) / (2 * eps));
-    }
-    compare(`grad input ${k}`, analytic[k]!.data, num, atol, rtol, rep);
+    });
+    compare(`grad input ${k}`, a.data, num, atol, rtol, rep);
   });
   return rep;
 }
@@ -83,16 +83,16 @@ export function hvpcheck(f: Fn, inputs: Tensor[], o: CheckOptions = {}): CheckRe
   const analytic = hvp(L, inputs, v);
   const shifted = (sgn: number): Tensor[] => {
     const saved = inputs.map((x) => x.data.slice());
-    inputs.forEach((x, k) => { for (let i = 0; i < x.size; i++) x.data[i] = x.data[i]! + sgn * eps * v[k]!.data[i]!; });
+    for (const [x, d] of zip(inputs, v, 'hvpcheck inputs and directions')) x.data.forEach((xi, i) => { x.data[i] = xi + sgn * eps * at(d.data, i, 'hvpcheck direction'); });
     const g = grad(enableGrad(L), inputs, { allowUnused: true });
-    inputs.forEach((x, k) => x.data.set(saved[k]!));
+    for (const [x, s] of zip(inputs, saved, 'hvpcheck inputs')) x.data.set(s);
     return g;
   };
   const gp = shifted(1), gm = shifted(-1);
   const rep: CheckReport = { ok: true, maxAbsErr: 0, maxRelErr: 0, worst: '' };
-  inputs.forEach((x, k) => {
-    const num = Array.from({ length: x.size }, (_, i) => (gp[k]!.data[i]! - gm[k]!.data[i]!) / (2 * eps));
-    compare(`hvp input ${k}`, analytic[k]!.data, num, atol, rtol, rep);
+  zip(gp, gm, 'hvpcheck gradients').forEach(([p, m], k) => {
+    const num = Array.from(p.data, (pi, i) => (pi - at(m.data, i, 'hvpcheck gradient')) / (2 * eps));
+    compare(`hvp input ${k}`, at(analytic, k, 'hvpcheck products').data, num, atol, rtol, rep);
   });
   return rep;
 }
@@ -103,6 +103,6 @@ export function hessianSymmetryGap(f: () => Tensor, params: Tensor[], seed = 0):
   const u = params.map((p) => randn(p.shape, gen, { dtype: p.dtype }));
   const v = params.map((p) => randn(p.shape, gen, { dtype: p.dtype }));
   const hv = hvp(f, params, v), hu = hvp(f, params, u);
-  const dot = (a: Tensor[], b: Tensor[]): number => a.reduce((s, t, i) => s + sum(mul(t, b[i]!)).item(), 0);
+  const dot = (a: Tensor[], b: Tensor[]): number => zip(a, b, 'hessianSymmetryGap vectors').reduce((s, [t, bt]) => s + sum(mul(t, bt)).item(), 0);
   return { uHv: dot(u, hv), vHu: dot(v, hu) };
 }

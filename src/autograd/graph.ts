@@ -7,6 +7,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { fullLike, zerosLike } from '../tensor/create.js';
 import { sameShape, shapeStr } from '../tensor/shape.js';
+import { at, zip } from '../tensor/checked.js';
 import { enableGrad, withGradMode, type Node } from './tape.js';
 import { applyPerSampleRule, perSampleActive } from './per-sample.js';
 import { giveBuffer, isFresh, poolEnabled, withFreshTracking } from '../tensor/pool.js';
@@ -68,11 +69,11 @@ export function hvp(f: () => Tensor, params: readonly Tensor[], v: readonly Tens
   const g = grad(y, params, { createGraph: true, allowUnused: true });
   let dot: Tensor | null = null;
   enableGrad(() => {
-    for (let i = 0; i < g.length; i++) {
-      if (!sameShape(g[i]!.shape, v[i]!.shape)) {
-        throw new Error(`hvp: direction ${i} has shape ${shapeStr(v[i]!.shape)}, parameter has ${shapeStr(params[i]!.shape)}`);
+    for (const [i, [gi, vi]] of zip(g, v, 'hvp gradients and directions').entries()) {
+      if (!sameShape(gi.shape, vi.shape)) {
+        throw new Error(`hvp: direction ${i} has shape ${shapeStr(vi.shape)}, parameter has ${shapeStr(at(params, i, 'hvp parameters').shape)}`);
       }
-      const term = sumAll(mul(g[i]!, v[i]!));
+      const term = sumAll(mul(gi, vi));
       dot = dot ? add(dot, term) : term;
     }
   });
@@ -103,7 +104,7 @@ function runBackward(outs: readonly Tensor[], opts: GradOptions, wanted: Set<Ten
       throw new Error(`grad: gradOutput ${i} has shape ${shapeStr(g.shape)}, output has ${shapeStr(o.shape)}`);
     }
     const prev = grads.get(o);
-    grads.set(o, prev ? withGradMode(createGraph, () => addGrad(prev, g!)) : g);
+    grads.set(o, prev ? withGradMode(createGraph, () => addGrad(prev, g)) : g);
   });
 
   const order = topoOrder(outs);
@@ -128,7 +129,9 @@ function runBackward(outs: readonly Tensor[], opts: GradOptions, wanted: Set<Ten
         throw new Error(`grad: the graph through ${node.name} was already freed by an earlier backward pass; pass retainGraph: true to the first one`);
       }
       const needs = node.inputs.map((x) => x.requiresGrad);
-      const gin = node.op.vjp!(g, call, applyPerSampleRule(node.op, call, g, needs));
+      // record() attaches a node only for an entry with a vjp.
+      if (!node.op.vjp) throw new Error(`internal: ${node.name} was recorded without a vjp`);
+      const gin = node.op.vjp(g, call, applyPerSampleRule(node.op, call, g, needs));
       if (!retain) node.call = null;
       node.inputs.forEach((x, i) => {
         const gi = gin[i];
@@ -194,11 +197,11 @@ function topoOrder(outs: readonly Tensor[]): Tensor[] {
     if (visited.has(o)) continue;
     visited.add(o);
     stack.push({ t: o, i: 0 });
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1]!;
+    for (let top = stack.at(-1); top !== undefined; top = stack.at(-1)) {
       const inputs = top.t.gradFn ? top.t.gradFn.inputs : [];
-      if (top.i < inputs.length) {
-        const x = inputs[top.i++]!;
+      const x = inputs[top.i];
+      if (x !== undefined) {
+        top.i++;
         if (x.requiresGrad && !visited.has(x)) {
           visited.add(x);
           stack.push({ t: x, i: 0 });

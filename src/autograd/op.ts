@@ -11,17 +11,28 @@
 
 import type { Tensor } from '../tensor/tensor.js';
 
+/**
+ * The tensor inputs of one call of an op, in the op's order. An entry states its own as a tuple
+ * (`UnaryInputs`, `BinaryInputs`, `readonly [Tensor, Tensor, Tensor?]` ...): `run` checks every
+ * call against it, and the entry's kernel, vjp and per-sample rule read their operands from it.
+ */
+export type OpInputs = readonly Tensor[];
+/** The inputs of an op of one tensor. */
+export type UnaryInputs = readonly [Tensor];
+/** The inputs of an op of two tensors. */
+export type BinaryInputs = readonly [Tensor, Tensor];
+
 /** What an op's vjp and per-sample rule see of one recorded call. */
-export interface OpCall<A = Record<string, unknown>> {
+export interface OpCall<A = Record<string, unknown>, I extends OpInputs = OpInputs> {
   /** The recorded tensor inputs, in the op's order (absent optional ones left out at the end). */
-  readonly inputs: readonly Tensor[];
+  readonly inputs: I;
   readonly out: Tensor;
   /** The call's attributes and anything the kernel saved for the backward pass. */
   readonly attrs: A;
 }
 
 /** Given the gradient of the output, the gradients of the inputs (null where `needs` is false). */
-export type OpVjp<A> = (g: Tensor, call: OpCall<A>, needs: readonly boolean[]) => (Tensor | null)[];
+export type OpVjp<A, I extends OpInputs = OpInputs> = (g: Tensor, call: OpCall<A, I>, needs: readonly boolean[]) => (Tensor | null)[];
 
 /**
  * The per-sample rule of an op through which parameters enter a network (see per-sample.ts).
@@ -30,10 +41,10 @@ export type OpVjp<A> = (g: Tensor, call: OpCall<A>, needs: readonly boolean[]) =
  * input is then left out (the rule's per-sample terms or probe term replace it). Without a rule
  * the op is an alias (a reshape): its output stands for the same parameter.
  */
-export interface PerSampleRule<A> {
+export interface PerSampleRule<A, I extends OpInputs = OpInputs> {
   readonly inputs: readonly number[];
   /** Run in the backward pass for a registered input: takes the per-sample terms apart. */
-  readonly rule?: (g: Tensor, call: OpCall<A>) => void;
+  rule?(g: Tensor, call: OpCall<A, I>): void;
 }
 
 /** An ONNX attribute, as an ONNX rule writes it. */
@@ -92,15 +103,19 @@ export class OnnxRuleError extends Error {
   override name = 'OnnxRuleError';
 }
 
-/** The written part of an entry (its name comes from its key in the table). */
+/**
+ * The written part of an entry (its name comes from its key in the table). The kernel, the vjp and
+ * the per-sample rule are methods, so an entry whose inputs are a tuple is still an `OpSpec` of the
+ * general `OpInputs`: what holds the inputs to the tuple is `run`, which takes them typed by the entry.
+ */
 // Attributes differ per op; an entry list mixes them, so the default is `any`.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export interface OpSpec<A = any> {
+export interface OpSpec<A = any, I extends OpInputs = OpInputs> {
   /** The kernel call: a fresh output from the inputs (never recorded). Absent for composites. */
-  readonly kernel?: (inputs: readonly Tensor[], attrs: A) => Tensor;
+  kernel?(inputs: I, attrs: A): Tensor;
   /** Absent for composites (their parts record) and for piecewise-constant ops (zero gradient). */
-  readonly vjp?: OpVjp<A>;
-  readonly perSample?: PerSampleRule<A>;
+  vjp?(g: Tensor, call: OpCall<A, I>, needs: readonly boolean[]): (Tensor | null)[];
+  readonly perSample?: PerSampleRule<A, I>;
   /** Absent where the op is never traced or has no ONNX form; the exporter then refuses it. */
   readonly onnx?: OnnxExportRule<A>;
   readonly onnxImport?: OnnxImportRules;
@@ -110,15 +125,32 @@ export interface OpSpec<A = any> {
 
 /** An entry of the op table: its spec and its name. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export interface OpDef<A = any> extends OpSpec<A> {
+export interface OpDef<A = any, I extends OpInputs = OpInputs> extends OpSpec<A, I> {
   readonly name: string;
 }
 
+/** A spec with a kernel (what `run` calls). */
+export interface KernelSpec<A, I extends OpInputs> extends OpSpec<A, I> {
+  kernel(inputs: I, attrs: A): Tensor;
+}
+
+/** An entry with a kernel. */
+export interface KernelOp<A, I extends OpInputs> extends OpDef<A, I> {
+  kernel(inputs: I, attrs: A): Tensor;
+}
+
 /** Entries from specs, each named by its key: a family of the op table. */
-export function opFamily<T extends Record<string, OpSpec>>(specs: T): { readonly [K in keyof T]: OpDef & T[K] & { readonly name: K } } {
+export function opFamily<T extends Record<string, OpSpec>>(specs: T): { readonly [K in keyof T]: T[K] & { readonly name: K } } {
   const out: Record<string, OpDef> = {};
   for (const [name, spec] of Object.entries(specs)) out[name] = { ...spec, name };
-  return out as { readonly [K in keyof T]: OpDef & T[K] & { readonly name: K } };
+  return out as { readonly [K in keyof T]: T[K] & { readonly name: K } };
+}
+
+/** The traced operand k of an ONNX call, failing clearly where a required one is absent. */
+export function onnxOperand(c: OnnxCall<unknown>, k: number): Tensor {
+  const t = c.inputs[k];
+  if (t === null || t === undefined) throw new OnnxRuleError(`operand ${k} is missing`);
+  return t;
 }
 
 /** The operand names of an ONNX call, failing clearly where a required one is absent. */
@@ -142,11 +174,11 @@ export const onnxSimple = (opType: string): OnnxExportRule<unknown> => (c) => {
 export type Curvature = 'piecewise-linear' | 'bilinear';
 
 /** An entry marked piecewise linear in every input. */
-export function piecewiseLinear<A>(spec: OpSpec<A>): OpSpec<A> {
+export function piecewiseLinear<S extends OpSpec>(spec: S): S & { readonly curvature: Curvature } {
   return { ...spec, curvature: 'piecewise-linear' };
 }
 
 /** An entry marked bilinear in its first two inputs. */
-export function bilinear<A>(spec: OpSpec<A>): OpSpec<A> {
+export function bilinear<S extends OpSpec>(spec: S): S & { readonly curvature: Curvature } {
   return { ...spec, curvature: 'bilinear' };
 }

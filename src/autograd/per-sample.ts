@@ -17,6 +17,8 @@
 // discard the results and fall back to a per-sample loop. Wrong numbers are never returned silently.
 
 import type { Tensor } from '../tensor/tensor.js';
+import { at } from '../tensor/checked.js';
+import { numel } from '../tensor/shape.js';
 import type { FloatArray } from '../kernels/interface.js';
 import type { OpCall, OpDef } from './op.js';
 import type { Node } from './tape.js';
@@ -136,8 +138,7 @@ export function reportPerSample(p: Tensor, compute: (start: number, count: numbe
   if (!t || t.mode !== 'report') return;
   const i = t.index.get(p);
   if (i === undefined || !t.sink) return;
-  let size = 1;
-  for (const d of t.shapes[i]!) size *= d;
+  const size = numel(at(t.shapes, i, 'registered parameter shapes'));
   const chunk = Math.max(1, Math.min(t.batch, Math.floor(CHUNK_VALUES / Math.max(1, size))));
   for (let s = 0; s < t.batch; s += chunk) {
     const c = Math.min(chunk, t.batch - s);
@@ -158,10 +159,14 @@ export function reportPerSampleDirect(p: Tensor, like: FloatArray, direct: Direc
   const i = t.index.get(p);
   if (i === undefined || !t.sink) return;
   const same = (a: FloatArray | null): boolean => a === null || a.constructor === like.constructor;
-  const m = direct.moments && t.sink.moments?.(i);
-  if (m && same(m.sum) && same(m.squares)) return direct.moments!(m.sum, m.squares);
-  const d = direct.probeDot && t.sink.probeDot?.(i);
-  if (d && same(d.z) && same(d.acc)) return direct.probeDot!(d.z, d.acc);
+  if (direct.moments) {
+    const m = t.sink.moments?.(i);
+    if (m && same(m.sum) && same(m.squares)) return direct.moments(m.sum, m.squares);
+  }
+  if (direct.probeDot) {
+    const d = t.sink.probeDot?.(i);
+    if (d && same(d.z) && same(d.acc)) return direct.probeDot(d.z, d.acc);
+  }
   reportPerSample(p, compute);
 }
 
@@ -173,7 +178,7 @@ export function perSampleProbe(p: Tensor): Tensor | null {
   const t = active;
   if (!t || t.mode !== 'probe' || !t.probes) return null;
   const i = t.index.get(p);
-  return i === undefined ? null : t.probes[i]!;
+  return i === undefined ? null : at(t.probes, i, 'registered parameter probes');
 }
 
 /** Probe mode: adds the recorded scalar Σ_n <g_n, z_n> of one op's parameter input. */
@@ -196,7 +201,7 @@ export function applyPerSampleRule(op: OpDef, call: OpCall, g: Tensor, needs: re
   const rule = op.perSample?.rule;
   if (!t || t.mode === 'off' || !rule) return needs;
   let taken: boolean[] | null = null;
-  for (const i of op.perSample!.inputs) {
+  for (const i of op.perSample.inputs) {
     const x = call.inputs[i];
     if (x !== undefined && t.index.has(x)) (taken ??= [...needs])[i] = false;
   }
@@ -218,8 +223,7 @@ export function checkPerSampleGraph(outputs: readonly Tensor[], squares: boolean
   const uses = new Map<number, number>();
   const seen = new Set<Tensor>();
   const stack = [...outputs];
-  while (stack.length > 0) {
-    const out = stack.pop()!;
+  for (let out = stack.pop(); out !== undefined; out = stack.pop()) {
     if (seen.has(out)) continue;
     seen.add(out);
     const node = out.gradFn as Node | null;

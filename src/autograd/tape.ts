@@ -3,7 +3,7 @@
 // needs (the call). The backward pass (graph.ts) reads the vjp from the entry.
 
 import type { GradFn, Tensor } from '../tensor/tensor.js';
-import type { OpCall, OpDef } from './op.js';
+import type { KernelOp, OpCall, OpDef, OpInputs } from './op.js';
 
 export class Node implements GradFn {
   readonly op: OpDef;
@@ -53,7 +53,7 @@ export function withGradMode<T>(mode: boolean, fn: () => T): T {
  * Attaches a node of `op` to `out` when grad mode is on and some input requires a gradient.
  * `attrs` is what the op's vjp reads besides the inputs and the output.
  */
-export function record<A>(op: OpDef<A>, out: Tensor, inputs: readonly Tensor[], attrs: A): Tensor {
+export function record<A, I extends OpInputs>(op: OpDef<A, I>, out: Tensor, inputs: NoInfer<I>, attrs: A): Tensor {
   if (!gradEnabled || op.vjp === undefined) return out;
   let any = false;
   for (const t of inputs) if (t.requiresGrad) { any = true; break; }
@@ -63,7 +63,7 @@ export function record<A>(op: OpDef<A>, out: Tensor, inputs: readonly Tensor[], 
   return out;
 }
 
-/** Runs the op's kernel on the inputs and records the call. */
-export function run<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A): Tensor {
-  return record(op, op.kernel!(inputs, attrs), inputs, attrs);
+/** Runs the op's kernel on the inputs (typed as the entry states them) and records the call. */
+export function run<A, I extends OpInputs>(op: KernelOp<A, I>, inputs: NoInfer<I>, attrs: A): Tensor {
+  return record(op, op.kernel(inputs, attrs), inputs, attrs);
 }

@@ -9,6 +9,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { UserError } from './errors.js';
+import { at } from '../tensor/checked.js';
 import type { Model, CreateOptions } from '../models/registry.js';
 
 export function parseInteger(flag: string, v: string, min = 0): number {
@@ -117,7 +118,7 @@ export async function modelOptions(f: ModelFlags): Promise<CreateOptions> {
     if (f.model !== undefined) throw new UserError('give --model NAME or --onnx FILE, not both');
     const given = SIZE_FLAGS.filter(([k]) => f[k] !== undefined).map(([, flag]) => flag);
     if (given.length) throw new UserError(`${given.join(', ')} size zoo models; an ONNX graph fixes its own sizes (drop ${given.length > 1 ? 'them' : 'it'})`);
-    const c = (await onnxModel(f)).config;
+    const c = (await onnxModel(f, f.onnx)).config;
     const o: CreateOptions = { inChannels: c.inChannels, imageSize: c.imageSize, numClasses: c.numClasses };
     fromOnnx.set(o, f.onnx);
     return o;
@@ -142,10 +143,10 @@ export function fitToInput(o: CreateOptions, shape: readonly number[], source: s
   const [, c, h, w] = shape as [number, number, number, number];
   const out = { ...o };
   const onnx = fromOnnx.get(o);
-  const given = (flag: string, v: number, what: string): string => (onnx !== undefined ? `--onnx ${onnx} takes ${what}` : `${flag} ${v}`);
+  const given = (flag: string, v: number | undefined, what: string): string => (onnx !== undefined ? `--onnx ${onnx} takes ${what}` : `${flag} ${v}`);
   if (out.inChannels === undefined) out.inChannels = c;
   else if (out.inChannels !== c) throw new UserError(`${given('--in-channels', out.inChannels, `${out.inChannels}-channel images`)}, but ${source} has ${c}-channel images`);
-  if (onnx !== undefined && (h !== out.imageSize || w !== out.imageSize)) throw new UserError(`${given('--image-size', out.imageSize!, `${out.imageSize}x${out.imageSize} images`)}, but ${source} has ${h}x${w} images`);
+  if (onnx !== undefined && (h !== out.imageSize || w !== out.imageSize)) throw new UserError(`${given('--image-size', out.imageSize, `${out.imageSize}x${out.imageSize} images`)}, but ${source} has ${h}x${w} images`);
   if (h === w) {
     if (out.imageSize === undefined) out.imageSize = h;
     else if (out.imageSize !== h) throw new UserError(`--image-size ${out.imageSize}, but ${source} has ${h}x${w} images`);
@@ -155,15 +156,15 @@ export function fitToInput(o: CreateOptions, shape: readonly number[], source: s
 
 const imported = new Map<string, Model>();
 
-/** The --onnx model, imported once per process; its warnings go to stderr. */
-async function onnxModel(f: ModelFlags): Promise<Model> {
-  const path = requireFile('--onnx', f.onnx!);
+/** The --onnx model (file `onnx`), imported once per process; its warnings go to stderr. */
+async function onnxModel(f: ModelFlags, onnx: string): Promise<Model> {
+  const path = requireFile('--onnx', onnx);
   let model = imported.get(path);
   if (!model) {
     const { importOnnx } = await import('../models/onnx/index.js');
     const list = (v: string | undefined): string[] | undefined => v?.split(',').map((p) => p.trim()).filter(Boolean);
     const m = importOnnx(path, { include: list(f.prunableInclude), exclude: list(f.prunableExclude) });
-    for (const w of m.warnings) process.stderr.write(`pai: warning: ${f.onnx}: ${w}\n`);
+    for (const w of m.warnings) process.stderr.write(`pai: warning: ${onnx}: ${w}\n`);
     imported.set(path, m);
     model = m;
   }
@@ -174,7 +175,11 @@ async function onnxModel(f: ModelFlags): Promise<Model> {
 export async function buildModel(f: ModelFlags | string, o: CreateOptions, weights?: string): Promise<Model> {
   const flags: ModelFlags = typeof f === 'string' ? { model: f } : f;
   const { createModel } = await import('../models/registry.js');
-  const model = flags.onnx !== undefined ? await onnxModel(flags) : createModel(flags.model!, o);
+  const zoo = (name: string | undefined): Model => {
+    if (name === undefined) throw new UserError('give --model NAME (see pai models) or --onnx FILE');
+    return createModel(name, o);
+  };
+  const model = flags.onnx !== undefined ? await onnxModel(flags, flags.onnx) : zoo(flags.model);
   if (weights !== undefined) {
     const { entriesToTensors } = await import('../nn/serialize.js');
     const { readSafetensors } = await import('../tensor/safetensors.js');
@@ -220,6 +225,8 @@ export function examples(cmd: Command, lines: string[]): Command {
 /** Column-aligned plain text table. */
 export function table(header: string[], rows: string[][], rightAligned: ReadonlySet<number> = new Set()): string {
   const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const fmt = (r: string[]): string => r.map((c, i) => (i === r.length - 1 && !rightAligned.has(i) ? c : rightAligned.has(i) ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join('  ');
+  // A row may be shorter than the header, not longer.
+  const width = (i: number): number => at(w, i, 'column widths');
+  const fmt = (r: string[]): string => r.map((c, i) => (i === r.length - 1 && !rightAligned.has(i) ? c : rightAligned.has(i) ? c.padStart(width(i)) : c.padEnd(width(i)))).join('  ');
   return [fmt(header), fmt(w.map((n) => '-'.repeat(n))), ...rows.map(fmt)].join('\n');
 }

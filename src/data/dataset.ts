@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { checkArgument, checkOptions, is } from '../tensor/options.js';
+import { at } from '../tensor/checked.js';
 
 /** One image: uint8 pixels in CHW order, its shape and its label. */
 export interface Sample { pixels: Uint8Array; shape: readonly [number, number, number]; label: number } // CHW uint8
@@ -77,11 +78,10 @@ export class InMemoryDataset implements Dataset {
       throw new RangeError(`${name}: ${pixels.length} pixel bytes do not hold ${labels.length} images of shape [${shape.join(', ')}]`);
     }
     let max = -1;
-    for (let i = 0; i < labels.length; i++) {
-      const l = labels[i]!;
+    labels.forEach((l, i) => {
       if (l < 0) throw new RangeError(`${name}: label ${l} at index ${i} is negative`);
       if (l > max) max = l;
-    }
+    });
     const numClasses = options.numClasses ?? max + 1;
     if (max >= numClasses) throw new RangeError(`${name}: label ${max} is outside 0..${numClasses - 1}`);
     if (options.classNames && options.classNames.length !== numClasses) {
@@ -100,7 +100,7 @@ export class InMemoryDataset implements Dataset {
     checkIndex(this, i);
     const per = this.shape[0] * this.shape[1] * this.shape[2];
     // A copy, so that a transform writing in place can never corrupt the dataset.
-    return { pixels: this.data.slice(i * per, (i + 1) * per), shape: this.shape, label: this.labelData[i]! };
+    return { pixels: this.data.slice(i * per, (i + 1) * per), shape: this.shape, label: at(this.labelData, i, 'labels') };
   }
 
   labels(): Int32Array {
@@ -122,10 +122,9 @@ export class SubsetDataset implements Dataset {
     checkArgument('SubsetDataset', 'base', isDataset, base);
     checkArgument('SubsetDataset', 'indices', is.int32Array, indices);
     if (name !== undefined) checkArgument('SubsetDataset', 'name', z.string(), name);
-    for (let k = 0; k < indices.length; k++) {
-      const i = indices[k]!;
+    indices.forEach((i, k) => {
       if (i < 0 || i >= base.length) throw new RangeError(`SubsetDataset of ${base.name}: index ${i} at position ${k} out of range 0..${base.length - 1}`);
-    }
+    });
     this.base = base;
     this.indices = indices.slice();
     this.name = name ?? `${base.name}[${indices.length}]`;
@@ -137,13 +136,11 @@ export class SubsetDataset implements Dataset {
 
   get(i: number): Sample {
     checkIndex(this, i);
-    return this.base.get(this.indices[i]!);
+    return this.base.get(at(this.indices, i, 'subset indices'));
   }
 
   labels(): Int32Array {
     const all = this.base.labels();
-    const out = new Int32Array(this.length);
-    for (let k = 0; k < out.length; k++) out[k] = all[this.indices[k]!]!;
-    return out;
+    return Int32Array.from(this.indices, (i) => at(all, i, 'base labels'));
   }
 }

@@ -7,7 +7,8 @@ import { compileTransform } from './transforms.js';
 import { augmentStream, datasetFromSpec, LoaderError, prepareBatch, type WorkerInit, type WorkerReply, type WorkerTask } from './loader.js';
 
 const init = workerData as WorkerInit;
-const port = parentPort!;
+if (!parentPort) throw new Error('loader-worker.js runs as a worker thread of DataLoader');
+const port = parentPort;
 const root = new Generator(init.seed, init.path);
 const pipeline = compileTransform(init.transform);
 // Loading can fail (a missing file): every task then answers with that error, so the consumer reports it.

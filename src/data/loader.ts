@@ -13,6 +13,7 @@
 
 import { Worker } from 'node:worker_threads';
 import { Tensor } from '../tensor/tensor.js';
+import { at, defined } from '../tensor/checked.js';
 import { z } from 'zod';
 import { Generator } from '../tensor/random.js';
 import { checkArgument, checkOptions, is } from '../tensor/options.js';
@@ -94,7 +95,7 @@ export class SharedMemoryDataset implements Dataset, SpecSource {
   get(i: number): Sample {
     if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`${this.name}: index ${i} out of range 0..${this.length - 1}`);
     // A view: pipelines never write to their input (transforms.ts), so sharing is safe.
-    return { pixels: this.pixels.subarray(i * this.per, (i + 1) * this.per), shape: this.shape, label: this.labelData[i]! };
+    return { pixels: this.pixels.subarray(i * this.per, (i + 1) * this.per), shape: this.shape, label: at(this.labelData, i, 'labels') };
   }
 
   labels(): Int32Array {
@@ -179,9 +180,9 @@ export async function datasetFromSpec(spec: DatasetSpec): Promise<Dataset> {
         name: `${base.name}[${idx.length}]`, length: idx.length, numClasses: base.numClasses, shape: base.shape,
         get: (i: number) => {
           if (!Number.isInteger(i) || i < 0 || i >= idx.length) throw new RangeError(`${base.name} subset: index ${i} out of range`);
-          return base.get(idx[i]!);
+          return base.get(at(idx, i, 'subset indices'));
         },
-        labels: () => { const all = base.labels(); return Int32Array.from(idx, (i) => all[i]!); },
+        labels: () => { const all = base.labels(); return Int32Array.from(idx, (i) => at(all, i, 'base labels')); },
       };
     }
     case 'registry': {
@@ -240,25 +241,23 @@ export interface RawBatch {
 export function prepareBatch(ds: Dataset, indices: Int32Array, pipeline: Pipeline, spec: TransformSpec, gen: Generator, where: { epoch: number; batch: number }): RawBatch {
   const n = indices.length;
   const y = new Int32Array(n);
-  let x: Float32Array | null = null;
-  let shape: [number, number, number] | null = null;
-  let per = 0;
+  // The batch's buffer, allocated for the first item's shape, which every other item must have.
+  let batch: { x: Float32Array; shape: [number, number, number]; per: number } | null = null;
   for (let k = 0; k < n; k++) {
-    const idx = indices[k]!;
+    const idx = at(indices, k, 'batch indices');
     try {
       const s = ds.get(idx);
       y[k] = s.label;
       // The result's shape is known before running the pipeline, so it can write into the batch.
       const out = transformedShape(spec, s.shape);
-      if (x === null) {
-        shape = out;
-        per = out[0] * out[1] * out[2];
-        x = new Float32Array(n * per);
-      } else if (out[0] !== shape![0] || out[1] !== shape![1] || out[2] !== shape![2]) {
-        throw new LoaderError(`${ds.name}: item ${idx} comes out as [${out.join(', ')}] but batch ${where.batch} holds [${shape!.join(', ')}]; `
+      if (batch === null) {
+        const per = out[0] * out[1] * out[2];
+        batch = { x: new Float32Array(n * per), shape: out, per };
+      } else if (out[0] !== batch.shape[0] || out[1] !== batch.shape[1] || out[2] !== batch.shape[2]) {
+        throw new LoaderError(`${ds.name}: item ${idx} comes out as [${out.join(', ')}] but batch ${where.batch} holds [${batch.shape.join(', ')}]; `
           + `add a resize/crop step so every image has one size`, { ...where, item: idx });
       }
-      pipeline(s, gen, x.subarray(k * per, (k + 1) * per));
+      pipeline(s, gen, batch.x.subarray(k * batch.per, (k + 1) * batch.per));
     } catch (e) {
       if (e instanceof LoaderError) throw e;
       const file = (e as { file?: unknown } | null)?.file;
@@ -266,11 +265,12 @@ export function prepareBatch(ds: Dataset, indices: Int32Array, pipeline: Pipelin
         { ...where, item: idx, ...(typeof file === 'string' ? { file } : {}), cause: e });
     }
   }
-  if (x === null) {
-    const s = ds.shape ? transformedShape(spec, ds.shape) : [0, 0, 0];
-    return { x: new Float32Array(0), shape: [0, s[0]!, s[1]!, s[2]!], y };
+  if (batch === null) {
+    const [c, h, w] = ds.shape ? transformedShape(spec, ds.shape) : [0, 0, 0];
+    return { x: new Float32Array(0), shape: [0, c, h, w], y };
   }
-  return { x, shape: [n, shape![0], shape![1], shape![2]], y };
+  const [c, h, w] = batch.shape;
+  return { x: batch.x, shape: [n, c, h, w], y };
 }
 
 /** The generator a batch's augmentation draws from. */
@@ -296,10 +296,12 @@ export type WorkerReply =
 
 interface Pending { resolve: (b: RawBatch) => void; reject: (e: Error) => void; task: WorkerTask }
 
+/** One worker of a pool and the tasks it has not answered yet. */
+interface Slot { index: number; worker: Worker; outstanding: Map<number, Pending> }
+
 /** A fixed set of workers; each task goes to the one with the fewest outstanding. */
 class WorkerPool {
-  private readonly workers: Worker[] = [];
-  private readonly outstanding: Map<number, Pending>[] = [];
+  private readonly slots: Slot[] = [];
   private nextId = 0;
   private failure: Error | null = null;
   private closed = false;
@@ -308,39 +310,37 @@ class WorkerPool {
     const url = new URL('./loader-worker.js', import.meta.url);
     for (let w = 0; w < count; w++) {
       const worker = new Worker(url, { workerData: init });
-      const mine = new Map<number, Pending>();
-      worker.on('message', (m: WorkerReply) => this.onReply(w, m));
+      const slot: Slot = { index: w, worker, outstanding: new Map<number, Pending>() };
+      worker.on('message', (m: WorkerReply) => this.onReply(slot, m));
       worker.on('error', (e) => this.fail(new Error(`data loader worker ${w} crashed: ${e?.message ?? e}`, { cause: e })));
       worker.on('exit', (code) => {
         if (!this.closed) this.fail(new Error(`data loader worker ${w} exited unexpectedly (code ${code})`));
       });
       // Idle workers must not keep the process alive; busy ones must, or an awaited batch could be dropped.
       worker.unref();
-      this.workers.push(worker);
-      this.outstanding.push(mine);
+      this.slots.push(slot);
     }
   }
 
   run(epoch: number, batch: number, indices: Int32Array): Promise<RawBatch> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new Error('data loader: workers already stopped'));
-    let best = 0;
-    for (let w = 1; w < this.workers.length; w++) if (this.outstanding[w]!.size < this.outstanding[best]!.size) best = w;
+    // The first of the least busy workers.
+    const best = this.slots.reduce((a, b) => (b.outstanding.size < a.outstanding.size ? b : a));
     const task: WorkerTask = { id: this.nextId++, epoch, batch, indices };
     return new Promise<RawBatch>((resolve, reject) => {
-      const mine = this.outstanding[best]!;
-      if (mine.size === 0) this.workers[best]!.ref();
-      mine.set(task.id, { resolve, reject, task });
-      this.workers[best]!.postMessage(task);
+      if (best.outstanding.size === 0) best.worker.ref();
+      best.outstanding.set(task.id, { resolve, reject, task });
+      best.worker.postMessage(task);
     });
   }
 
-  private onReply(w: number, m: WorkerReply): void {
-    const mine = this.outstanding[w]!;
+  private onReply(slot: Slot, m: WorkerReply): void {
+    const mine = slot.outstanding;
     const p = mine.get(m.id);
     if (!p) return;
     mine.delete(m.id);
-    if (mine.size === 0) this.workers[w]!.unref();
+    if (mine.size === 0) slot.worker.unref();
     if (m.ok) {
       p.resolve({ x: m.x, shape: m.shape, y: m.y });
     } else {
@@ -348,7 +348,7 @@ class WorkerPool {
         epoch: p.task.epoch, batch: p.task.batch,
         ...(m.item === undefined ? {} : { item: m.item }), ...(m.file === undefined ? {} : { file: m.file }),
       });
-      if (m.stack) err.stack = `${err.name}: ${m.message}\n    -- in data loader worker ${w} --\n${m.stack.split('\n').slice(1).join('\n')}`;
+      if (m.stack) err.stack = `${err.name}: ${m.message}\n    -- in data loader worker ${slot.index} --\n${m.stack.split('\n').slice(1).join('\n')}`;
       p.reject(err);
     }
   }
@@ -356,9 +356,9 @@ class WorkerPool {
   private fail(e: Error): void {
     if (this.failure || this.closed) return;
     this.failure = e;
-    for (const mine of this.outstanding) {
-      for (const p of mine.values()) p.reject(e);
-      mine.clear();
+    for (const { outstanding } of this.slots) {
+      for (const p of outstanding.values()) p.reject(e);
+      outstanding.clear();
     }
     void this.close();
   }
@@ -366,11 +366,11 @@ class WorkerPool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const mine of this.outstanding) {
-      for (const p of mine.values()) p.reject(new Error('data loader: workers stopped'));
-      mine.clear();
+    for (const { outstanding } of this.slots) {
+      for (const p of outstanding.values()) p.reject(new Error('data loader: workers stopped'));
+      outstanding.clear();
     }
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all(this.slots.map(({ worker }) => worker.terminate()));
   }
 }
 
@@ -427,10 +427,9 @@ export class DataLoader {
 
   /** Prepares every batch in the calling thread. */
   *batchesSync(epoch: number): globalThis.Generator<Batch, void, undefined> {
-    const all = this.batchIndices(epoch);
-    for (let b = 0; b < all.length; b++) {
-      const raw = prepareBatch(this.dataset, all[b]!, this.pipeline, this.transform, augmentStream(this.root, epoch, b), { epoch, batch: b });
-      yield { x: new Tensor(raw.x, raw.shape), y: raw.y, indices: all[b]! };
+    for (const [b, indices] of this.batchIndices(epoch).entries()) {
+      const raw = prepareBatch(this.dataset, indices, this.pipeline, this.transform, augmentStream(this.root, epoch, b), { epoch, batch: b });
+      yield { x: new Tensor(raw.x, raw.shape), y: raw.y, indices };
     }
   }
 
@@ -449,7 +448,7 @@ export class DataLoader {
     let next = 0;
     const topUp = (): void => {
       while (next < all.length && pending.size < this.prefetch) {
-        const p = pool.run(epoch, next, all[next]!);
+        const p = pool.run(epoch, next, at(all, next, 'batch indices'));
         // Batches abandoned by an early exit may fail later; nobody awaits them then.
         p.catch(() => undefined);
         pending.set(next, p);
@@ -458,12 +457,13 @@ export class DataLoader {
     };
     let ok = false;
     try {
-      for (let b = 0; b < all.length; b++) {
+      for (const [b, indices] of all.entries()) {
         topUp();
-        const raw = await pending.get(b)!;
+        // topUp has started batch b: it starts batches in order, while fewer than `prefetch` wait.
+        const raw = await defined(pending.get(b), 'data loader: the started batch');
         pending.delete(b);
         topUp();
-        yield { x: new Tensor(raw.x, raw.shape), y: raw.y, indices: all[b]! };
+        yield { x: new Tensor(raw.x, raw.shape), y: raw.y, indices };
       }
       ok = true;
     } finally {

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkArgument, checkOptions, is } from '../tensor/options.js';
+import { at, swap } from '../tensor/checked.js';
 import { DataError, SubsetDataset, isDataset, type Dataset } from './dataset.js';
 import { DataLoader } from './loader.js';
 import type { TransformSpec } from './transforms.js';
@@ -23,11 +24,10 @@ const maskSubsetSchema = z.strictObject({ perClass: is.positiveInt.optional(), g
 /** Dataset indices of each class, ascending, for labels 0..numClasses-1. */
 function byClass(labels: Int32Array, numClasses: number, what: string): number[][] {
   const groups: number[][] = Array.from({ length: numClasses }, () => []);
-  for (let i = 0; i < labels.length; i++) {
-    const l = labels[i]!;
+  labels.forEach((l, i) => {
     if (l < 0 || l >= numClasses) throw new DataError(`${what}: label ${l} at index ${i} is outside 0..${numClasses - 1}`);
-    groups[l]!.push(i);
-  }
+    at(groups, l, 'class groups').push(i);
+  });
   return groups;
 }
 
@@ -35,7 +35,7 @@ function byClass(labels: Int32Array, numClasses: number, what: string): number[]
 function drawWithoutReplacement(items: number[], k: number, gen: Generator): number[] {
   for (let t = 0; t < k; t++) {
     const j = t + gen.int(items.length - t);
-    const v = items[t]!; items[t] = items[j]!; items[j] = v;
+    swap(items, t, j, 'items');
   }
   return items.slice(0, k);
 }
@@ -70,10 +70,10 @@ export function maskSubset(dataset: Dataset, options: MaskSubsetOptions): Int32A
 export function stratifiedSplit(labels: Int32Array, valFraction: number, gen: Generator): { train: Int32Array; val: Int32Array } {
   if (!(valFraction >= 0 && valFraction <= 1)) throw new RangeError(`stratifiedSplit: valFraction must be in [0, 1], got ${valFraction}`);
   let max = -1;
-  for (let i = 0; i < labels.length; i++) {
-    if (labels[i]! < 0) throw new DataError(`stratifiedSplit: label ${labels[i]} at index ${i} is negative`);
-    if (labels[i]! > max) max = labels[i]!;
-  }
+  labels.forEach((l, i) => {
+    if (l < 0) throw new DataError(`stratifiedSplit: label ${l} at index ${i} is negative`);
+    if (l > max) max = l;
+  });
   const groups = byClass(labels, max + 1, 'stratifiedSplit');
   const stream = gen.stream('train-val-split');
   const isVal = new Uint8Array(labels.length);

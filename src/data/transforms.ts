@@ -15,6 +15,7 @@
 import { z } from 'zod';
 import type { Generator } from '../tensor/random.js';
 import { checkArgument, checkOptions } from '../tensor/options.js';
+import { at, defined } from '../tensor/checked.js';
 
 /** An image shape [C, H, W]. */
 export type Shape3 = readonly [number, number, number];
@@ -44,6 +45,12 @@ export interface TransformSpec {
 // ---------------------------------------------------------------------------------------------
 // Single transforms. Each returns a new image and leaves its input untouched.
 
+// The per-pixel loops check each read in the loop, which costs nothing for an index inside the
+// image, where `!` would assert it.
+function outside(op: string): RangeError {
+  return new RangeError(`internal: ${op}: a pixel index outside the image`);
+}
+
 /** The image as floats in [0, 1], like torchvision's ToTensor. */
 export function toFloat(sample: { pixels: Uint8Array; shape: Shape3 }): FloatImage {
   const { pixels, shape } = sample;
@@ -51,7 +58,11 @@ export function toFloat(sample: { pixels: Uint8Array; shape: Shape3 }): FloatIma
   if (pixels.length !== n) throw new RangeError(`toFloat: ${pixels.length} pixels for shape [${shape.join(', ')}]`);
   const data = new Float32Array(n);
   // Division, not multiplication by 1/255, to match torchvision's `img.float().div(255)` bit for bit.
-  for (let i = 0; i < n; i++) data[i] = pixels[i]! / 255;
+  for (let i = 0; i < n; i++) {
+    const v = pixels[i];
+    if (v === undefined) throw outside('toFloat');
+    data[i] = v / 255;
+  }
   return { data, shape: [shape[0], shape[1], shape[2]] };
 }
 
@@ -72,9 +83,13 @@ function normalizeInPlace(img: FloatImage, mean: readonly number[], std: readonl
   for (let ch = 0; ch < c; ch++) {
     // float32 arithmetic step by step, as torchvision's x.sub(mean).div(std) on float32 tensors
     // (a float32 operation done in double and rounded once gives the float32 result exactly).
-    const m = Math.fround(mean[ch]!), s = Math.fround(std[ch]!);
+    const m = Math.fround(at(mean, ch, 'means')), s = Math.fround(at(std, ch, 'stds'));
     const base = ch * plane;
-    for (let i = base; i < base + plane; i++) d[i] = Math.fround(d[i]! - m) / s;
+    for (let i = base; i < base + plane; i++) {
+      const v = d[i];
+      if (v === undefined) throw outside('normalize');
+      d[i] = Math.fround(v - m) / s;
+    }
   }
 }
 
@@ -157,7 +172,9 @@ function hflipInPlace(img: FloatImage): void {
   for (let row = 0; row < c * h; row++) {
     let a = row * w, b = a + w - 1;
     while (a < b) {
-      const t = d[a]!; d[a] = d[b]!; d[b] = t;
+      const va = d[a], vb = d[b];
+      if (va === undefined || vb === undefined) throw outside('flip');
+      d[a] = vb; d[b] = va;
       a++; b--;
     }
   }
@@ -193,13 +210,19 @@ export function resizeBilinear(
   for (let ch = 0; ch < c; ch++) {
     const plane = ch * h * w;
     for (let oy = 0; oy < outH; oy++) {
-      const r0 = plane + (top + ys.i0[oy]!) * w + left;
-      const r1 = plane + (top + ys.i1[oy]!) * w + left;
-      const wy1 = ys.l1[oy]!, wy0 = 1 - wy1;
+      const y0 = ys.i0[oy], y1 = ys.i1[oy], wy1 = ys.l1[oy];
+      if (y0 === undefined || y1 === undefined || wy1 === undefined) throw outside('resize');
+      const r0 = plane + (top + y0) * w + left;
+      const r1 = plane + (top + y1) * w + left;
+      const wy0 = 1 - wy1;
       const o = (ch * outH + oy) * outW;
       for (let ox = 0; ox < outW; ox++) {
-        const x0 = xs.i0[ox]!, x1 = xs.i1[ox]!, wx1 = xs.l1[ox]!, wx0 = 1 - wx1;
-        out[o + ox] = wy0 * (wx0 * d[r0 + x0]! + wx1 * d[r0 + x1]!) + wy1 * (wx0 * d[r1 + x0]! + wx1 * d[r1 + x1]!);
+        const x0 = xs.i0[ox], x1 = xs.i1[ox], wx1 = xs.l1[ox];
+        if (x0 === undefined || x1 === undefined || wx1 === undefined) throw outside('resize');
+        const wx0 = 1 - wx1;
+        const a = d[r0 + x0], b = d[r0 + x1], e = d[r1 + x0], f = d[r1 + x1];
+        if (a === undefined || b === undefined || e === undefined || f === undefined) throw outside('resize');
+        out[o + ox] = wy0 * (wx0 * a + wx1 * b) + wy1 * (wx0 * e + wx1 * f);
       }
     }
   }
@@ -428,7 +451,7 @@ function compileFused(spec: TransformSpec): Pipeline | null {
     t = [];
     for (let ch = 0; ch < c; ch++) {
       const lut = new Float32Array(256);
-      const m = norm ? Math.fround(norm.mean[ch]!) : 0, sd = norm ? Math.fround(norm.std[ch]!) : 1;
+      const m = norm ? Math.fround(at(norm.mean, ch, 'means')) : 0, sd = norm ? Math.fround(at(norm.std, ch, 'stds')) : 1;
       for (let v = 0; v < 256; v++) lut[v] = norm ? Math.fround(Math.fround(v / 255) - m) / sd : v / 255;
       t.push(lut);
     }
@@ -489,15 +512,31 @@ function compileFused(spec: TransformSpec): Pipeline | null {
     // An empty window stays empty through every step; clamping keeps the fills inside the row.
     x0 = Math.min(Math.max(x0, 0), w); x1 = Math.max(Math.min(x1, w), x0);
     for (let ch = 0; ch < c; ch++) {
-      const lut = luts[ch]!, zero = lut[0]!;
+      const lut = at(luts, ch, 'lookup tables'), zero = at(lut, 0, 'lookup table');
       for (let y = 0; y < h; y++) {
         const o = (ch * h + y) * w, syy = y + oy;
         if (y < y0 || y >= y1) { data.fill(zero, o, o + w); continue; }
         data.fill(zero, o, o + x0);
         data.fill(zero, o + x1, o + w);
         const row = (ch * H + syy) * W + ox;
-        if (sx === 1) for (let x = x0; x < x1; x++) data[o + x] = lut[src[row + x]!]!;
-        else for (let x = x0; x < x1; x++) data[o + x] = lut[src[row - x]!]!;
+        // Two loops, not row + sx * x, which measured 20 % slower; lut has an entry for every byte.
+        if (sx === 1) {
+          for (let x = x0; x < x1; x++) {
+            const p = src[row + x];
+            if (p === undefined) throw outside('transform');
+            const v = lut[p];
+            if (v === undefined) throw outside('transform');
+            data[o + x] = v;
+          }
+        } else {
+          for (let x = x0; x < x1; x++) {
+            const p = src[row - x];
+            if (p === undefined) throw outside('transform');
+            const v = lut[p];
+            if (v === undefined) throw outside('transform');
+            data[o + x] = v;
+          }
+        }
       }
     }
     return { data, shape: [c, h, w] };
@@ -529,7 +568,7 @@ export const NORMALIZATION: Readonly<Record<string, { mean: readonly number[]; s
 
 /** Maps 'cifar10/train', 'CIFAR-10', 'tinyimagenet' and the like to a key of NORMALIZATION. */
 export function datasetFamily(name: string): string {
-  const base = name.toLowerCase().split('/')[0]!.replace(/[-_\s]/g, '');
+  const base = at(name.toLowerCase().split('/'), 0, 'dataset name').replace(/[-_\s]/g, '');
   const table: Record<string, string> = {
     cifar10: 'cifar10', cifar100: 'cifar100', tinyimagenet: 'tiny-imagenet', tinyimagenet200: 'tiny-imagenet',
     imagenet: 'imagenet', ilsvrc2012: 'imagenet', imagenet1k: 'imagenet', fashionmnist: 'fashion-mnist', fashionmnistsubset: 'fashion-mnist', mnist: 'mnist',
@@ -569,7 +608,8 @@ export function standardTransform(dataset: string, split: 'train' | 'eval', opti
   checkArgument('standardTransform', 'split', z.enum(['train', 'eval']), split);
   checkOptions('standardTransform', standardOptionsSchema, options);
   const fam = datasetFamily(dataset);
-  const mean = options.mean ?? NORMALIZATION[fam]!.mean, std = options.std ?? NORMALIZATION[fam]!.std;
+  const stats = defined(NORMALIZATION[fam], 'normalisation of a dataset family');
+  const mean = options.mean ?? stats.mean, std = options.std ?? stats.std;
   const norm: TransformStep = { op: 'normalize', mean: [...mean], std: [...std] };
   const flip = options.flip ?? true;
   const steps: TransformStep[] = [];

@@ -12,6 +12,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { checkArgument, checkOptions, is } from '../tensor/options.js';
+import { at, defined, isNonEmpty, last, zip } from '../tensor/checked.js';
 import { join } from 'node:path';
 import { DENSE, hashOf, type RunSettings } from './config.js';
 import type { ResultRow } from './store.js';
@@ -98,7 +99,8 @@ export function groupRows(rows: readonly ResultRow[]): GroupSummary[] {
   const labels = new Map<string, number>();
   for (const g of out) labels.set(g.setting.label, (labels.get(g.setting.label) ?? 0) + 1);
   for (const g of out) {
-    if (labels.get(g.setting.label)! > 1) g.setting.label += ` (${g.rows[0]!.settings.epochs} epochs, settings ${g.setting.key.split('|')[3]})`;
+    // Every group was made for a row, and its label counted above.
+    if (defined(labels.get(g.setting.label), 'count of a group label') > 1) g.setting.label += ` (${at(g.rows, 0, 'group rows').settings.epochs} epochs, settings ${g.setting.key.split('|')[3]})`;
   }
   return out;
 }
@@ -248,8 +250,8 @@ export async function layerPlot(g: GroupSummary, sparsity: number, warmup: boole
   let order: string[] = [];
   for (const c of g.criteria.filter((x) => x !== DENSE)) {
     const rows = select(g, c, sparsity, warmup);
-    if (!rows.length) continue;
-    const names = rows[0]!.layers.map((l) => l.name);
+    if (!isNonEmpty(rows)) continue;
+    const names = rows[0].layers.map((l) => l.name);
     if (names.length > order.length) order = names;
     names.forEach((name, i) => {
       const d = rows.reduce((a, r) => a + (r.layers[i]?.density ?? 0), 0) / rows.length;
@@ -345,7 +347,7 @@ export async function writeReport(rows: readonly ResultRow[], o: ReportOptions):
       files.push(acc.svg, ...(acc.png ? [acc.png] : []));
       md.push('### Plots', '', `![Test accuracy against density: ${g.setting.label}](${(acc.png ?? acc.svg).split('/').pop()})`, '');
       const want = o.layerSparsity;
-      const s = want !== undefined && g.sparsities.includes(want) ? want : g.sparsities[g.sparsities.length - 1]!;
+      const s = want !== undefined && g.sparsities.includes(want) ? want : last(g.sparsities, 'group sparsities');
       for (const w of g.warmups) {
         const lp = await layerPlot(g, s, w, join(o.out, `layers-${base}-s${s}${g.warmups.length > 1 ? (w ? '-warmup' : '-nowarmup') : ''}`), png);
         files.push(lp.svg, ...(lp.png ? [lp.png] : []));
@@ -374,8 +376,9 @@ export function terminalTables(rows: readonly ResultRow[]): string {
       const cell = fmtStat(accuracyStat(rows2));
       return rows2.some((r) => r.collapsed) ? `${cell}†` : cell;
     }))]);
-    const width = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-    const line = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join('  ');
+    // Every body row has the header's columns.
+    const width = header.map((h, i) => Math.max(h.length, ...body.map((r) => at(r, i, 'table row').length)));
+    const line = (r: string[]): string => zip(r, width, 'table row and column widths').map(([c, w], i) => (i === 0 ? c.padEnd(w) : c.padStart(w))).join('  ');
     out.push(line(header), width.map((n) => '-'.repeat(n)).join('  '), ...body.map(line), '');
   }
   if (out.some((l) => l.includes('†'))) out.push('† some run of this cell collapsed (no input-to-output path survived its mask)');

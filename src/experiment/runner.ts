@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { checkArgument, checkOptions, is } from '../tensor/options.js';
+import { defined } from '../tensor/checked.js';
 import { canonicalJson, loadConfig, ConfigError, DENSE, type Environment, type Run, type RunSettings, type Study } from './config.js';
 import { readRow, runDir, signRow, writeAtomic, writeRow, renameAtomic, type ResultRow } from './store.js';
 import { selectShard, type Shard } from './shard.js';
@@ -33,6 +34,7 @@ import { Generator } from '../tensor/random.js';
 import { loadTensors, saveTensors } from '../tensor/safetensors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { loadStateDictFile, saveStateDict } from '../nn/serialize.js';
+import { sampleCount } from '../prune/context.js';
 import { getCriterion, prunableParameters, pruneAtInit, type CriterionOptions, type LayerDensity, type MaskData, type PruneResult } from '../prune/index.js';
 import { trainModel, type TrainProgress, type TrainResult } from '../train/index.js';
 import { DEFAULT_MIN_SPARSITY } from '../nn/sparse.js';
@@ -127,11 +129,10 @@ function firstPerClass(ds: Dataset, k: number): Dataset {
   const labels = ds.labels();
   const taken = new Map<number, number>();
   const idx: number[] = [];
-  for (let i = 0; i < labels.length; i++) {
-    const c = labels[i]!;
+  labels.forEach((c, i) => {
     const n = taken.get(c) ?? 0;
     if (n < k) { idx.push(i); taken.set(c, n + 1); }
-  }
+  });
   return new SubsetDataset(ds, Int32Array.from(idx), `${ds.name}[${k}/class]`);
 }
 
@@ -190,7 +191,7 @@ interface PruneRecord {
 function denseRecord(model: Model, s: RunSettings): PruneRecord {
   const params = new Map(model.namedParameters());
   const layers = prunableParameters(model, s.semantics).map((name) => {
-    const n = params.get(name)!.size;
+    const n = defined(params.get(name), 'a prunable parameter of the model').size;
     return { name, kept: n, total: n, density: 1 };
   });
   const total = layers.reduce((a, l) => a + l.total, 0);
@@ -301,7 +302,7 @@ function prune(model: Model, run: Run, data: RunData, loader: DataLoader, evalTr
   } else {
     const md = maskData(data.train, s, evalTransform);
     const warmTotal = Math.min(loader.length, s.warmupBatches ?? Infinity);
-    const scoreTotal = iterations > 1 ? iterations : Math.ceil(md.x.shape[0]! / s.maskBatchSize);
+    const scoreTotal = iterations > 1 ? iterations : Math.ceil(sampleCount(md) / s.maskBatchSize);
     let state: Map<string, Tensor> | null = null;
     r = pruneAtInit(model, {
       ...common, data: md,

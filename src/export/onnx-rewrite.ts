@@ -39,7 +39,8 @@ export function rewriteOnnx(model: OnnxModel, o: { metadata?: Record<string, str
   m.graph.initializer = inits;
   const names = new Set(inits.map((t: any) => t.name));
   m.graph.node = m.graph.node.filter((n: any) => !(n.opType === 'Identity' && (n.output ?? []).every((x: string) => names.has(x))));
-  if (o.metadata) m.metadataProps = [...(m.metadataProps ?? []).filter((p: any) => !(p.key in o.metadata!)), ...Object.entries(o.metadata).map(([key, value]) => ({ key, value }))];
+  const meta = o.metadata;
+  if (meta) m.metadataProps = [...(m.metadataProps ?? []).filter((p: any) => !(p.key in meta)), ...Object.entries(meta).map(([key, value]) => ({ key, value }))];
   const err = T.verify(m);
   if (err) throw new Error(`rewriteOnnx: internal error building the ModelProto: ${err}`);
   return { bytes: T.encode(T.fromObject(m)).finish(), initializers: inits.length };

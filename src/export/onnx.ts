@@ -23,6 +23,7 @@ import { checkArgument, checkOptions, is } from '../tensor/options.js';
 import { randn } from '../tensor/create.js';
 import { Generator } from '../tensor/random.js';
 import { shapeStr } from '../tensor/shape.js';
+import { at, defined, hasLength, last, zip } from '../tensor/checked.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { ONNX_FLOAT, ONNX_INT64, ONNX_SCHEMA } from '../tensor/onnx-schema.js';
 
@@ -67,18 +68,24 @@ export interface OnnxExport {
 type Ref =
   | { kind: 'input' }
   | { kind: 'node'; index: number }
-  | { kind: 'param'; name: string }
+  | { kind: 'param'; name: string; t: Tensor }
   | { kind: 'const'; t: Tensor }
   | { kind: 'none' };
+
+/** An event the output depends on: its index in the trace, the event, and where its operands come from. */
+interface LiveEvent {
+  index: number;
+  event: TraceEvent;
+  refs: Ref[];
+}
 
 interface Trace {
   batch: number;
   events: TraceEvent[];
   input: Tensor;
   output: Tensor;
-  /** Live event indices in execution (hence topological) order. */
-  live: number[];
-  refs: Map<number, Ref[]>;
+  /** The live events in execution (hence topological) order. */
+  live: LiveEvent[];
 }
 
 const TRACE_BATCHES = [2, 3] as const;
@@ -96,24 +103,24 @@ function traceOnce(model: Module, inputShape: readonly number[], batch: number, 
     if (t === null) return { kind: 'none' };
     if (t === input) return { kind: 'input' };
     const n = names.get(t);
-    if (n !== undefined) return { kind: 'param', name: n };
+    if (n !== undefined) return { kind: 'param', name: n, t };
     const p = producer.get(t);
     if (p !== undefined) return { kind: 'node', index: p };
     return { kind: 'const', t };
   };
-  const last = producer.get(output);
-  if (last === undefined) throw new ExportError('the model output was not produced by any traced op (does its forward use ops outside src/autograd/ops?)');
-  const refs = new Map<number, Ref[]>();
-  const stack = [last];
-  while (stack.length > 0) {
-    const i = stack.pop()!;
-    if (refs.has(i)) continue;
-    const r = events[i]!.inputs.map(refOf);
-    refs.set(i, r);
-    for (const x of r) if (x.kind === 'node' && !refs.has(x.index)) stack.push(x.index);
+  const final = producer.get(output);
+  if (final === undefined) throw new ExportError('the model output was not produced by any traced op (does its forward use ops outside src/autograd/ops?)');
+  const reached = new Map<number, LiveEvent>();
+  const stack = [final];
+  for (let i = stack.pop(); i !== undefined; i = stack.pop()) {
+    if (reached.has(i)) continue;
+    const event = at(events, i, 'trace events');
+    const refs = event.inputs.map(refOf);
+    reached.set(i, { index: i, event, refs });
+    for (const x of refs) if (x.kind === 'node' && !reached.has(x.index)) stack.push(x.index);
   }
-  const live = [...refs.keys()].sort((a, b) => a - b);
-  return { batch, events, input, output, live, refs };
+  const live = [...reached.values()].sort((x, y) => x.index - y.index);
+  return { batch, events, input, output, live };
 }
 
 function sameData(a: Tensor, b: Tensor): boolean {
@@ -127,32 +134,30 @@ function sameData(a: Tensor, b: Tensor): boolean {
  * factor of each output dimension (0 for a static one, k for k * batch).
  */
 function alignTraces(a: Trace, b: Trace): Map<number, number[]> {
-  const where = (i: number): string => `op #${i} (${a.events[i]!.op.name})`;
-  if (a.events.length !== b.events.length || a.events.some((e, i) => e.op !== b.events[i]!.op)) {
+  if (a.events.length !== b.events.length || zip(a.events, b.events, 'trace events').some(([ea, eb]) => ea.op !== eb.op)) {
     throw new ExportError('the forward pass runs different ops at different batch sizes; only batch-independent models can be exported');
   }
-  if (a.live.length !== b.live.length || a.live.some((x, i) => x !== b.live[i])) {
+  if (a.live.length !== b.live.length || zip(a.live, b.live, 'live events').some(([x, y]) => x.index !== y.index)) {
     throw new ExportError('the forward pass is wired differently at different batch sizes; only batch-independent models can be exported');
   }
   const factors = new Map<number, number[]>();
-  for (const i of a.live) {
-    const ra = a.refs.get(i)!, rb = b.refs.get(i)!;
-    ra.forEach((x, k) => {
-      const y = rb[k]!;
+  for (const [la, lb] of zip(a.live, b.live, 'live events')) {
+    const i = la.index, where = `op #${i} (${la.event.op.name})`;
+    if (la.refs.length !== lb.refs.length) throw new ExportError(`${where}: takes ${la.refs.length} operands at one batch size and ${lb.refs.length} at another`);
+    zip(la.refs, lb.refs, 'operands').forEach(([x, y], k) => {
       const same = x.kind === y.kind && (x.kind !== 'node' || x.index === (y as { index: number }).index)
         && (x.kind !== 'param' || x.name === (y as { name: string }).name);
-      if (!same) throw new ExportError(`${where(i)}: operand ${k} comes from different places at different batch sizes`);
+      if (!same) throw new ExportError(`${where}: operand ${k} comes from different places at different batch sizes`);
       if (x.kind === 'const' && !sameData(x.t, (y as { t: Tensor }).t)) {
-        throw new ExportError(`${where(i)}: operand ${k} (${shapeStr(x.t.shape)}) depends on the input but no traced op produced it; the forward pass uses an op the ONNX exporter does not know`);
+        throw new ExportError(`${where}: operand ${k} (${shapeStr(x.t.shape)}) depends on the input but no traced op produced it; the forward pass uses an op the ONNX exporter does not know`);
       }
     });
-    const sa = a.events[i]!.output.shape, sb = b.events[i]!.output.shape;
-    if (sa.length !== sb.length) throw new ExportError(`${where(i)}: output rank depends on the batch size`);
-    factors.set(i, sa.map((d, k) => {
-      const e = sb[k]!;
+    const sa = la.event.output.shape, sb = lb.event.output.shape;
+    if (sa.length !== sb.length) throw new ExportError(`${where}: output rank depends on the batch size`);
+    factors.set(i, zip(sa, sb, 'output shapes').map(([d, e], k) => {
       if (d === e) return 0;
       const f = d / a.batch;
-      if (!Number.isInteger(f) || e !== f * b.batch) throw new ExportError(`${where(i)}: output dimension ${k} (${d} vs ${e}) is not proportional to the batch size`);
+      if (!Number.isInteger(f) || e !== f * b.batch) throw new ExportError(`${where}: output dimension ${k} (${d} vs ${e}) is not proportional to the batch size`);
       return f;
     }));
   }
@@ -253,14 +258,13 @@ class GraphBuilder {
     const parts: string[] = [];
     let run: number[] = [];
     const flush = (): void => { if (run.length) parts.push(this.constI64(run)); run = []; };
-    dims.forEach((d, i) => {
-      const f = factors[i]!;
-      if (f === 0) { run.push(d); return; }
+    for (const [d, f] of zip(dims, factors, 'dimensions and batch factors')) {
+      if (f === 0) { run.push(d); continue; }
       flush();
       parts.push(f === 1 ? this.batch() : this.node('Mul', [this.batch(), this.constI64([f])]));
-    });
+    }
     flush();
-    return parts.length === 1 ? parts[0]! : this.node('Concat', parts, [attrInt('axis', 0)]);
+    return hasLength(parts, 1) ? parts[0] : this.node('Concat', parts, [attrInt('axis', 0)]);
   }
 }
 
@@ -315,7 +319,8 @@ export function exportOnnx(model: Module, o: OnnxExportOptions = {}): OnnxExport
   }), o);
   if (!HOST_LE) throw new ExportError('ONNX export writes little-endian raw tensor data and needs a little-endian host');
   const opset = o.opset ?? DEFAULT_OPSET;
-  if (!Number.isInteger(opset) || opset < DEFAULT_OPSET || opset > MAX_OPSET) throw new ExportError(`opset must be an integer from ${DEFAULT_OPSET} to ${MAX_OPSET}, got ${opset}`);
+  const irVersion = IR_FOR_OPSET[opset];
+  if (!Number.isInteger(opset) || opset < DEFAULT_OPSET || opset > MAX_OPSET || irVersion === undefined) throw new ExportError(`opset must be an integer from ${DEFAULT_OPSET} to ${MAX_OPSET}, got ${opset}`);
   const inputShape = inputShapeOf(model, o);
 
   const names = new Map<Tensor, string>();
@@ -337,35 +342,36 @@ export function exportOnnx(model: Module, o: OnnxExportOptions = {}): OnnxExport
   builder.reserve(ONNX_OUTPUT);
   for (const n of names.values()) builder.reserve(n);
   const valueName = new Map<number, string>();
-  const finalIndex = a.live[a.live.length - 1]!;
+  // A node operand is an earlier live event (the order is topological), converted already.
+  const earlier = <T>(m: ReadonlyMap<number, T>, r: { index: number }): T => defined(m.get(r.index), 'an earlier op of the trace');
+  const finalIndex = last(a.live, 'live events').index;
+  const outFactorsOf = (i: number): number[] => defined(factors.get(i), 'batch factors of a live op');
   const inputFactors = [1, ...inputShape.map(() => 0)];
-  for (const i of a.live) {
-    const ev = a.events[i]!;
+  for (const { index: i, event: ev, refs } of a.live) {
     const convert = ev.op.onnx;
     if (!convert) throw new ExportError(`op ${ev.op.name} has no ONNX mapping (supported: ${onnxSupportedOps().join(', ')})`);
-    const refs = a.refs.get(i)!;
-    const ins = refs.map((r, k): string | null => {
+    const ins = refs.map((r): string | null => {
       switch (r.kind) {
         case 'none': return null;
         case 'input': return ONNX_INPUT;
-        case 'param': return builder.param(r.name, ev.inputs[k]!);
-        case 'node': return valueName.get(r.index)!;
+        case 'param': return builder.param(r.name, r.t);
+        case 'node': return earlier(valueName, r);
         case 'const':
           if (r.t.dtype !== 'float32') throw new ExportError(`a constant of dtype ${r.t.dtype} in op ${ev.op}; ONNX export needs float32`);
           return builder.constF32(r.t.data, r.t.shape);
       }
     });
-    const inFactors = refs.map((r, k): number[] | null => {
+    const inFactors = refs.map((r): number[] | null => {
       switch (r.kind) {
         case 'none': return null;
         case 'input': return inputFactors;
-        case 'node': return factors.get(r.index)!;
-        default: return ev.inputs[k]!.shape.map(() => 0);
+        case 'node': return earlier(factors, r);
+        default: return r.t.shape.map(() => 0);
       }
     });
     const out = i === finalIndex ? ONNX_OUTPUT : builder.fresh(ev.op.name);
     try {
-      convert({ emit, opset, inputs: ev.inputs, attrs: ev.attrs, output: ev.output, names: ins, inFactors, outFactors: factors.get(i)!, out });
+      convert({ emit, opset, inputs: ev.inputs, attrs: ev.attrs, output: ev.output, names: ins, inFactors, outFactors: outFactorsOf(i), out });
     } catch (e) {
       if (e instanceof OnnxRuleError) throw new ExportError(e.message.startsWith('operand') ? `${ev.op.name}: ${e.message}` : e.message);
       throw e;
@@ -384,10 +390,10 @@ export function exportOnnx(model: Module, o: OnnxExportOptions = {}): OnnxExport
     node: builder.nodes,
     initializer: builder.inits,
     input: [valueInfo(ONNX_INPUT, [a.batch, ...inputShape], inputFactors)],
-    output: [valueInfo(ONNX_OUTPUT, outShape, factors.get(finalIndex)!)],
+    output: [valueInfo(ONNX_OUTPUT, outShape, outFactorsOf(finalIndex))],
   };
   const msg = {
-    irVersion: IR_FOR_OPSET[opset]!,
+    irVersion,
     opsetImport: [{ domain: '', version: opset }],
     producerName: 'pai',
     producerVersion: o.producerVersion ?? '',

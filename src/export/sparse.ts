@@ -28,6 +28,7 @@
 import type { Module } from '../nn/module.js';
 import { entriesToTensors, stateDictEntries } from '../nn/serialize.js';
 import { writeFileAtomic } from '../tensor/atomic-file.js';
+import { defined } from '../tensor/checked.js';
 import { readSafetensors, serializeSafetensors, SafetensorsError, type StDtype, type StEntry } from '../tensor/safetensors.js';
 
 /** The format tag of pai's sparse safetensors files. */
@@ -70,6 +71,12 @@ export interface SparseReport {
 
 const FLOAT_WIDTH: Partial<Record<StDtype, number>> = { F32: 4, F64: 8 };
 
+// The loops over values and index bits check each read in the loop (free for an index inside the
+// array) instead of asserting it.
+function outside(op: string): RangeError {
+  return new RangeError(`internal: ${op}: an index outside its array`);
+}
+
 /** Word view of an F32/F64 array: a position is stored when any of its words is non-zero. */
 function storedMask(e: StEntry, n: number): Uint8Array {
   const data = e.data as Float32Array | Float64Array;
@@ -78,7 +85,11 @@ function storedMask(e: StEntry, n: number): Uint8Array {
   const m = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     let nz = 0;
-    for (let w = 0; w < per; w++) nz |= words[i * per + w]!;
+    for (let w = 0; w < per; w++) {
+      const x = words[i * per + w];
+      if (x === undefined) throw outside('storedMask');
+      nz |= x;
+    }
     m[i] = nz !== 0 ? 1 : 0;
   }
   return m;
@@ -118,7 +129,12 @@ function encodeDelta(mask: Uint8Array, width: 1 | 2 | 4, units: number): Uint8Ar
 
 function encodeBitmap(mask: Uint8Array): Uint8Array {
   const out = new Uint8Array(Math.ceil(mask.length / 8));
-  for (let i = 0; i < mask.length; i++) if (mask[i]) out[i >> 3]! |= 1 << (i & 7);
+  for (let i = 0; i < mask.length; i++) {
+    if (!mask[i]) continue;
+    const b = out[i >> 3];
+    if (b === undefined) throw outside('encodeBitmap');
+    out[i >> 3] = b | (1 << (i & 7));
+  }
   return out;
 }
 
@@ -131,7 +147,11 @@ function gather(e: StEntry, mask: Uint8Array, k: number): StEntry {
   let j = 0;
   for (let i = 0; i < mask.length; i++) {
     if (!mask[i]) continue;
-    for (let w = 0; w < per; w++) dw[j * per + w] = sw[i * per + w]!;
+    for (let w = 0; w < per; w++) {
+      const x = sw[i * per + w];
+      if (x === undefined) throw outside('gather');
+      dw[j * per + w] = x;
+    }
     j++;
   }
   return { dtype: e.dtype, shape: [k], data: vals };
@@ -152,8 +172,8 @@ export function encodeSparse(state: ReadonlyMap<string, StEntry>): { entries: Ma
     if (size === undefined || n === 0) { dense(); continue; }
     const mask = storedMask(e, n);
     let k = 0;
-    for (let i = 0; i < n; i++) k += mask[i]!;
-    type Choice = { encoding: SparseEncoding; width?: 1 | 2 | 4; bytes: number; units?: number };
+    for (let i = 0; i < n; i++) k += mask[i] ? 1 : 0;
+    type Choice = { encoding: 'dense'; bytes: number } | { encoding: 'bitmap'; bytes: number } | { encoding: 'delta'; width: 1 | 2 | 4; bytes: number; units: number };
     // A sparse tensor costs header text too: a second entry and its line in the pai_sparse table
     // (about 130 bytes plus the name twice), which decides for small tensors such as BN vectors.
     const header = 130 + 2 * name.length;
@@ -165,10 +185,10 @@ export function encodeSparse(state: ReadonlyMap<string, StEntry>): { entries: Ma
     // Strictly smaller only: ties keep the simpler encoding listed first.
     const best = choices.reduce((a, b) => (b.bytes < a.bytes ? b : a));
     if (best.encoding === 'dense') { dense(); continue; }
-    const index = best.encoding === 'bitmap' ? encodeBitmap(mask) : encodeDelta(mask, best.width!, best.units!);
+    const index = best.encoding === 'bitmap' ? encodeBitmap(mask) : encodeDelta(mask, best.width, best.units);
     entries.set(name + VALUES, gather(e, mask, k));
     entries.set(name + INDEX, { dtype: 'U8', shape: [index.length], data: index });
-    infos.set(name, { encoding: best.encoding, dtype: e.dtype, shape: [...e.shape], stored: k, ...(best.width ? { width: best.width } : {}) });
+    infos.set(name, { encoding: best.encoding, dtype: e.dtype, shape: [...e.shape], stored: k, ...(best.encoding === 'delta' ? { width: best.width } : {}) });
   }
   return { entries, infos };
 }
@@ -186,8 +206,10 @@ export function serializeSparse(state: ReadonlyMap<string, StEntry>, metadata: R
   const bytes = serializeSafetensors(entries, meta);
   const denseBytes = serializeSafetensors(new Map(state), metadata).length;
   const tensors: SparseTensorReport[] = [...infos].map(([name, info]) => {
-    const orig = state.get(name)!;
-    const bytesHere = info.encoding === 'dense' ? entryBytes(orig) : entryBytes(entries.get(name + VALUES)!) + entryBytes(entries.get(name + INDEX)!);
+    // encodeSparse made one info per state entry, and a values and an index entry per sparse one.
+    const entry = (m: ReadonlyMap<string, StEntry>, key: string): StEntry => defined(m.get(key), 'an entry encodeSparse wrote');
+    const orig = entry(state, name);
+    const bytesHere = info.encoding === 'dense' ? entryBytes(orig) : entryBytes(entry(entries, name + VALUES)) + entryBytes(entry(entries, name + INDEX));
     return { name, ...info, numel: orig.data.length, bytes: bytesHere, denseBytes: entryBytes(orig) };
   });
   return { bytes, report: { sparseBytes: bytes.length, denseBytes, ratio: denseBytes / bytes.length, tensors } };
@@ -218,13 +240,21 @@ function decodeOne(path: string, name: string, info: SparseTensorInfo, values: S
   const place = (i: number): void => {
     if (i >= n) fail(path, `${name}: an index points past its ${n} values`);
     if (j >= info.stored) fail(path, `${name}: the index lists more positions than the ${info.stored} stored values`);
-    for (let w = 0; w < per; w++) dw[i * per + w] = sw[j * per + w]!;
+    for (let w = 0; w < per; w++) {
+      const x = sw[j * per + w];
+      if (x === undefined) fail(path, `${name}: fewer stored values than the index lists`);
+      dw[i * per + w] = x;
+    }
     j++;
   };
   const bytes = index.data as Uint8Array;
   if (info.encoding === 'bitmap') {
     if (bytes.length !== Math.ceil(n / 8)) fail(path, `${name}: bitmap of ${bytes.length} bytes for ${n} values`);
-    for (let i = 0; i < n; i++) if (bytes[i >> 3]! & (1 << (i & 7))) place(i);
+    for (let i = 0; i < n; i++) {
+      const b = bytes[i >> 3];
+      if (b === undefined) throw outside('decode bitmap');
+      if (b & (1 << (i & 7))) place(i);
+    }
   } else {
     const width = info.width;
     if (width !== 1 && width !== 2 && width !== 4) fail(path, `${name}: delta width ${JSON.stringify(width)} (expected 1, 2 or 4)`);
@@ -274,7 +304,7 @@ export function readSparse(path: string): { entries: Map<string, StEntry>; metad
     if (key !== name + VALUES && key !== name + INDEX) fail(path, `unexpected entry ${key}`);
     if (!Object.prototype.hasOwnProperty.call(sparse, name)) fail(path, `${key} belongs to no tensor of the header`);
     if (entries.has(name)) continue;
-    const info = { ...sparse[name]!, dtype: e.dtype } as SparseTensorInfo;
+    const info = { ...sparse[name], dtype: e.dtype } as SparseTensorInfo;
     if (info.encoding !== 'delta' && info.encoding !== 'bitmap') fail(path, `${name}: unknown encoding ${JSON.stringify(info.encoding)}`);
     if (info.dtype !== 'F32' && info.dtype !== 'F64') fail(path, `${name}: sparse values must be F32 or F64, got ${JSON.stringify(info.dtype)}`);
     if (!Array.isArray(info.shape) || info.shape.some((d) => !Number.isInteger(d) || d < 0)) fail(path, `${name}: bad shape ${JSON.stringify(info.shape)}`);

@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 import { checkArgument, checkOptions, is } from '../tensor/options.js';
+import { at, zip } from '../tensor/checked.js';
 import { Model, resolve, scaled, convOut, type ResolvedOptions } from './common.js';
 import { CifarResNet, type CifarResNetDepth } from './resnet_cifar.js';
 import { VGG, VGG_CFG, type VggName } from './vgg.js';
@@ -35,11 +36,12 @@ function cifarResNetCount(depth: CifarResNetDepth, adaptive: boolean, c: Resolve
   const w = [64, 128, 256, 512].map((x) => scaled(x, c.width));
   const bottleneck = depth === 50;
   const blocks = depth === 18 ? [2, 2, 2, 2] : [3, 4, 6, 3];
-  let n = 9 * c.inChannels * w[0]! + bnCount(w[0]!);
-  let inP = w[0]!, side = c.imageSize;
-  blocks.forEach((k, s) => {
+  const stem = at(w, 0, 'stage widths');
+  let n = 9 * c.inChannels * stem + bnCount(stem);
+  let inP = stem, side = c.imageSize;
+  zip(blocks, w, 'stages and their widths').forEach(([k, p], s) => {
     for (let b = 0; b < k; b++) {
-      const stride = s > 0 && b === 0 ? 2 : 1, p = w[s]!;
+      const stride = s > 0 && b === 0 ? 2 : 1;
       const out = bottleneck ? 4 * p : p;
       n += bottleneck ? inP * p + bnCount(p) + 9 * p * p + bnCount(p) + p * out + bnCount(out) : 9 * inP * p + bnCount(p) + 9 * p * p + bnCount(p);
       if (stride !== 1 || inP !== out) n += inP * out + bnCount(out);
@@ -65,7 +67,8 @@ function vggCount(v: VggName, c: ResolvedOptions): number {
 function lthCount(depth: number, c: ResolvedOptions): number {
   const w = [16, 32, 64].map((x) => scaled(x, c.width));
   const k = (depth - 2) / 6;
-  let n = 9 * c.inChannels * w[0]! + bnCount(w[0]!), f = w[0]!;
+  const stem = at(w, 0, 'stage widths');
+  let n = 9 * c.inChannels * stem + bnCount(stem), f = stem;
   w.forEach((p, s) => {
     for (let b = 0; b < k; b++) {
       n += 9 * f * p + bnCount(p) + 9 * p * p + bnCount(p);
@@ -80,10 +83,11 @@ function imagenetCount(depth: 18 | 50, c: ResolvedOptions): number {
   const w = [64, 128, 256, 512].map((x) => scaled(x, c.width));
   const bottleneck = depth === 50;
   const blocks = depth === 18 ? [2, 2, 2, 2] : [3, 4, 6, 3];
-  let n = 49 * c.inChannels * w[0]! + bnCount(w[0]!), inP = w[0]!;
-  blocks.forEach((k, s) => {
+  const stem = at(w, 0, 'stage widths');
+  let n = 49 * c.inChannels * stem + bnCount(stem), inP = stem;
+  zip(blocks, w, 'stages and their widths').forEach(([k, p], s) => {
     for (let b = 0; b < k; b++) {
-      const stride = s > 0 && b === 0 ? 2 : 1, p = w[s]!;
+      const stride = s > 0 && b === 0 ? 2 : 1;
       const out = bottleneck ? 4 * p : p;
       n += bottleneck ? inP * p + bnCount(p) + 9 * p * p + bnCount(p) + p * out + bnCount(out) : 9 * inP * p + bnCount(p) + 9 * p * p + bnCount(p);
       if (stride !== 1 || inP !== out) n += inP * out + bnCount(out);

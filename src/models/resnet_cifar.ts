@@ -6,6 +6,7 @@
 
 import { Tensor } from '../tensor/tensor.js';
 import { ShapeError, shapeStr } from '../tensor/shape.js';
+import { at, zip } from '../tensor/checked.js';
 import * as F from '../autograd/ops/index.js';
 import { Module } from '../nn/module.js';
 import { BatchNorm2d, Conv2d, Linear, Sequential, type InitOptions } from '../nn/layers.js';
@@ -100,17 +101,18 @@ export class CifarResNet extends Model {
     const io: InitOptions = { gen: initGen(o), init: c.init as InitScheme };
     this.widths = [64, 128, 256, 512].map((w) => scaled(w, c.width));
 
-    this.conv1 = this.registerModule('conv1', new Conv2d(c.inChannels, this.widths[0]!, 3, { padding: 1, bias: false, ...io }));
-    this.bn1 = this.registerModule('bn1', new BatchNorm2d(this.widths[0]!));
-    let inPlanes = this.widths[0]!;
+    const stem = at(this.widths, 0, 'stage widths');
+    this.conv1 = this.registerModule('conv1', new Conv2d(c.inChannels, stem, 3, { padding: 1, bias: false, ...io }));
+    this.bn1 = this.registerModule('bn1', new BatchNorm2d(stem));
+    let inPlanes = stem;
     let side = c.imageSize;
-    plan.blocks.forEach((n, s) => {
+    zip(plan.blocks, this.widths, 'stages and their widths').forEach(([n, width], s) => {
       const stage = new Sequential();
       for (let b = 0; b < n; b++) {
         const stride = s > 0 && b === 0 ? 2 : 1;
         const blk: Block = plan.block === 'basic'
-          ? new BasicBlock(inPlanes, this.widths[s]!, stride, io)
-          : new Bottleneck(inPlanes, this.widths[s]!, stride, io);
+          ? new BasicBlock(inPlanes, width, stride, io)
+          : new Bottleneck(inPlanes, width, stride, io);
         stage.append(blk);
         inPlanes = blk.outChannels;
         side = convOut(side, 3, stride, 1);

@@ -5,6 +5,7 @@
 
 import { Tensor } from '../tensor/tensor.js';
 import { ShapeError, shapeStr } from '../tensor/shape.js';
+import { at, zip } from '../tensor/checked.js';
 import * as F from '../autograd/ops/index.js';
 import { Module } from '../nn/module.js';
 import { BatchNorm2d, Conv2d, Linear, Sequential, type InitOptions } from '../nn/layers.js';
@@ -79,14 +80,15 @@ export class ImageNetResNet extends Model {
     const io: InitOptions = { gen: initGen(o), init: c.init as InitScheme };
     const widths = [64, 128, 256, 512].map((w) => scaled(w, c.width));
     const blocks = depth === 18 ? [2, 2, 2, 2] : [3, 4, 6, 3];
-    this.conv1 = this.registerModule('conv1', new Conv2d(c.inChannels, widths[0]!, 7, { stride: 2, padding: 3, bias: false, ...io }));
-    this.bn1 = this.registerModule('bn1', new BatchNorm2d(widths[0]!));
-    let inPlanes = widths[0]!;
-    blocks.forEach((n, s) => {
+    const stem = at(widths, 0, 'stage widths');
+    this.conv1 = this.registerModule('conv1', new Conv2d(c.inChannels, stem, 7, { stride: 2, padding: 3, bias: false, ...io }));
+    this.bn1 = this.registerModule('bn1', new BatchNorm2d(stem));
+    let inPlanes = stem;
+    zip(blocks, widths, 'stages and their widths').forEach(([n, width], s) => {
       const stage = new Sequential();
       for (let b = 0; b < n; b++) {
         const stride = s > 0 && b === 0 ? 2 : 1;
-        const blk = depth === 18 ? new TvBasicBlock(inPlanes, widths[s]!, stride, io) : new TvBottleneck(inPlanes, widths[s]!, stride, io);
+        const blk = depth === 18 ? new TvBasicBlock(inPlanes, width, stride, io) : new TvBottleneck(inPlanes, width, stride, io);
         stage.append(blk);
         inPlanes = blk.outChannels;
       }

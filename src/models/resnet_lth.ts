@@ -4,7 +4,8 @@
 // conv and linear weights with kaiming_normal, so that is the default here.
 
 import { Tensor } from '../tensor/tensor.js';
-import { ShapeError, shapeStr } from '../tensor/shape.js';
+import { shapeN, ShapeError, shapeStr } from '../tensor/shape.js';
+import { at } from '../tensor/checked.js';
 import * as F from '../autograd/ops/index.js';
 import { Module } from '../nn/module.js';
 import { BatchNorm2d, Conv2d, Linear, Sequential, type InitOptions } from '../nn/layers.js';
@@ -49,10 +50,11 @@ export class LthResNet extends Model {
     const io: InitOptions = { gen: initGen(o), init: c.init as InitScheme };
     const n = (depth - 2) / 6;
     const widths = [16, 32, 64].map((w) => scaled(w, c.width));
-    this.conv = this.registerModule('conv', new Conv2d(c.inChannels, widths[0]!, 3, { padding: 1, bias: false, ...io }));
-    this.bn = this.registerModule('bn', new BatchNorm2d(widths[0]!));
+    const stem = at(widths, 0, 'stage widths');
+    this.conv = this.registerModule('conv', new Conv2d(c.inChannels, stem, 3, { padding: 1, bias: false, ...io }));
+    this.bn = this.registerModule('bn', new BatchNorm2d(stem));
     this.blocks = new Sequential();
-    let f = widths[0]!;
+    let f = stem;
     widths.forEach((w, s) => {
       for (let b = 0; b < n; b++) {
         this.blocks.append(new LthBlock(f, w, s > 0 && b === 0, io));
@@ -69,7 +71,7 @@ export class LthResNet extends Model {
     let out = F.relu(this.bn.forward(this.conv.forward(x)));
     out = this.blocks.forward(out);
     // OpenLTH pools with a window of the map's width, i.e. globally on square maps.
-    out = F.avgPool2d(out, out.shape[3]!);
+    out = F.avgPool2d(out, shapeN(`resnet${this.depth}`, out.shape, 4, 'feature map')[3]);
     return this.fc.forward(F.flatten(out, 1));
   }
 }

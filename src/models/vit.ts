@@ -5,7 +5,7 @@
 
 import { Tensor } from '../tensor/tensor.js';
 import { zeros } from '../tensor/create.js';
-import { ShapeError, shapeStr } from '../tensor/shape.js';
+import { hasRank, ShapeError, shapeStr } from '../tensor/shape.js';
 import type { Generator } from '../tensor/random.js';
 import * as F from '../autograd/ops/index.js';
 import { Module } from '../nn/module.js';
@@ -106,8 +106,8 @@ export class VisionTransformer extends Model {
     if (cfg.init === 'timm') this.timmInit(gen);
   }
 
-  get clsToken(): Tensor { return this.getParameter('cls_token')!; }
-  get posEmbed(): Tensor { return this.getParameter('pos_embed')!; }
+  get clsToken(): Tensor { return this.requireParameter('cls_token'); }
+  get posEmbed(): Tensor { return this.requireParameter('pos_embed'); }
 
   /**
    * timm's default (`weight_init=''`): pos_embed and every Linear weight ~ trunc_normal(std .02)
@@ -126,10 +126,10 @@ export class VisionTransformer extends Model {
 
   forward(x: Tensor): Tensor {
     const c = this.config;
-    if (x.ndim !== 4 || x.shape[1] !== c.inChannels || x.shape[2] !== c.imageSize || x.shape[3] !== c.imageSize) {
+    if (!hasRank(x.shape, 4) || x.shape[1] !== c.inChannels || x.shape[2] !== c.imageSize || x.shape[3] !== c.imageSize) {
       throw new ShapeError(`ViT: expected input [N, ${c.inChannels}, ${c.imageSize}, ${c.imageSize}], got ${shapeStr(x.shape)}`);
     }
-    const b = x.shape[0]!;
+    const b = x.shape[0];
     let h = this.patchEmbed.forward(x);
     h = F.concat([F.expand(this.clsToken, [b, 1, c.dim]), h], 1);
     h = F.add(h, this.posEmbed);

@@ -2,6 +2,7 @@
 // distributions do not). Fan-in of a weight [out, in, *k] is in * prod(k).
 
 import { Tensor } from '../tensor/tensor.js';
+import { hasMinRank } from '../tensor/shape.js';
 import type { Generator } from '../tensor/random.js';
 
 /** A weight initialisation: PyTorch's default (kaiming_uniform with a = sqrt(5)) or kaiming_normal. */
@@ -9,17 +10,14 @@ export type InitScheme = 'default' | 'kaiming_normal';
 
 /** The fan-in of a weight of this shape (input features times the kernel size), as PyTorch computes it. */
 export function fanIn(shape: readonly number[]): number {
-  if (shape.length < 2) throw new RangeError(`fan_in needs a weight of rank >= 2, got [${shape.join(', ')}]`);
-  let f = shape[1]!;
-  for (let i = 2; i < shape.length; i++) f *= shape[i]!;
-  return f;
+  if (!hasMinRank(shape, 2)) throw new RangeError(`fan_in needs a weight of rank >= 2, got [${shape.join(', ')}]`);
+  return shape.slice(2).reduce((f, k) => f * k, shape[1]);
 }
 
 /** The fan-out of a weight of this shape (output features times the kernel size). */
 export function fanOut(shape: readonly number[]): number {
-  let f = shape[0]!;
-  for (let i = 2; i < shape.length; i++) f *= shape[i]!;
-  return f;
+  if (!hasMinRank(shape, 1)) throw new RangeError(`fan_out needs a weight of rank >= 1, got [${shape.join(', ')}]`);
+  return shape.slice(2).reduce((f, k) => f * k, shape[0]);
 }
 
 /** Fills t in place with uniform values in [low, high) from gen; returns t. */

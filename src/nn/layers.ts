@@ -37,7 +37,7 @@ export class Conv2d extends Module {
     this.registerParameter('weight', w);
     this.registerParameter('bias', b);
   }
-  get weight(): Tensor { return this.getParameter('weight')!; }
+  get weight(): Tensor { return this.requireParameter('weight'); }
   get bias(): Tensor | null { return this.getParameter('bias'); }
   forward(x: Tensor): Tensor {
     return F.conv2d(x, this.weight, this.bias, this.options);
@@ -56,7 +56,7 @@ export class Linear extends Module {
     this.registerParameter('weight', w);
     this.registerParameter('bias', b);
   }
-  get weight(): Tensor { return this.getParameter('weight')!; }
+  get weight(): Tensor { return this.requireParameter('weight'); }
   get bias(): Tensor | null { return this.getParameter('bias'); }
   forward(x: Tensor): Tensor {
     return F.linear(x, this.weight, this.bias);
@@ -97,9 +97,9 @@ export class BatchNorm extends Module {
     const useBatchStats = this.training || !rm;
     let momentum = this.momentum ?? 0;
     if (this.training && rm) {
-      const nbt = this.getBuffer('num_batches_tracked')!;
-      nbt.data[0] = nbt.data[0]! + 1;
-      if (this.momentum === null) momentum = 1 / nbt.data[0]!;
+      const nbt = this.requireBuffer('num_batches_tracked');
+      nbt.data[0] = nbt.item() + 1;
+      if (this.momentum === null) momentum = 1 / nbt.item();
     }
     return F.batchNorm(x, {
       runningMean: this.training ? rm : rm, runningVar: rv, weight: this.weight, bias: this.bias,
@@ -199,7 +199,11 @@ export class Sequential extends Module {
   }
   get length(): number { return this.order.length; }
   /** The i-th layer. */
-  at(i: number): Module { return this.order[i]!; }
+  at(i: number): Module {
+    const m = this.order[i];
+    if (!m) throw new RangeError(`Sequential.at(${i}): there are ${this.order.length} layers`);
+    return m;
+  }
   forward(x: Tensor): Tensor {
     let h = x;
     for (const m of this.order) h = m.forward(h);

@@ -53,6 +53,18 @@ export abstract class Module {
   getParameter(name: string): Tensor | null { return this._parameters.get(name) ?? null; }
   /** This module's own buffer `name`, or null. */
   getBuffer(name: string): Tensor | null { return this._buffers.get(name)?.tensor ?? null; }
+  /** A parameter the module's constructor registers, or an error naming it when it has been removed. */
+  protected requireParameter(name: string): Tensor {
+    const t = this.getParameter(name);
+    if (!t) throw new Error(`${this.constructor.name}: parameter ${name} is not set`);
+    return t;
+  }
+  /** A buffer the module's constructor registers, or an error naming it when it has been removed. */
+  protected requireBuffer(name: string): Tensor {
+    const t = this.getBuffer(name);
+    if (!t) throw new Error(`${this.constructor.name}: buffer ${name} is not set`);
+    return t;
+  }
   /** This module's child `name`, if any. */
   getModule(name: string): Module | undefined { return this._modules.get(name); }
 

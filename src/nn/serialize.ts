@@ -20,7 +20,8 @@ export function stateDictEntries(module: Module, path = '<state dict>'): Map<str
     if (!ints.has(name)) { entries.set(name, fromTensor(t)); continue; }
     const data = new BigInt64Array(t.size);
     for (let i = 0; i < t.size; i++) {
-      const v = t.data[i]!;
+      const v = t.data[i];
+      if (v === undefined) throw new RangeError(`internal: saveStateDict: ${name} holds fewer values than its size`);
       // A counter that is not an exact integer is a bug upstream; writing a rounded one would hide it.
       if (!Number.isSafeInteger(v)) throw new RangeError(`saveStateDict ${path}: int64 entry ${name} holds ${v}, not an integer`);
       data[i] = BigInt(v);
@@ -53,7 +54,8 @@ function int64ToF64(e: StEntry, path: string, name: string): Tensor {
   const out = new Float64Array(src.length);
   const lim = BigInt(Number.MAX_SAFE_INTEGER);
   for (let i = 0; i < src.length; i++) {
-    const v = src[i]!;
+    const v = src[i];
+    if (v === undefined) throw new RangeError(`internal: safetensors ${path}: tensor ${JSON.stringify(name)}: index outside its values`);
     if (v > lim || v < -lim) throw new SafetensorsError(`safetensors ${path}: tensor ${JSON.stringify(name)}: I64 value ${v} is outside the exactly representable range`);
     out[i] = Number(v);
   }

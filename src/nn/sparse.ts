@@ -52,7 +52,7 @@ export class SparseConv2d extends Module {
     this.training = dense.training;
   }
   /** The kept weights, one per pattern entry. */
-  get weight(): Tensor { return this.getParameter('weight')!; }
+  get weight(): Tensor { return this.requireParameter('weight'); }
   get bias(): Tensor | null { return this.getParameter('bias'); }
   forward(x: Tensor): Tensor {
     return F.sparseConv2d(x, this.weight, this.pattern, this.bias, this.options);
@@ -73,7 +73,7 @@ export class SparseLinear extends Module {
     this.registerParameter('bias', dense.bias);
     this.training = dense.training;
   }
-  get weight(): Tensor { return this.getParameter('weight')!; }
+  get weight(): Tensor { return this.requireParameter('weight'); }
   get bias(): Tensor | null { return this.getParameter('bias'); }
   forward(x: Tensor): Tensor {
     return F.sparseLinear(x, this.weight, this.pattern, this.bias);

@@ -12,9 +12,11 @@ import { add, mul, mulScalar, softmax, sum } from '../autograd/ops/index.js';
 import { scalar } from '../tensor/create.js';
 import { backendFor } from '../kernels/index.js';
 import { Tensor, allocate } from '../tensor/tensor.js';
-import { shapeStr } from '../tensor/shape.js';
+import { hasRank, shapeMin, shapeStr } from '../tensor/shape.js';
+import { at, zip } from '../tensor/checked.js';
 import type { Generator } from '../tensor/random.js';
-import { DEFAULT_COMPUTE_BATCH, noteOnce, requireData, temperedLoss, zeroScores, type MaskData, type ScoreContext } from './context.js';
+import { DEFAULT_COMPUTE_BATCH, noteOnce, requireData, sampleCount, temperedLoss, zeroScores, type MaskData, type ScoreContext } from './context.js';
+import { addInto, factorColumn } from './loops.js';
 import { PruneError } from './types.js';
 
 export function computeBatchOf(ctx: ScoreContext): number {
@@ -32,13 +34,12 @@ function* chunks(n: number, size: number): IterableIterator<[number, number]> {
 }
 
 function sampleRange(data: MaskData, s: number, e: number): { x: Tensor; y: Int32Array } {
-  const per = data.x.size / data.x.shape[0]!;
+  const per = data.x.size / sampleCount(data);
   return { x: new Tensor(data.x.data.subarray(s * per, e * per), [e - s, ...data.x.shape.slice(1)]), y: data.y.subarray(s, e) };
 }
 
 function accumulateInto(acc: Tensor, v: Tensor): void {
-  const a = acc.data, d = v.data;
-  for (let i = 0; i < a.length; i++) a[i] = a[i]! + d[i]!;
+  addInto(acc.data, v.data);
 }
 
 function refuse(ctx: ScoreContext, criterion: string, why: string): null {
@@ -61,12 +62,12 @@ function addRowSum(acc: Tensor, g: Tensor, rows: number): void {
  */
 function momentSink(sums: Tensor[] | null, squares: Tensor[]): PerSampleSink {
   return {
-    moments: (i) => ({ sum: sums ? sums[i]!.data : null, squares: squares[i]!.data }),
+    moments: (i) => ({ sum: sums ? at(sums, i, 'gradient sums').data : null, squares: at(squares, i, 'gradient squares').data }),
     add: (i, _start, g) => {
-      const rows = g.shape[0]!;
-      if (sums) addRowSum(sums[i]!, g, rows);
+      const rows = shapeMin('per-sample gradients', g.shape, 1, 'stack')[0];
+      if (sums) addRowSum(at(sums, i, 'gradient sums'), g, rows);
       backendFor(g.dtype).unary('square', g.data, g.data);
-      addRowSum(squares[i]!, g, rows);
+      addRowSum(at(squares, i, 'gradient squares'), g, rows);
     },
   };
 }
@@ -77,7 +78,7 @@ function momentSink(sums: Tensor[] | null, squares: Tensor[]): PerSampleSink {
  */
 export function batchedGradientMoments(ctx: ScoreContext, criterion: string, T: number): { sum: Tensor[]; squares: Tensor[]; samples: number } | null {
   const data = requireData(ctx, criterion);
-  const N = data.x.shape[0]!;
+  const N = sampleCount(data);
   const sums = zeroScores(ctx), squares = zeroScores(ctx);
   const sink = momentSink(sums, squares);
   ctx.model.eval();
@@ -105,14 +106,14 @@ export function batchedGradientMoments(ctx: ScoreContext, criterion: string, T: 
  */
 export function batchedGradientSum(ctx: ScoreContext, criterion: string, T: number): { sum: Tensor[]; samples: number } {
   const data = requireData(ctx, criterion);
-  const N = data.x.shape[0]!;
+  const N = sampleCount(data);
   const acc = zeroScores(ctx);
   ctx.model.eval();
   for (const [s, e] of chunks(N, computeBatchOf(ctx))) {
     const { x, y } = sampleRange(data, s, e);
     const loss = temperedLoss(ctx.model, x, y, T);
     const g = grad(loss, ctx.params, { allowUnused: true, gradOutputs: [scalar(e - s, { dtype: loss.dtype })] });
-    g.forEach((gi, i) => accumulateInto(acc[i]!, gi));
+    for (const [gi, a] of zip(g, acc, 'gradients and sums')) accumulateInto(a, gi);
   }
   return { sum: acc, samples: N };
 }
@@ -123,7 +124,7 @@ export function batchedGradientSum(ctx: ScoreContext, criterion: string, T: numb
  */
 export function batchedGgnSum(ctx: ScoreContext, criterion: string, T: number): { squares: Tensor[]; samples: number } | null {
   const data = requireData(ctx, criterion);
-  const N = data.x.shape[0]!;
+  const N = sampleCount(data);
   const squares = zeroScores(ctx);
   const sink = momentSink(null, squares);
   ctx.model.eval();
@@ -132,20 +133,16 @@ export function batchedGgnSum(ctx: ScoreContext, criterion: string, T: number): 
     const n = e - s;
     const why = withPerSampleGradients(ctx.params, n, (ps) => {
       const out = ctx.model.forward(x);
-      if (out.ndim !== 2) throw new PruneError(`${criterion}: model output must be [N, classes], got ${shapeStr(out.shape)}`);
+      if (!hasRank(out.shape, 2)) throw new PruneError(`${criterion}: model output must be [N, classes], got ${shapeStr(out.shape)}`);
       const bad = checkPerSampleGraph([out], true);
       if (bad) return bad;
       ps.setSink(sink);
       ps.setMode('report');
-      const C = out.shape[1]!;
+      const C = out.shape[1];
       const p = noGrad(() => softmax(T === 1 ? out.detach() : mulScalar(out.detach(), 1 / T), 1)).data;
       for (let c = 0; c < C; c++) {
         const cot = allocate(out.dtype, n * C);
-        for (let r = 0; r < n; r++) {
-          const sc = Math.sqrt(p[r * C + c]!);
-          if (sc === 0) continue;
-          for (let j = 0; j < C; j++) cot[r * C + j] = (sc * ((j === c ? 1 : 0) - p[r * C + j]!)) / T;
-        }
+        for (let r = 0; r < n; r++) factorColumn(p, cot, r, c, C, T);
         grad(out, ctx.params, { gradOutputs: [new Tensor(cot, out.shape)], retainGraph: c < C - 1, allowUnused: true });
         if (ps.unsupported()) return ps.unsupported();
       }
@@ -167,7 +164,7 @@ export function batchedGgnSum(ctx: ScoreContext, criterion: string, T: number): 
  */
 export function batchedHutchinsonSum(ctx: ScoreContext, criterion: string, K: number, T: number, probes: Generator): Tensor[] | null {
   const data = requireData(ctx, criterion);
-  const N = data.x.shape[0]!;
+  const N = sampleCount(data);
   const acc = zeroScores(ctx);
   const perChunk = Math.max(1, Math.floor(computeBatchOf(ctx) / K));
   const per = data.x.size / N;
@@ -183,10 +180,11 @@ export function batchedHutchinsonSum(ctx: ScoreContext, criterion: string, K: nu
     for (let r = 0; r < rows; r++) {
       const n = s + Math.floor(r / K);
       xr.set(data.x.data.subarray(n * per, (n + 1) * per), r * per);
-      yr[r] = data.y[n]!;
+      yr[r] = at(data.y, n, 'mask labels');
     }
-    const z = ctx.params.map((p, i) => new Tensor(zBuf[i]!.subarray(0, rows * p.size), [rows, ...p.shape]));
-    for (let r = 0; r < rows; r++) ctx.params.forEach((p, i) => probes.fillRademacher(z[i]!.data.subarray(r * p.size, (r + 1) * p.size)));
+    const z = zip(ctx.params, zBuf, 'parameters and probe buffers').map(([p, buf]) => new Tensor(buf.subarray(0, rows * p.size), [rows, ...p.shape]));
+    const paramProbes = zip(ctx.params, z, 'parameters and probes');
+    for (let r = 0; r < rows; r++) for (const [p, zi] of paramProbes) probes.fillRademacher(zi.data.subarray(r * p.size, (r + 1) * p.size));
     const why = withPerSampleGradients(ctx.params, rows, (ps) => {
       const loss = temperedLoss(ctx.model, new Tensor(xr, [rows, ...data.x.shape.slice(1)]), yr, T);
       const bad = checkPerSampleGraph([loss], false);
@@ -202,11 +200,11 @@ export function batchedHutchinsonSum(ctx: ScoreContext, criterion: string, K: nu
       if (bad2) return bad2;
       ps.setMode('report');
       ps.setSink({
-        probeDot: (i) => ({ z: z[i]!.data, acc: acc[i]!.data }),
+        probeDot: (i) => ({ z: at(z, i, 'probes').data, acc: at(acc, i, 'sums').data }),
         add: (i, start, h) => noGrad(() => {
-          const c = h.shape[0]!, size = h.size / c;
-          const zi = new Tensor(z[i]!.data.subarray(start * size, (start + c) * size), [c, size]);
-          accumulateInto(acc[i]!, sum(mul(new Tensor(h.data, [c, size]), zi), 0));
+          const c = shapeMin('per-sample Hz', h.shape, 1, 'stack')[0], size = h.size / c;
+          const zi = new Tensor(at(z, i, 'probes').data.subarray(start * size, (start + c) * size), [c, size]);
+          accumulateInto(at(acc, i, 'sums'), sum(mul(new Tensor(h.data, [c, size]), zi), 0));
         }),
       });
       grad(gz, ctx.params, { allowUnused: true });

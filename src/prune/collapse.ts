@@ -5,6 +5,8 @@
 // cancellation, so the output depends on the input exactly when some path survives.
 
 import { ones } from '../tensor/create.js';
+import { defined } from '../tensor/checked.js';
+import { shapeMin } from '../tensor/shape.js';
 import { grad } from '../autograd/graph.js';
 import { sum } from '../autograd/ops/index.js';
 import type { Module } from '../nn/module.js';
@@ -47,7 +49,7 @@ export function pathSurvives(model: Module, masks: Masks, inputShape: readonly n
       const m = masks.get(name);
       const d = p.data;
       if (p.ndim >= 2) {
-        const fanIn = p.size / p.shape[0]!;
+        const fanIn = p.size / shapeMin('pathSurvives', p.shape, 1, name)[0];
         for (let i = 0; i < d.length; i++) d[i] = (m && m.data[i] === 0 ? 0 : 1) / fanIn;
       } else if (name.endsWith('bias')) {
         d.fill(0);
@@ -63,7 +65,7 @@ export function pathSurvives(model: Module, masks: Masks, inputShape: readonly n
     model.eval();
     const x = ones([1, ...inputShape], { dtype: 'float64', requiresGrad: true });
     const out = model.forward(x);
-    const g = grad(sum(out), [x], { allowUnused: true })[0]!;
+    const g = defined(grad(sum(out), [x], { allowUnused: true })[0], 'gradient of the input');
     let any = false;
     for (let i = 0; i < g.size && !any; i++) if (g.data[i] !== 0) any = true;
     return any;

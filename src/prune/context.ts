@@ -4,10 +4,12 @@
 import { Tensor } from '../tensor/tensor.js';
 import { zerosLike } from '../tensor/create.js';
 import type { Generator } from '../tensor/random.js';
-import { shapeStr } from '../tensor/shape.js';
+import { shapeMin, shapeStr } from '../tensor/shape.js';
+import { zip } from '../tensor/checked.js';
 import type { Module } from '../nn/module.js';
 import { crossEntropy, mulScalar, sliceAxes } from '../autograd/ops/index.js';
 import { PruneError, type Scores, type Semantics } from './types.js';
+import { addScaledInto } from './loops.js';
 
 /** Mask data: images [N, C, H, W] and integer labels, used in order. */
 export interface MaskData { x: Tensor; y: Int32Array }
@@ -62,7 +64,7 @@ export function noteOnce(ctx: ScoreContext, message: string): void {
 export function makeContext(model: Module, o: Omit<ScoreContext, 'model' | 'names' | 'params'>): ScoreContext {
   const np = model.namedParameters();
   if (o.data) {
-    const n = o.data.x.shape[0]!;
+    const n = sampleCount(o.data);
     if (o.data.y.length !== n) throw new PruneError(`mask data has ${n} images but ${o.data.y.length} labels`);
     if (n === 0) throw new PruneError('mask data is empty');
   }
@@ -73,8 +75,13 @@ export function makeContext(model: Module, o: Omit<ScoreContext, 'model' | 'name
 
 /** The same context over a subset of the parameters (in their named_parameters order). */
 export function restrictTo(ctx: ScoreContext, names: ReadonlySet<string>): ScoreContext {
-  const keep = ctx.names.map((n, i) => [n, i] as const).filter(([n]) => names.has(n));
-  return { ...ctx, names: keep.map(([n]) => n), params: keep.map(([, i]) => ctx.params[i]!) };
+  const keep = zip(ctx.names, ctx.params, 'parameter names and tensors').filter(([n]) => names.has(n));
+  return { ...ctx, names: keep.map(([n]) => n), params: keep.map(([, p]) => p) };
+}
+
+/** The number of images of the mask data (its first axis). */
+export function sampleCount(data: MaskData): number {
+  return shapeMin('mask data', data.x.shape, 1, 'images')[0];
 }
 
 export function requireData(ctx: ScoreContext, criterion: string): MaskData {
@@ -84,7 +91,7 @@ export function requireData(ctx: ScoreContext, criterion: string): MaskData {
 
 /** Mask batches in file order; the last one may be smaller. */
 export function* maskBatches(data: MaskData, batchSize: number): IterableIterator<{ x: Tensor; y: Int32Array; index: number; count: number }> {
-  const n = data.x.shape[0]!;
+  const n = sampleCount(data);
   const count = Math.ceil(n / batchSize);
   for (let b = 0; b < count; b++) {
     const s = b * batchSize, e = Math.min(n, s + batchSize);
@@ -105,20 +112,10 @@ export function zeroScores(ctx: ScoreContext): Tensor[] {
 }
 
 export function toScores(ctx: ScoreContext, values: Tensor[]): Scores {
-  const s: Scores = new Map();
-  ctx.names.forEach((n, i) => s.set(n, values[i]!));
-  return s;
+  return new Map(zip(ctx.names, values, 'parameter names and their scores'));
 }
 
 /** acc += v (in place, outside autograd). */
 export function accumulate(acc: Tensor, v: Tensor, scale = 1): void {
-  const a = acc.data, d = v.data;
-  for (let i = 0; i < a.length; i++) a[i] = a[i]! + scale * d[i]!;
-}
-
-/** Element-wise map into a fresh tensor shaped like `like`. */
-export function mapScores(like: Tensor, f: (i: number) => number): Tensor {
-  const out = zerosLike(like);
-  for (let i = 0; i < out.size; i++) out.data[i] = f(i);
-  return out;
+  addScaledInto(acc.data, v.data, scale);
 }

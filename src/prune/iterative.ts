@@ -5,6 +5,7 @@
 // s^((e+1)/E) on the pruned fraction (it prunes nearly everything at the first iteration).
 
 import type { Module } from '../nn/module.js';
+import { defined, zip } from '../tensor/checked.js';
 import type { MaskData } from './context.js';
 import { applyMasks } from './masking.js';
 import { makeMasks, checkSparsity } from './masks.js';
@@ -53,7 +54,8 @@ export function iterativePrune(model: Module, criterion: string, data: MaskData 
       o.onIteration?.(e, s);
     }
   } finally {
-    params.forEach(([, p], i) => p.data.set(saved[i]!));
+    for (const [[, p], s] of zip(params, saved, 'parameters and their saved copy')) p.data.set(s);
   }
-  return { masks: masks!, scores: scores! };
+  // iterations >= 1 (checked above), so the loop has set both.
+  return { masks: defined(masks, 'masks of the last iteration'), scores: defined(scores, 'scores of the last iteration') };
 }

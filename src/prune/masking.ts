@@ -9,6 +9,7 @@ import { isModule, type Module } from '../nn/module.js';
 import { checkArgument, is } from '../tensor/options.js';
 import { Tensor } from '../tensor/tensor.js';
 import { sameShape, shapeStr } from '../tensor/shape.js';
+import type { FloatArray } from '../kernels/interface.js';
 import { PruneError, type Masks } from './types.js';
 
 /** A mask that does not fit the model (a PruneError, so the CLI reports it as bad input). */
@@ -42,7 +43,7 @@ export class MaskEnforcer {
       const md = m.data;
       let z = 0;
       for (let i = 0; i < md.length; i++) {
-        const v = md[i]!;
+        const v = md[i];
         if (v === 0) z++;
         else if (v !== 1) throw new MaskError(`mask for ${name} holds ${v} at index ${i}; masks hold only 0 (pruned) and 1 (kept)`);
       }
@@ -60,7 +61,7 @@ export class MaskEnforcer {
   applyToWeights(): void {
     for (const { param, pruned } of this.entries) {
       const d = param.data;
-      for (let i = 0; i < pruned.length; i++) d[pruned[i]!] = 0;
+      zeroAt(d, pruned);
     }
   }
 
@@ -85,8 +86,7 @@ export class MaskEnforcer {
         d = d.slice();
         e.param.grad = new Tensor(d, g.shape);
       }
-      const idx = e.pruned;
-      for (let i = 0; i < idx.length; i++) d[idx[i]!] = 0;
+      zeroAt(d, e.pruned);
     }
   }
 
@@ -103,9 +103,11 @@ export class MaskEnforcer {
   check(): void {
     for (const { name, param, pruned } of this.entries) {
       const d = param.data;
-      for (let i = 0; i < pruned.length; i++) {
-        const v = d[pruned[i]!]!;
-        if (v !== 0) throw new MaskError(`pruned weight ${name}[${pruned[i]}] is ${v}, not 0: the mask was not enforced`);
+      for (let k = 0; k < pruned.length; k++) {
+        const i = pruned[k];
+        if (i === undefined) throw new RangeError('internal: pruned indices shorter than their length');
+        const v = d[i];
+        if (v !== 0) throw new MaskError(`pruned weight ${name}[${i}] is ${v}, not 0: the mask was not enforced`);
       }
     }
   }
@@ -113,6 +115,15 @@ export class MaskEnforcer {
   /** Kept fraction over the masked parameters (1 when nothing is masked). */
   get density(): number {
     return this.maskedCount === 0 ? 1 : 1 - this.prunedCount / this.maskedCount;
+  }
+}
+
+/** d[i] = 0 for every index i in idx. */
+function zeroAt(d: FloatArray, idx: Int32Array): void {
+  for (let k = 0; k < idx.length; k++) {
+    const i = idx[k];
+    if (i === undefined) throw new RangeError('internal: pruned indices shorter than their length');
+    d[i] = 0;
   }
 }
 

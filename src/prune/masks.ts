@@ -6,6 +6,8 @@ import { z } from 'zod';
 import { Tensor } from '../tensor/tensor.js';
 import { checkArgument, is } from '../tensor/options.js';
 import { shapeStr } from '../tensor/shape.js';
+import { at } from '../tensor/checked.js';
+import { firstNonFinite } from './loops.js';
 import { PruneError, type Masks, type Scope, type Scores } from './types.js';
 
 /** The number kept out of n at sparsity s, computed in float64 exactly as the paper's code does. */
@@ -26,26 +28,28 @@ export function checkSparsity(s: number, what = 'sparsity'): void {
  * ResNet-18's 11 million against 1-2 s for sorting them.
  */
 export function selectRank(a: Float64Array, rank: number): number {
+  const read = (i: number): number => {
+    const v = a[i];
+    if (v === undefined) throw new RangeError(`internal: selectRank: index ${i} outside ${a.length} values`);
+    return v;
+  };
   let lo = 0, hi = a.length - 1;
   for (let round = 0; lo < hi; round++) {
-    if (round >= 64) {
-      const part = a.subarray(lo, hi + 1).sort();
-      return part[rank - lo]!;
-    }
-    const mid = lo + ((hi - lo) >> 1);
-    const x = a[lo]!, y = a[mid]!, w = a[hi]!;
+    if (round >= 64) return at(a.subarray(lo, hi + 1).sort(), rank - lo, 'the sorted remaining range');
+    const x = read(lo), y = read(lo + ((hi - lo) >> 1)), w = read(hi);
     const pivot = x < y ? (y < w ? y : x < w ? w : x) : (x < w ? x : y < w ? w : y);
     // [lo, lt): < pivot, [lt, i): == pivot, (gt, hi]: > pivot.
     let lt = lo, i = lo, gt = hi;
     while (i <= gt) {
-      const v = a[i]!;
-      if (v < pivot) { a[i] = a[lt]!; a[lt] = v; lt++; i++; } else if (v > pivot) { a[i] = a[gt]!; a[gt] = v; gt--; } else i++;
+      const v = a[i];
+      if (v === undefined) throw new RangeError(`internal: selectRank: index ${i} outside ${a.length} values`);
+      if (v < pivot) { a[i] = read(lt); a[lt] = v; lt++; i++; } else if (v > pivot) { a[i] = read(gt); a[gt] = v; gt--; } else i++;
     }
     if (rank < lt) hi = lt - 1;
     else if (rank > gt) lo = gt + 1;
     else return pivot;
   }
-  return a[lo]!;
+  return read(lo);
 }
 
 /**
@@ -60,7 +64,11 @@ export function topKMask(v: Float32Array | Float64Array, k: number): Uint8Array 
   if (k <= 0) return keep;
   const kth = selectRank(Float64Array.from(v), n - k);
   let above = 0;
-  for (let i = 0; i < n; i++) if (v[i]! > kth) { keep[i] = 1; above++; }
+  for (let i = 0; i < n; i++) {
+    const x = v[i];
+    if (x === undefined) throw new RangeError('internal: topKMask: values shorter than their length');
+    if (x > kth) { keep[i] = 1; above++; }
+  }
   let room = k - above;
   for (let i = 0; i < n && room > 0; i++) if (v[i] === kth) { keep[i] = 1; room--; }
   return keep;
@@ -69,13 +77,11 @@ export function topKMask(v: Float32Array | Float64Array, k: number): Uint8Array 
 // An infinite score ties with every other infinite one, so the ranking among them would be decided
 // by position alone: as meaningless as NaN, and a sign of overflow (SynFlow in float32 on a deep net).
 function checkFinite(name: string, t: Tensor): void {
-  for (let i = 0; i < t.size; i++) {
-    const v = t.data[i]!;
-    if (v - v !== 0) {
-      const why = Number.isNaN(v) ? '' : ' (an overflow?)';
-      throw new PruneError(`scores for ${name} ${shapeStr(t.shape)} contain ${v} at flat index ${i}${why}; refusing to build a mask from them`);
-    }
-  }
+  const i = firstNonFinite(t.data);
+  if (i < 0) return;
+  const v = t.data[i];
+  const why = v !== undefined && Number.isNaN(v) ? '' : ' (an overflow?)';
+  throw new PruneError(`scores for ${name} ${shapeStr(t.shape)} contain ${v} at flat index ${i}${why}; refusing to build a mask from them`);
 }
 
 /**
@@ -88,34 +94,31 @@ export function makeMasks(scores: Scores, prunable: ReadonlySet<string>, sparsit
   checkArgument('makeMasks', 'scope', z.enum(['global', 'layer']), scope);
   if (alive !== undefined) checkArgument('makeMasks', 'alive', is.tensorMap, alive);
   checkSparsity(sparsity);
-  const names = [...scores.keys()].filter((n) => prunable.has(n));
+  const named = [...scores].filter(([n]) => prunable.has(n));
   for (const n of prunable) if (!scores.has(n)) throw new PruneError(`no scores for prunable parameter ${n}`);
-  if (names.length === 0) throw new PruneError('no prunable parameters among the scores');
-  for (const n of names) checkFinite(n, scores.get(n)!);
+  if (named.length === 0) throw new PruneError('no prunable parameters among the scores');
+  for (const [n, s] of named) checkFinite(n, s);
   const masks: Masks = new Map();
-  const ranked = (n: string): Float64Array => {
-    const s = scores.get(n)!;
+  const ranked = (n: string, s: Tensor): Float64Array => {
     const v = Float64Array.from(s.data);
     const a = alive?.get(n);
     if (a) for (let i = 0; i < v.length; i++) if (a.data[i] === 0) v[i] = -Infinity;
     return v;
   };
   if (scope === 'global') {
-    const total = names.reduce((s, n) => s + scores.get(n)!.size, 0);
+    const total = named.reduce((sum, [, s]) => sum + s.size, 0);
     const all = new Float64Array(total);
-    let at = 0;
-    for (const n of names) { all.set(ranked(n), at); at += scores.get(n)!.size; }
+    let offset = 0;
+    for (const [n, s] of named) { all.set(ranked(n, s), offset); offset += s.size; }
     const keep = topKMask(all, keptCount(total, sparsity));
-    at = 0;
-    for (const n of names) {
-      const s = scores.get(n)!;
-      masks.set(n, new Tensor(Float32Array.from(keep.subarray(at, at + s.size)), s.shape));
-      at += s.size;
+    offset = 0;
+    for (const [n, s] of named) {
+      masks.set(n, new Tensor(Float32Array.from(keep.subarray(offset, offset + s.size)), s.shape));
+      offset += s.size;
     }
   } else {
-    for (const n of names) {
-      const s = scores.get(n)!;
-      masks.set(n, new Tensor(Float32Array.from(topKMask(ranked(n), keptCount(s.size, sparsity))), s.shape));
+    for (const [n, s] of named) {
+      masks.set(n, new Tensor(Float32Array.from(topKMask(ranked(n, s), keptCount(s.size, sparsity))), s.shape));
     }
   }
   const out: Masks = new Map();
@@ -129,7 +132,7 @@ export function maskDensity(masks: Masks, prunable: ReadonlySet<string>): { kept
   for (const [n, m] of masks) {
     if (!prunable.has(n)) continue;
     total += m.size;
-    for (let i = 0; i < m.size; i++) kept += m.data[i]! !== 0 ? 1 : 0;
+    for (let i = 0; i < m.size; i++) kept += m.data[i] !== 0 ? 1 : 0;
   }
   return { kept, total };
 }

@@ -10,14 +10,16 @@ import { grad, noGrad } from '../autograd/graph.js';
 import { add, mul, mulScalar, softmax, sum } from '../autograd/ops/index.js';
 import { rademacher } from '../tensor/create.js';
 import { Tensor, allocate } from '../tensor/tensor.js';
-import { shapeStr } from '../tensor/shape.js';
-import { accumulate, maskBatches, noteOnce, requireData, temperedLoss, zeroScores, type ScoreContext } from './context.js';
+import { hasRank, shapeMin, shapeStr } from '../tensor/shape.js';
+import { zip } from '../tensor/checked.js';
+import { accumulate, maskBatches, noteOnce, requireData, sampleCount, temperedLoss, zeroScores, type ScoreContext } from './context.js';
+import { addMomentsInto, addProductInto, addSquaresInto, divideInPlace, factorColumn } from './loops.js';
 import { PruneError } from './types.js';
 import { checkPiecewiseLinear } from './piecewise-linear.js';
 import { batchedApplies, batchedGgnSum, batchedGradientMoments, batchedGradientSum, batchedHutchinsonSum, computeBatchOf } from './batched.js';
 
 function divideAll(ts: readonly Tensor[], by: number): void {
-  for (const t of ts) for (let j = 0; j < t.size; j++) t.data[j] = t.data[j]! / by;
+  for (const t of ts) divideInPlace(t.data, by);
 }
 
 /** Calls onBatch with each mask batch's gradient (one tensor per parameter): the paper's loop. */
@@ -42,7 +44,7 @@ export function gradientSum(ctx: ScoreContext, criterion: string, T: number): { 
     return { sum: r.sum, batches: r.samples };
   }
   const acc = zeroScores(ctx);
-  const batches = forEachBatchGradient(ctx, criterion, T, (g) => g.forEach((gi, i) => accumulate(acc[i]!, gi)));
+  const batches = forEachBatchGradient(ctx, criterion, T, (g) => { for (const [gi, a] of zip(g, acc, 'gradients and sums')) accumulate(a, gi); });
   return { sum: acc, batches };
 }
 
@@ -61,11 +63,9 @@ export function gradientMoments(ctx: ScoreContext, criterion: string, T: number)
     return { mean: r.sum, fisher: r.squares };
   }
   const mean = zeroScores(ctx), fisher = zeroScores(ctx);
+  const sums = zip(mean, fisher, 'gradient sums');
   const batches = forEachBatchGradient(ctx, criterion, T, (g) => {
-    g.forEach((gi, i) => {
-      const m = mean[i]!.data, f = fisher[i]!.data, d = gi.data;
-      for (let j = 0; j < d.length; j++) { const v = d[j]!; m[j] = m[j]! + v; f[j] = f[j]! + v * v; }
-    });
+    for (const [gi, [m, f]] of zip(g, sums, 'gradients and sums')) addMomentsInto(m.data, f.data, gi.data);
   });
   divideAll([...mean, ...fisher], batches);
   return { mean, fisher };
@@ -79,14 +79,14 @@ export function hessianGradient(ctx: ScoreContext, criterion: string, T: number)
   for (const { x, y, index, count } of maskBatches(data, ctx.batchSize)) {
     const gb = grad(temperedLoss(ctx.model, x, y, T), ctx.params, { createGraph: true, allowUnused: true });
     let z: Tensor | null = null;
-    gb.forEach((gi, i) => {
-      if (!gi.requiresGrad) return;
-      const term = sum(mul(gi, g[i]!));
+    for (const [gi, gs] of zip(gb, g, 'batch gradients and the gradient sum')) {
+      if (!gi.requiresGrad) continue;
+      const term = sum(mul(gi, gs));
       z = z ? add(z, term) : term;
-    });
+    }
     if (z) {
       const h = grad(z, ctx.params, { allowUnused: true });
-      noGrad(() => h.forEach((hi, i) => accumulate(hg[i]!, hi)));
+      noGrad(() => { for (const [hi, a] of zip(h, hg, 'Hg terms and sums')) accumulate(a, hi); });
     }
     ctx.progress?.(index + 1, count);
   }
@@ -115,25 +115,20 @@ export function ggnDiagonal(ctx: ScoreContext, criterion: string, T: number): Te
   let batches = 0;
   ctx.model.eval();
   for (const { x, index, count } of maskBatches(data, ctx.batchSize)) {
-    const n = x.shape[0]!;
+    const n = shapeMin(criterion, x.shape, 1, 'mask batch')[0];
     // The Gauss-Newton matrix of a batch's mean loss is the mean of its samples' matrices.
     for (let s = 0; s < n; s++) {
       const xs = n === 1 ? x : new Tensor(x.data.subarray(s * (x.size / n), (s + 1) * (x.size / n)), [1, ...x.shape.slice(1)]);
       const out = ctx.model.forward(xs);
-      if (out.ndim !== 2) throw new PruneError(`${criterion}: model output must be [N, classes], got ${shapeStr(out.shape)}`);
-      const C = out.shape[1]!;
+      if (!hasRank(out.shape, 2)) throw new PruneError(`${criterion}: model output must be [N, classes], got ${shapeStr(out.shape)}`);
+      const C = out.shape[1];
       // The softmax of the tempered logits z = f(x) / T, whose Hessian the factor a_c splits.
       const p = noGrad(() => softmax(T === 1 ? out.detach() : mulScalar(out.detach(), 1 / T), 1)).data;
       for (let c = 0; c < C; c++) {
-        const sc = Math.sqrt(p[c]!);
-        if (sc === 0) continue;
         const cot = allocate(out.dtype, C);
-        for (let j = 0; j < C; j++) cot[j] = (sc * ((j === c ? 1 : 0) - p[j]!)) / T;
+        if (!factorColumn(p, cot, 0, c, C, T)) continue;
         const g = grad(out, ctx.params, { gradOutputs: [new Tensor(cot, out.shape)], retainGraph: c < C - 1, allowUnused: true });
-        noGrad(() => g.forEach((gi, i) => {
-          const a = acc[i]!.data, d = gi.data;
-          for (let j = 0; j < a.length; j++) a[j] = a[j]! + (d[j]! * d[j]!) / n;
-        }));
+        noGrad(() => { for (const [gi, a] of zip(g, acc, 'gradients and sums')) addSquaresInto(a.data, gi.data, n); });
       }
     }
     batches = count;
@@ -159,7 +154,7 @@ export function hutchinsonDiagonal(ctx: ScoreContext, criterion: string, o: Hutc
   if (batchedApplies(ctx)) {
     const acc = batchedHutchinsonSum(ctx, criterion, K, o.temperature, ctx.gen.stream('probes'));
     if (acc) {
-      divideAll(acc, K * requireData(ctx, criterion).x.shape[0]!);
+      divideAll(acc, K * sampleCount(requireData(ctx, criterion)));
       return acc;
     }
   }
@@ -178,17 +173,15 @@ function hutchinsonLoop(ctx: ScoreContext, criterion: string, K: number, tempera
     for (let k = 0; k < K; k++) {
       const zs = ctx.params.map((p) => rademacher(p.shape, probes, { dtype: p.dtype }));
       let gz: Tensor | null = null;
-      g.forEach((gi, i) => {
-        if (!gi.requiresGrad) return;
-        const term = sum(mul(gi, zs[i]!));
+      for (const [gi, z] of zip(g, zs, 'gradients and probes')) {
+        if (!gi.requiresGrad) continue;
+        const term = sum(mul(gi, z));
         gz = gz ? add(gz, term) : term;
-      });
+      }
       if (!gz) continue;
       const hz = grad(gz, ctx.params, { retainGraph: true, allowUnused: true });
-      noGrad(() => hz.forEach((h, i) => {
-        const a = acc[i]!.data, z = zs[i]!.data, d = h.data;
-        for (let j = 0; j < a.length; j++) a[j] = a[j]! + z[j]! * d[j]!;
-      }));
+      const sums = zip(acc, zs, 'sums and probes');
+      noGrad(() => { for (const [h, [a, z]] of zip(hz, sums, 'Hz and sums')) addProductInto(a.data, z.data, h.data); });
     }
     batches = count;
     ctx.progress?.(index + 1, count);

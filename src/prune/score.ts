@@ -9,6 +9,7 @@ import { prunableParameters } from './prunable.js';
 import { makeContext, type MaskData } from './context.js';
 import { getCriterion, OPTION_SPECS, type CriterionOptions, type OptionKey } from './criteria/index.js';
 import { PruneError, SEMANTICS, type Scores, type Semantics } from './types.js';
+import { firstNonFinite } from './loops.js';
 
 /**
  * Options of {@link scoreParameters} (and the scoring part of {@link pruneAtInit}'s options). The
@@ -79,12 +80,9 @@ export function resolveCriterionOptions(name: string, o: ScoreOptions): Partial<
 export function checkModelFinite(model: Module): void {
   const params = new Set(model.namedParameters().map(([n]) => n));
   for (const [name, t] of model.stateDict()) {
-    const d = t.data;
-    for (let i = 0; i < d.length; i++) {
-      const v = d[i]!;
-      if (v - v !== 0) {
-        throw new PruneError(`model ${params.has(name) ? 'parameter' : 'buffer'} ${name} ${shapeStr(t.shape)} holds ${v} at flat index ${i}; refusing to score a model with non-finite values (diverged or corrupt weights?)`);
-      }
+    const i = firstNonFinite(t.data);
+    if (i >= 0) {
+      throw new PruneError(`model ${params.has(name) ? 'parameter' : 'buffer'} ${name} ${shapeStr(t.shape)} holds ${t.data[i]} at flat index ${i}; refusing to score a model with non-finite values (diverged or corrupt weights?)`);
     }
   }
 }

@@ -48,7 +48,7 @@ export function tensor(values: ArrayLike<number> | NestedArray, shape?: Shape, o
     inferred = [flat.length];
   }
   const d = allocate(o?.dtype ?? 'float32', flat.length);
-  for (let i = 0; i < flat.length; i++) d[i] = flat[i]!;
+  d.set(flat);
   return finish(new Tensor(d, shape ?? inferred), o);
 }
 

@@ -4,6 +4,7 @@
 // xoshiro128** on 32-bit words keeps it fast in JavaScript without BigInt.
 
 import { backendFor } from '../kernels/index.js';
+import { at } from './checked.js';
 
 function splitmix32(state: number): () => number {
   let s = state >>> 0;
@@ -102,7 +103,9 @@ export class Generator {
     for (let i = 0; i < n; i++) p[i] = i;
     for (let i = n - 1; i > 0; i--) {
       const j = this.int(i + 1);
-      const t = p[i]!; p[i] = p[j]!; p[j] = t;
+      const a = p[i], b = p[j];
+      if (a === undefined || b === undefined) throw new RangeError('internal: permutation: index outside the array');
+      p[i] = b; p[j] = a;
     }
     return p;
   }
@@ -130,7 +133,8 @@ export class Generator {
   fillRademacher(out: Float32Array | Float64Array): void {
     const st = Uint32Array.of(this.s0, this.s1, this.s2, this.s3);
     backendFor(out instanceof Float64Array ? 'float64' : 'float32').rademacherFill(st, out);
-    this.s0 = st[0]!; this.s1 = st[1]!; this.s2 = st[2]!; this.s3 = st[3]!;
+    this.s0 = at(st, 0, 'generator state'); this.s1 = at(st, 1, 'generator state');
+    this.s2 = at(st, 2, 'generator state'); this.s3 = at(st, 3, 'generator state');
   }
 }
 

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { Tensor } from './tensor.js';
 import { checkArgument, is } from './options.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { swap } from './checked.js';
 
 /** The element types of the safetensors format. */
 export type StDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
@@ -68,7 +69,7 @@ function swapBytes(bytes: Uint8Array, size: number): void {
   if (HOST_LE || size === 1) return;
   for (let i = 0; i < bytes.length; i += size) {
     for (let a = i, b = i + size - 1; a < b; a++, b--) {
-      const t = bytes[a]!; bytes[a] = bytes[b]!; bytes[b] = t;
+      swap(bytes, a, b, 'value bytes');
     }
   }
 }
@@ -202,17 +203,19 @@ function readSlot(name: string, info: unknown, dataLen: number, order: number, f
  */
 function checkTiling(slots: Slot[], dataLen: number, fail: Fail): void {
   slots.sort((x, y) => x.begin - y.begin || x.end - y.end || x.order - y.order);
-  let covered = 0;
+  // The last tensor that occupies bytes: the data section is covered up to its end.
   let last: Slot | null = null;
   for (const s of slots) {
-    if (s.begin < covered) {
-      fail(`tensors ${JSON.stringify(last!.name)} [${last!.begin}, ${last!.end}] and ${JSON.stringify(s.name)} [${s.begin}, ${s.end}] overlap`);
+    const covered = last ? last.end : 0;
+    if (last && s.begin < covered) {
+      fail(`tensors ${JSON.stringify(last.name)} [${last.begin}, ${last.end}] and ${JSON.stringify(s.name)} [${s.begin}, ${s.end}] overlap`);
     }
     if (s.begin > covered) {
       fail(`hole in the data section: bytes [${covered}, ${s.begin}) before tensor ${JSON.stringify(s.name)} belong to no tensor`);
     }
-    if (s.end > s.begin) { covered = s.end; last = s; }
+    if (s.end > s.begin) last = s;
   }
+  const covered = last ? last.end : 0;
   if (covered !== dataLen) {
     fail(`data section is ${dataLen} bytes but the tensors cover only [0, ${covered}); ${dataLen - covered} trailing bytes belong to no tensor`);
   }
@@ -373,13 +376,21 @@ export function toTensor(e: StEntry, name?: string): Tensor {
       // bfloat16 is the top half of a float32, so widening is a shift.
       const bits = new Uint32Array(n);
       const src = e.data as Uint16Array;
-      for (let i = 0; i < n; i++) bits[i] = src[i]! << 16;
+      for (let i = 0; i < n; i++) {
+        const v = src[i];
+        if (v === undefined) throw new SafetensorsError(`${where}: fewer values than the shape holds`);
+        bits[i] = v << 16;
+      }
       return new Tensor(new Float32Array(bits.buffer), e.shape);
     }
     case 'F16': {
       const out = new Float32Array(n);
       const src = e.data as Uint16Array;
-      for (let i = 0; i < n; i++) out[i] = halfToFloat(src[i]!);
+      for (let i = 0; i < n; i++) {
+        const v = src[i];
+        if (v === undefined) throw new SafetensorsError(`${where}: fewer values than the shape holds`);
+        out[i] = halfToFloat(v);
+      }
       return new Tensor(out, e.shape);
     }
     case 'I64': {
@@ -387,7 +398,8 @@ export function toTensor(e: StEntry, name?: string): Tensor {
       const src = e.data as BigInt64Array;
       const lim = BigInt(Number.MAX_SAFE_INTEGER);
       for (let i = 0; i < n; i++) {
-        const v = src[i]!;
+        const v = src[i];
+        if (v === undefined) throw new SafetensorsError(`${where}: fewer values than the shape holds`);
         if (v > lim || v < -lim) throw new SafetensorsError(`${where}: I64 value ${v} at index ${i} is outside the safe integer range`);
         out[i] = Number(v);
       }

@@ -59,8 +59,9 @@ export class Tensor {
 
   /** The single value of a one-element tensor. */
   item(): number {
-    if (this.data.length !== 1) throw new RangeError(`item(): tensor of shape ${shapeStr(this.shape)} has ${this.data.length} values`);
-    return this.data[0]!;
+    const v = this.data[0];
+    if (this.data.length !== 1 || v === undefined) throw new RangeError(`item(): tensor of shape ${shapeStr(this.shape)} has ${this.data.length} values`);
+    return v;
   }
 
   /** A tensor sharing this one's values, cut from the graph. */

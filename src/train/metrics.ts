@@ -18,6 +18,8 @@ import { z } from 'zod';
 import { isModule, type Module } from '../nn/module.js';
 import { checkArgument, checkOptions, is } from '../tensor/options.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { at } from '../tensor/checked.js';
+import { hasRank, shapeN } from '../tensor/shape.js';
 import { noGrad } from '../autograd/graph.js';
 import { crossEntropy } from '../autograd/ops/loss.js';
 
@@ -82,18 +84,29 @@ function ahead(vj: number, j: number, vy: number, y: number): boolean {
 
 /** How many classes rank ahead of `label` in row `row` of [N, C] logits. */
 export function rankOf(logits: ArrayLike<number>, c: number, row: number, label: number): number {
-  const base = row * c, vy = logits[base + label]!;
+  const base = row * c, vy = logits[base + label];
+  if (vy === undefined) throw outsideLogits(row, c, logits.length);
   let r = 0;
-  for (let j = 0; j < c; j++) if (j !== label && ahead(logits[base + j]!, j, vy, label)) r++;
+  for (let j = 0; j < c; j++) {
+    const vj = logits[base + j];
+    if (vj === undefined) throw outsideLogits(row, c, logits.length);
+    if (j !== label && ahead(vj, j, vy, label)) r++;
+  }
   return r;
+}
+
+function outsideLogits(row: number, c: number, length: number): RangeError {
+  return new RangeError(`metrics: row ${row} of ${c} classes is outside logits of ${length} values`);
 }
 
 /** torch.argmax of one row: the first largest value, NaN above all. */
 export function argmaxRow(logits: ArrayLike<number>, c: number, row: number): number {
   const base = row * c;
-  let best = 0, bv = logits[base]!;
+  let best = 0, bv = logits[base];
+  if (bv === undefined) throw outsideLogits(row, c, logits.length);
   for (let j = 1; j < c; j++) {
-    const v = logits[base + j]!;
+    const v = logits[base + j];
+    if (v === undefined) throw outsideLogits(row, c, logits.length);
     if (bv !== bv) break;
     if (v > bv || v !== v) { best = j; bv = v; }
   }
@@ -119,17 +132,19 @@ export class MetricAccumulator {
    */
   add(logits: Tensor, labels: ArrayLike<number>, lossSum?: number): void {
     const c = this.numClasses;
-    if (logits.ndim !== 2 || logits.shape[1] !== c) throw new RangeError(`metrics: logits must be [N, ${c}], got [${logits.shape.join(', ')}]`);
-    const n = logits.shape[0]!;
+    if (!hasRank(logits.shape, 2) || logits.shape[1] !== c) throw new RangeError(`metrics: logits must be [N, ${c}], got [${logits.shape.join(', ')}]`);
+    const n = logits.shape[0];
     if (labels.length !== n) throw new RangeError(`metrics: ${labels.length} labels for ${n} rows of logits`);
-    const d = logits.data;
+    const d = logits.data, cm = this.confusion;
     for (let i = 0; i < n; i++) {
-      const y = labels[i]!;
-      if (!Number.isInteger(y) || y < 0 || y >= c) throw new RangeError(`metrics: label ${y} at row ${i} is outside [0, ${c})`);
+      const y = labels[i];
+      if (y === undefined || !Number.isInteger(y) || y < 0 || y >= c) throw new RangeError(`metrics: label ${y} at row ${i} is outside [0, ${c})`);
       const r = rankOf(d, c, i, y);
       if (r < 1) this.top1++;
       if (r < 5) this.top5++;
-      this.confusion[y * c + argmaxRow(d, c, i)]!++;
+      const k = y * c + argmaxRow(d, c, i), count = cm[k];
+      if (count === undefined) throw new RangeError('internal: metrics: confusion cell outside the matrix');
+      cm[k] = count + 1;
     }
     this.n += n;
     if (lossSum !== undefined) this.lossSum += lossSum;
@@ -140,21 +155,21 @@ export class MetricAccumulator {
   /** The metrics of everything added so far. */
   result(): Metrics {
     const c = this.numClasses, cm = this.confusion;
-    const support = new Array<number>(c).fill(0), predicted = new Array<number>(c).fill(0);
-    for (let t = 0; t < c; t++) for (let p = 0; p < c; p++) { support[t]! += cm[t * c + p]!; predicted[p]! += cm[t * c + p]!; }
+    // Row t: the samples of true class t, by predicted class.
+    const confusion = Array.from({ length: c }, (_, t) => Array.from(cm.subarray(t * c, (t + 1) * c)));
+    const support = confusion.map((row) => row.reduce((s, v) => s + v, 0));
+    const predicted = Array.from({ length: c }, (_, p) => confusion.reduce((s, row) => s + at(row, p, 'confusion row'), 0));
     const precision: number[] = [], recall: number[] = [], f1: number[] = [];
     let mp = 0, mr = 0, mf = 0, present = 0;
-    for (let k = 0; k < c; k++) {
-      const tp = cm[k * c + k]!;
-      const p = predicted[k]! > 0 ? tp / predicted[k]! : 0;
-      const r = support[k]! > 0 ? tp / support[k]! : 0;
+    confusion.forEach((row, k) => {
+      const tp = at(row, k, 'confusion row'), pred = at(predicted, k, 'predicted counts'), sup = at(support, k, 'support counts');
+      const p = pred > 0 ? tp / pred : 0;
+      const r = sup > 0 ? tp / sup : 0;
       const f = p + r > 0 ? 2 * p * r / (p + r) : 0;
       precision.push(p); recall.push(r); f1.push(f);
-      if (support[k]! > 0 || predicted[k]! > 0) { mp += p; mr += r; mf += f; present++; }
-    }
+      if (sup > 0 || pred > 0) { mp += p; mr += r; mf += f; present++; }
+    });
     const n = this.n;
-    const confusion: number[][] = [];
-    for (let t = 0; t < c; t++) confusion.push(Array.from(cm.subarray(t * c, (t + 1) * c)));
     return {
       count: n,
       loss: n > 0 ? this.lossSum / n : 0,
@@ -177,7 +192,7 @@ export function summarize(m: MetricSummary): MetricSummary {
 
 /** Metrics of hand-given logits and labels (one batch). */
 export function computeMetrics(logits: Tensor, labels: ArrayLike<number>, o: { labelSmoothing?: number } = {}): Metrics {
-  const acc = new MetricAccumulator(logits.shape[1]!);
+  const acc = new MetricAccumulator(shapeN('metrics', logits.shape, 2, 'logits')[1]);
   const loss = noGrad(() => crossEntropy(logits, labels, { labelSmoothing: o.labelSmoothing ?? 0, reduction: 'sum' }).item());
   acc.add(logits, labels, loss);
   return acc.result();
@@ -226,7 +241,7 @@ export async function evaluate(model: Module, src: BatchSource, o: EvaluateOptio
         const out = model.forward(b.x);
         return { logits: out, loss: crossEntropy(out, b.y, { labelSmoothing: o.labelSmoothing ?? 0, reduction: 'sum' }).item() };
       });
-      acc ??= new MetricAccumulator(logits.shape[1]!);
+      acc ??= new MetricAccumulator(shapeN('evaluate', logits.shape, 2, 'logits')[1]);
       acc.add(logits, b.y, loss);
       o.onBatch?.(++done, total);
     }

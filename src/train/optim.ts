@@ -1,7 +1,7 @@
 // Optimisers with PyTorch's update rules (torch.optim.SGD and torch.optim.AdamW, single-tensor
 // path, one parameter group), so that a run here and a run of the paper's PyTorch code follow the
-// same trajectory up to float32 rounding. The update loops read and write the parameters' own
-// buffers and allocate nothing: they run once per step over every weight.
+// same trajectory up to float32 rounding. The update loops (updates.ts) read and write the
+// parameters' own buffers and allocate nothing: they run once per step over every weight.
 //
 // Each element's update is computed in float64 (JavaScript's arithmetic) and stored in the
 // parameter's dtype; PyTorch rounds to float32 after every elementary op, so the two agree to
@@ -11,6 +11,8 @@
 import { Tensor, allocate } from '../tensor/tensor.js';
 import { sameShape, shapeStr } from '../tensor/shape.js';
 import type { FloatArray } from '../kernels/interface.js';
+import { zip } from '../tensor/checked.js';
+import { adamwUpdate, sgdMomentumUpdate, sgdUpdate } from './updates.js';
 
 /** Parameters with their names, in namedParameters() order. */
 export type NamedParams = readonly (readonly [string, Tensor])[];
@@ -93,14 +95,23 @@ function gradOf(name: string, p: Tensor, who: string): FloatArray | null {
   return g.data;
 }
 
+/** One parameter and its optimiser state. */
+interface Slot {
+  readonly name: string;
+  readonly param: Tensor;
+  /** Per buffer name (Base.bufferNames): null until the parameter's first step. */
+  readonly buffers: (FloatArray | null)[];
+  /** Steps the parameter has taken (counted by AdamW). */
+  steps: number;
+}
+
 abstract class Base implements Optimizer {
   abstract readonly name: 'sgd' | 'adamw';
   private _lr: number;
   readonly params: NamedParams;
   protected readonly bufferNames: readonly string[];
-  /** Per parameter index, per buffer name: null until the parameter's first step. */
-  protected readonly state: (FloatArray | null)[][];
-  protected readonly stepCount: Float64Array;
+  /** The parameters in order, each with its state. */
+  protected readonly slots: readonly Slot[];
 
   constructor(params: NamedParams, lr: number, bufferNames: readonly string[]) {
     checkParams(params, this.constructor.name);
@@ -108,8 +119,7 @@ abstract class Base implements Optimizer {
     this.params = params.map(([n, p]) => [n, p] as const);
     this._lr = lr;
     this.bufferNames = bufferNames;
-    this.state = this.params.map(() => bufferNames.map(() => null));
-    this.stepCount = new Float64Array(this.params.length);
+    this.slots = this.params.map(([name, param]) => ({ name, param, buffers: bufferNames.map(() => null), steps: 0 }));
   }
 
   get lr(): number { return this._lr; }
@@ -124,12 +134,12 @@ abstract class Base implements Optimizer {
     for (const [, p] of this.params) p.grad = null;
   }
 
-  protected buffer(i: number, b: number): FloatArray {
-    let s = this.state[i]![b];
+  /** State buffer b of a parameter, allocated (zeros, the parameter's dtype) at its first use. */
+  protected buffer(slot: Slot, b: number): FloatArray {
+    let s = slot.buffers[b];
     if (!s) {
-      const p = this.params[i]![1];
-      s = allocate(p.dtype, p.size);
-      this.state[i]![b] = s;
+      s = allocate(slot.param.dtype, slot.param.size);
+      slot.buffers[b] = s;
     }
     return s;
   }
@@ -137,13 +147,12 @@ abstract class Base implements Optimizer {
   stateDict(): OptimizerState {
     const buffers = new Map<string, Tensor>();
     const steps: Record<string, number> = {};
-    this.params.forEach(([n, p], i) => {
-      this.bufferNames.forEach((b, j) => {
-        const s = this.state[i]![j];
-        if (s) buffers.set(`${n}.${b}`, new Tensor(s.slice(), p.shape));
-      });
-      if (this.countsSteps && this.stepCount[i]! > 0) steps[n] = this.stepCount[i]!;
-    });
+    for (const slot of this.slots) {
+      for (const [b, s] of zip(this.bufferNames, slot.buffers, 'buffer names and buffers')) {
+        if (s) buffers.set(`${slot.name}.${b}`, new Tensor(s.slice(), slot.param.shape));
+      }
+      if (this.countsSteps && slot.steps > 0) steps[slot.name] = slot.steps;
+    }
     return { name: this.name, lr: this._lr, hyper: this.hyper(), steps, buffers };
   }
 
@@ -166,16 +175,16 @@ abstract class Base implements Optimizer {
       const t = s.buffers.get(`${n}.${b}`);
       if (t && !sameShape(t.shape, p.shape)) throw new OptimizerError(`${who}: saved ${n}.${b} is ${shapeStr(t.shape)}, parameter is ${shapeStr(p.shape)}`);
     }));
-    this.params.forEach(([n, p], i) => {
+    for (const slot of this.slots) {
       this.bufferNames.forEach((b, j) => {
-        const t = s.buffers.get(`${n}.${b}`);
-        if (!t) { this.state[i]![j] = null; return; }
-        const d = allocate(p.dtype, p.size);
+        const t = s.buffers.get(`${slot.name}.${b}`);
+        if (!t) { slot.buffers[j] = null; return; }
+        const d = allocate(slot.param.dtype, slot.param.size);
         d.set(t.data);
-        this.state[i]![j] = d;
+        slot.buffers[j] = d;
       });
-      this.stepCount[i] = s.steps[n] ?? 0;
-    });
+      slot.steps = s.steps[slot.name] ?? 0;
+    }
     this.lr = s.lr;
   }
 }
@@ -212,24 +221,15 @@ export class SGD extends Base {
   /** One update of every parameter that has a gradient, with torch.optim.SGD's rule. */
   step(): void {
     const lr = this.lr, mu = this.momentum, damp = 1 - this.dampening, wd = this.weightDecay, nesterov = this.nesterov;
-    for (let i = 0; i < this.params.length; i++) {
-      const [name, p] = this.params[i]!;
-      const g = gradOf(name, p, 'SGD');
+    for (const slot of this.slots) {
+      const g = gradOf(slot.name, slot.param, 'SGD');
       if (g === null) continue;
-      const w = p.data, n = w.length;
       if (mu === 0) {
-        for (let k = 0; k < n; k++) w[k] = w[k]! - lr * (g[k]! + wd * w[k]!);
+        sgdUpdate(slot.param.data, g, lr, wd);
         continue;
       }
-      const first = this.state[i]![0] === null;
-      const buf = this.buffer(i, 0);
-      for (let k = 0; k < n; k++) {
-        const d = g[k]! + wd * w[k]!;
-        const b = first ? d : mu * buf[k]! + damp * d;
-        buf[k] = b;
-        // The update uses the buffer as stored (rounded to the parameter's dtype), as PyTorch does.
-        w[k] = w[k]! - lr * (nesterov ? d + mu * buf[k]! : buf[k]!);
-      }
+      const first = slot.buffers[0] === null;
+      sgdMomentumUpdate(slot.param.data, g, this.buffer(slot, 0), first, lr, mu, damp, wd, nesterov);
     }
   }
 }
@@ -269,26 +269,14 @@ export class AdamW extends Base {
   step(): void {
     const lr = this.lr, b1 = this.beta1, b2 = this.beta2, eps = this.eps, ams = this.amsgrad;
     const decay = 1 - lr * this.weightDecay, w1 = 1 - b1, w2 = 1 - b2;
-    for (let i = 0; i < this.params.length; i++) {
-      const [name, p] = this.params[i]!;
-      const g = gradOf(name, p, 'AdamW');
+    for (const slot of this.slots) {
+      const g = gradOf(slot.name, slot.param, 'AdamW');
       if (g === null) continue;
-      const m = this.buffer(i, 0), v = this.buffer(i, 1);
-      const vmax = ams ? this.buffer(i, 2) : null;
-      const t = ++this.stepCount[i]!;
+      const m = this.buffer(slot, 0), v = this.buffer(slot, 1);
+      const vmax = ams ? this.buffer(slot, 2) : null;
+      const t = ++slot.steps;
       const bc1 = 1 - b1 ** t, bc2sqrt = Math.sqrt(1 - b2 ** t);
-      const stepSize = lr / bc1;
-      const w = p.data, n = w.length;
-      for (let k = 0; k < n; k++) {
-        w[k] = w[k]! * decay;
-        const gk = g[k]!, mk = m[k]!;
-        // torch.lerp's formula for weights below 0.5 (1 - β1 is 0.1 by default), mirrored above it.
-        m[k] = w1 < 0.5 ? mk + w1 * (gk - mk) : gk - (gk - mk) * (1 - w1);
-        v[k] = v[k]! * b2 + w2 * gk * gk;
-        let vk = v[k]!;
-        if (vmax !== null) { vmax[k] = Math.max(vmax[k]!, vk); vk = vmax[k]!; }
-        w[k] = w[k]! - stepSize * (m[k]! / (Math.sqrt(vk) / bc2sqrt + eps));
-      }
+      adamwUpdate(slot.param.data, g, m, v, vmax, { decay, w1, b2, w2, stepSize: lr / bc1, bc2sqrt, eps });
     }
   }
 }

@@ -3,6 +3,8 @@
 // schedule here is a closed form lr(e) of the 0-based epoch index, so the state for a resume is the
 // epoch counter alone, and a resumed run sets exactly the lr an uninterrupted one would.
 
+import { defined } from '../tensor/checked.js';
+
 /** A learning-rate schedule by name with its options (each with an optional linear warm-up). */
 export type ScheduleSpec =
   | { name: 'constant'; warmupEpochs?: number; warmupStartFactor?: number }
@@ -161,7 +163,7 @@ export function createScheduler(optimizer: HasLr, spec: ScheduleSpec, epochs: nu
   switch (r.name) {
     case 'constant': s = new ConstantSchedule(optimizer, base); break;
     case 'multistep': s = new MultiStepLR(optimizer, r.milestones, r.gamma, base); break;
-    case 'cosine': s = new CosineAnnealingLR(optimizer, r.tMax!, r.etaMin, base); break;
+    case 'cosine': s = new CosineAnnealingLR(optimizer, defined(r.tMax, 'resolved cosine tMax'), r.etaMin, base); break;
   }
   if (r.warmupEpochs) s = new LinearWarmup(optimizer, s, r.warmupEpochs, r.warmupStartFactor);
   return s;

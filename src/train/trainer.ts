@@ -20,6 +20,8 @@ import { z } from 'zod';
 import { isModule, type Module } from '../nn/module.js';
 import { checkArgument, checkOptions, is } from '../tensor/options.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { defined } from '../tensor/checked.js';
+import { shapeMin, shapeN } from '../tensor/shape.js';
 import { backward } from '../autograd/graph.js';
 import { crossEntropy } from '../autograd/ops/loss.js';
 import { createOptimizer, type Optimizer, type OptimizerSpec } from './optim.js';
@@ -183,7 +185,8 @@ export function checkpointPaths(dir: string): { last: string; best: string } {
 /** Finite check without allocation: v - v is NaN for NaN and ±Infinity only. */
 function firstNonFinite(d: ArrayLike<number>): number {
   for (let i = 0; i < d.length; i++) {
-    const v = d[i]!;
+    const v = d[i];
+    if (v === undefined) throw new RangeError('internal: a gradient holds fewer values than its length');
     if (v - v !== 0) return i;
   }
   return -1;
@@ -326,7 +329,7 @@ function nonFiniteGradient(params: readonly [string, Tensor][]): { name: string;
  */
 function trainStep(model: Module, m: Masking, labelSmoothing: number, x: Tensor, y: ArrayLike<number>,
   at: { epoch: number; step: number; batch: number; batches: number | undefined }): { loss: number; correct: number; n: number } {
-  const n = x.shape[0]!;
+  const n = shapeMin('trainModel', x.shape, 1, 'batch')[0];
   const logits = model.forward(x);
   const loss = crossEntropy(logits, y, { labelSmoothing });
   backward(loss);
@@ -335,8 +338,9 @@ function trainStep(model: Module, m: Masking, labelSmoothing: number, x: Tensor,
   if (!Number.isFinite(lv) || bad !== null) {
     m.active.zeroGrad();
     const where = `at epoch ${at.epoch}, step ${at.step} (batch ${at.batch + 1}${at.batches ? `/${at.batches}` : ''})`;
-    const msg = Number.isFinite(lv)
-      ? `non-finite gradient in ${bad!.name} (index ${bad!.index}) ${where}; training stopped before the update (check the lr, the inputs and that layer's weights)`
+    // A finite loss got here through a non-finite gradient.
+    const msg = Number.isFinite(lv) && bad !== null
+      ? `non-finite gradient in ${bad.name} (index ${bad.index}) ${where}; training stopped before the update (check the lr, the inputs and that layer's weights)`
       : `loss is ${lv} ${where}${bad !== null ? `; first non-finite gradient: ${bad.name} (index ${bad.index})` : ''}; training stopped before the update (check the lr and the inputs)`;
     throw new TrainingError(msg, at.epoch, at.step, at.batch, bad?.name ?? null);
   }
@@ -344,9 +348,13 @@ function trainStep(model: Module, m: Masking, labelSmoothing: number, x: Tensor,
   m.active.step();
   m.enforcer?.afterStep();
   m.active.zeroGrad();
-  const c = logits.shape[1]!, d = logits.data;
+  const c = shapeN('trainModel', logits.shape, 2, 'logits')[1], d = logits.data;
   let correct = 0;
-  for (let i = 0; i < n; i++) if (rankOf(d, c, i, y[i]!) === 0) correct++;
+  for (let i = 0; i < n; i++) {
+    const label = y[i];
+    if (label === undefined) throw new RangeError(`trainModel: ${y.length} labels for a batch of ${n}`);
+    if (rankOf(d, c, i, label) === 0) correct++;
+  }
   return { loss: lv, correct, n };
 }
 
@@ -400,11 +408,12 @@ async function evaluateEpoch(model: Module, opts: TrainOptions, run: Progress, e
   const te = performance.now();
   run.lastMetrics = {};
   const epochNo = e + 1;
+  const progress = opts.progress;
   const on = async (phase: 'val' | 'test', src: BatchSource, total: number | undefined): Promise<Metrics> =>
     evaluate(model, src, {
       epoch: e,
-      ...(opts.progress ? {
-        onBatch: (done: number) => opts.progress!({ phase, epoch: epochNo, epochs: opts.epochs, batch: done, ...(total === undefined ? {} : { batches: total }), step: run.step, loss: record.train_loss, lr: record.lr, imagesPerSec: 0 }),
+      ...(progress ? {
+        onBatch: (done: number) => progress({ phase, epoch: epochNo, epochs: opts.epochs, batch: done, ...(total === undefined ? {} : { batches: total }), step: run.step, loss: record.train_loss, lr: record.lr, imagesPerSec: 0 }),
       } : {}),
     });
   if (opts.val) { run.lastMetrics.val = await on('val', opts.val, counts.val); record.val = summarize(run.lastMetrics.val); }
@@ -478,7 +487,7 @@ export async function trainModel(model: Module, opts: TrainOptions): Promise<Tra
     m.sparse?.toDense();
   }
 
-  const last = run.history[run.history.length - 1]!;
+  const last = defined(run.history.at(-1), 'the record of the last epoch');
   // A validation source that was never evaluated leaves nothing to select on.
   const best = run.best ?? { epoch: last.epoch, by: bestBy, value: null, metrics: last };
   return {

@@ -89,7 +89,7 @@ test('the Kubernetes manifest is an Indexed Job with the right completions', () 
   assert.deepEqual(c['env'], [{ name: 'PAI_SHARD_COUNT', value: '24' }]);
   assert.equal(job['spec']['template']['spec']['volumes'][0]['configMap']['name'], cm['metadata']['name']);
   // The count given to pai and the completions agree, so the shards cover the grid.
-  assert.equal(Number(c['env'][0]['value']), job['spec']['completions']);
+  assert.equal(Number(c['env'][0]!['value']), job['spec']['completions']);
   assert.equal(parse(text.split('---\n')[1]!)['spec']['completionMode'], 'Indexed');
   // Parallelism never exceeds completions.
   const small = parseAllDocuments(emitK8s({ config: 'a.json', store: 'r', count: 2, name: 'x', parallelism: 9, configFiles: { 'a.json': '{}' } }))[1]!.toJS();

@@ -58,7 +58,7 @@ test('sparse linear kernels equal the dense product with the masked weight (floa
     const x = randF64(r, p.n * p.inF), gy = randF64(r, p.n * p.outF), bias = randF64(r, p.outF);
     const yd = new Float64Array(p.n * p.outF), ys = new Float64Array(p.n * p.outF);
     J.matmul(x, w, yd, { batch: 1, m: p.n, k: p.inF, n: p.outF, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0, accumulate: false });
-    for (let b = 0; b < p.n; b++) for (let o = 0; o < p.outF; o++) yd[b * p.outF + o] += bias[o]!;
+    for (let b = 0; b < p.n; b++) for (let o = 0; o < p.outF; o++) yd[b * p.outF + o]! += bias[o]!;
     J.sparseLinear(x, v, pattern, bias, ys, p);
     near(ys, yd, `${name}: forward`);
     const gxd = new Float64Array(x.length), gxs = new Float64Array(x.length);

@@ -53,8 +53,8 @@ describe('Hutchinson: the estimate converges to the exact Hessian diagonal, not 
     const D = new Float64Array(P), offSq = new Float64Array(P);
     for (const Hb of H) {
       for (let i = 0; i < P; i++) {
-        D[i] += Hb[i]![i]! / N;
-        for (let j = 0; j < P; j++) if (j !== i) offSq[i] += Hb[i]![j]! ** 2;
+        D[i]! += Hb[i]![i]! / N;
+        for (let j = 0; j < P; j++) if (j !== i) offSq[i]! += Hb[i]![j]! ** 2;
       }
     }
     const K = 2000;

@@ -58,7 +58,7 @@ export function mutate(base: Uint8Array, muts: readonly ByteMutation[], limit = 
     const span = limit > 0 ? Math.min(limit, b.length) : b.length;
     switch (m.kind) {
       case 'flip':
-        if (span > 0) b[m.at % span] ^= 1 << m.bit;
+        if (span > 0) b[m.at % span]! ^= 1 << m.bit;
         break;
       case 'set':
         if (span > 0) b[m.at % span] = m.value;

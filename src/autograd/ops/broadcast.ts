@@ -3,8 +3,9 @@
 // and reshape. They sit apart so that every other op family can use them without import circles.
 
 import { Tensor } from '../../tensor/tensor.js';
+import { at } from '../../tensor/checked.js';
 import { normAxes, numel, sameShape, shapeStr, stridesOf, ShapeError, type Shape } from '../../tensor/shape.js';
-import { onnxInput, opFamily, type OpCall, type OnnxCall } from '../op.js';
+import { onnxInput, opFamily, type OpCall, type OnnxCall, type UnaryInputs } from '../op.js';
 import { run } from '../tape.js';
 import { traceOp } from '../trace.js';
 import { be, uninit } from './util.js';
@@ -17,35 +18,35 @@ export type SumAttrs = { axes: number[]; keepdim: boolean };
 export const BROADCAST_OPS = opFamily({
   reshape: {
     curvature: 'piecewise-linear',
-    kernel: ([x]: readonly Tensor[], { shape }: ShapeAttrs) => new Tensor(x!.data, shape),
-    vjp: (g: Tensor, { inputs: [x] }: OpCall<ShapeAttrs>) => [reshape(g, x!.shape)],
+    kernel: ([x]: UnaryInputs, { shape }: ShapeAttrs) => new Tensor(x.data, shape),
+    vjp: (g: Tensor, { inputs: [x] }: OpCall<ShapeAttrs, UnaryInputs>) => [reshape(g, x.shape)],
     // A reshape of a registered parameter stands for the same parameter (linear's weight).
     perSample: { inputs: [0] },
     onnx: (c: OnnxCall<ShapeAttrs>) => { c.emit.node('Reshape', [onnxInput(c, 0), c.emit.shape(c.output.shape, c.outFactors, true)], [], c.out); },
   },
   expand: {
     curvature: 'piecewise-linear',
-    kernel: ([x]: readonly Tensor[], { shape }: ShapeAttrs) => {
-      const lead = shape.length - x!.ndim;
-      const xs = stridesOf(x!.shape);
+    kernel: ([x]: UnaryInputs, { shape }: ShapeAttrs) => {
+      const lead = shape.length - x.ndim;
+      const xs = stridesOf(x.shape);
       const src = shape.map((d, i) => {
         if (i < lead) return 0;
-        const xd = x!.shape[i - lead]!;
-        if (xd === d) return xs[i - lead]!;
+        const xd = at(x.shape, i - lead, 'expand input axes');
+        if (xd === d) return at(xs, i - lead, 'expand input strides');
         if (xd === 1) return 0;
-        throw new ShapeError(`expand: cannot expand ${shapeStr(x!.shape)} to ${shapeStr(shape)}`);
+        throw new ShapeError(`expand: cannot expand ${shapeStr(x.shape)} to ${shapeStr(shape)}`);
       });
-      const out = uninit(x!, shape);
-      be(x!).copyStrided(x!.data, 0, src, shape, out.data, 0, stridesOf(shape));
+      const out = uninit(x, shape);
+      be(x).copyStrided(x.data, 0, src, shape, out.data, 0, stridesOf(shape));
       return out;
     },
-    vjp: (g: Tensor, { inputs: [x] }: OpCall<ShapeAttrs>) => [sumTo(g, x!.shape)],
+    vjp: (g: Tensor, { inputs: [x] }: OpCall<ShapeAttrs, UnaryInputs>) => [sumTo(g, x.shape)],
     onnx: (c: OnnxCall<ShapeAttrs>) => { c.emit.node('Expand', [onnxInput(c, 0), c.emit.shape(c.output.shape, c.outFactors, false)], [], c.out); },
   },
   sum: {
     curvature: 'piecewise-linear',
-    kernel: ([x]: readonly Tensor[], { axes, keepdim }: SumAttrs) => reduceRaw('sum', x!, axes, keepdim),
-    vjp: (g: Tensor, { inputs: [x], attrs: { axes } }: OpCall<SumAttrs>) => [expand(reshape(g, keptShape(x!.shape, axes, true)), x!.shape)],
+    kernel: ([x]: UnaryInputs, { axes, keepdim }: SumAttrs) => reduceRaw('sum', x, axes, keepdim),
+    vjp: (g: Tensor, { inputs: [x], attrs: { axes } }: OpCall<SumAttrs, UnaryInputs>) => [expand(reshape(g, keptShape(x.shape, axes, true)), x.shape)],
     onnx: (c: OnnxCall<SumAttrs>) => onnxReduce(c, 'ReduceSum'),
   },
 });

@@ -5,7 +5,7 @@
 import type { Conv2dParams } from '../../kernels/interface.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { shapeStr, ShapeError } from '../../tensor/shape.js';
-import { onnxInput, opFamily, type OnnxCall, type OpCall } from '../op.js';
+import { onnxInput, opFamily, type BinaryInputs, type OnnxCall, type OpCall } from '../op.js';
 import { run } from '../tape.js';
 import { traceOp } from '../trace.js';
 import { be, checkSameDtype, pair, uninit } from './util.js';
@@ -51,22 +51,24 @@ function wShapeOf(p: Conv2dParams): number[] {
 }
 
 type ConvAttrs = { p: Conv2dParams };
+/** conv2d's inputs: x, the weight and the bias when there is one. */
+type ConvInputs = BinaryInputs | readonly [Tensor, Tensor, Tensor];
 
 /** @internal One family of the op table (see ops/table.ts, whose OPS is the public view). */
 export const CONV_OPS = opFamily({
   conv2d: {
     curvature: 'bilinear',
-    kernel: ([x, w, bias]: readonly Tensor[], { p }: ConvAttrs) => {
-      const out = uninit(x!, [p.n, p.oc, p.oh, p.ow]);
-      be(x!).conv2d(x!.data, w!.data, bias ? bias.data : null, out.data, p);
+    kernel: ([x, w, bias]: ConvInputs, { p }: ConvAttrs) => {
+      const out = uninit(x, [p.n, p.oc, p.oh, p.ow]);
+      be(x).conv2d(x.data, w.data, bias ? bias.data : null, out.data, p);
       return out;
     },
-    vjp: (g: Tensor, { inputs: [x, w, bias], attrs: { p } }: OpCall<ConvAttrs>, need: readonly boolean[]) => [
-      need[0] ? conv2dInputGrad(g, w!, p) : null,
-      need[1] ? conv2dWeightGrad(x!, g, p) : null,
+    vjp: (g: Tensor, { inputs: [x, w, bias], attrs: { p } }: OpCall<ConvAttrs, ConvInputs>, need: readonly boolean[]) => [
+      need[0] ? conv2dInputGrad(g, w, p) : null,
+      need[1] ? conv2dWeightGrad(x, g, p) : null,
       bias && need[2] ? sum(g, [0, 2, 3]) : null,
     ],
-    perSample: { inputs: [1, 2], rule: (g: Tensor, { inputs: [x, w, bias], attrs: { p } }: OpCall<ConvAttrs>) => perSampleConv2d(x!, w!, bias ?? null, g, p) },
+    perSample: { inputs: [1, 2], rule: (g: Tensor, { inputs: [x, w, bias], attrs: { p } }: OpCall<ConvAttrs, ConvInputs>) => perSampleConv2d(x, w, bias ?? null, g, p) },
     onnx: (c: OnnxCall<ConvAttrs>) => {
       const p = c.attrs.p;
       const ins = [onnxInput(c, 0), onnxInput(c, 1)];
@@ -79,33 +81,33 @@ export const CONV_OPS = opFamily({
   },
   /** The input gradient of conv2d: a transposed convolution. */
   conv2dInputGrad: {
-    kernel: ([gy, w]: readonly Tensor[], { p }: ConvAttrs) => {
-      const gx = uninit(gy!, [p.n, p.c, p.h, p.w]);
-      be(gy!).conv2dBackwardData(gy!.data, w!.data, gx.data, p);
+    kernel: ([gy, w]: BinaryInputs, { p }: ConvAttrs) => {
+      const gx = uninit(gy, [p.n, p.c, p.h, p.w]);
+      be(gy).conv2dBackwardData(gy.data, w.data, gx.data, p);
       return gx;
     },
-    vjp: (g: Tensor, { inputs: [gy, w], attrs: { p } }: OpCall<ConvAttrs>, need: readonly boolean[]) => [
-      need[0] ? conv2dFromParams(g, w!, null, p) : null,
-      need[1] ? conv2dWeightGrad(g, gy!, p) : null,
+    vjp: (g: Tensor, { inputs: [gy, w], attrs: { p } }: OpCall<ConvAttrs, BinaryInputs>, need: readonly boolean[]) => [
+      need[0] ? conv2dFromParams(g, w, null, p) : null,
+      need[1] ? conv2dWeightGrad(g, gy, p) : null,
     ],
     // In a Hessian-vector product's second pass, the weight's per-sample term through the first
     // pass's input gradient (the probe mode never reaches here: this op is not in a forward graph).
-    perSample: { inputs: [1], rule: (g: Tensor, { inputs: [gy, w], attrs: { p } }: OpCall<ConvAttrs>) => {
+    perSample: { inputs: [1], rule: (g: Tensor, { inputs: [gy, w], attrs: { p } }: OpCall<ConvAttrs, BinaryInputs>) => {
       if (perSampleMode() !== 'report') perSampleUnsupported('conv2dInputGrad in a probe pass');
       else if (p.n !== perSampleBatch()) perSampleUnsupported(`conv2dInputGrad over a batch of ${p.n}, not ${perSampleBatch()}`);
-      else reportPerSampleDirect(w!, g.data, weightGradReductions(g, gy!, p), (s, c) => conv2dWeightGradPerSample(g, gy!, p, s, c));
+      else reportPerSampleDirect(w, g.data, weightGradReductions(g, gy, p), (s, c) => conv2dWeightGradPerSample(g, gy, p, s, c));
     } },
   },
   /** The weight gradient of conv2d. */
   conv2dWeightGrad: {
-    kernel: ([x, gy]: readonly Tensor[], { p }: ConvAttrs) => {
-      const gw = uninit(x!, wShapeOf(p));
-      be(x!).conv2dBackwardWeight(x!.data, gy!.data, gw.data, p);
+    kernel: ([x, gy]: BinaryInputs, { p }: ConvAttrs) => {
+      const gw = uninit(x, wShapeOf(p));
+      be(x).conv2dBackwardWeight(x.data, gy.data, gw.data, p);
       return gw;
     },
-    vjp: (g: Tensor, { inputs: [x, gy], attrs: { p } }: OpCall<ConvAttrs>, need: readonly boolean[]) => [
-      need[0] ? conv2dInputGrad(gy!, g, p) : null,
-      need[1] ? conv2dFromParams(x!, g, null, p) : null,
+    vjp: (g: Tensor, { inputs: [x, gy], attrs: { p } }: OpCall<ConvAttrs, BinaryInputs>, need: readonly boolean[]) => [
+      need[0] ? conv2dInputGrad(gy, g, p) : null,
+      need[1] ? conv2dFromParams(x, g, null, p) : null,
     ],
   },
 });

@@ -5,7 +5,7 @@ import type { BinaryOp, UnaryOp } from '../../kernels/interface.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { cast } from '../../tensor/create.js';
 import { broadcastShapes, sameShape } from '../../tensor/shape.js';
-import { onnxInput, onnxSimple, opFamily, type OnnxCall, type OnnxExportRule, type OpCall, type OpDef, type OpSpec, type OpVjp, piecewiseLinear, bilinear } from '../op.js';
+import { onnxInput, onnxSimple, opFamily, type BinaryInputs, type KernelOp, type KernelSpec, type OnnxCall, type OnnxExportRule, type OpCall, type OpInputs, type OpVjp, type UnaryInputs, piecewiseLinear, bilinear } from '../op.js';
 import { run } from '../tape.js';
 import { traceOp } from '../trace.js';
 import { be, checkSameDtype, lift, uninit, type TensorLike } from './util.js';
@@ -36,14 +36,14 @@ type NoAttrs = Record<string, never>;
 const NONE: NoAttrs = {};
 
 /** An op on one kernel function of the same name (vjp absent: piecewise constant). */
-function unarySpec(op: UnaryOp, vjp?: OpVjp<NoAttrs>, onnx?: OnnxExportRule<NoAttrs>): OpSpec<NoAttrs> {
-  return { kernel: ([x]) => unaryRaw(op, x!), vjp, onnx };
+function unarySpec(op: UnaryOp, vjp?: OpVjp<NoAttrs, UnaryInputs>, onnx?: OnnxExportRule<NoAttrs>): KernelSpec<NoAttrs, UnaryInputs> {
+  return { kernel: ([x]) => unaryRaw(op, x), vjp, onnx };
 }
-function binarySpec(op: BinaryOp, vjp?: OpVjp<NoAttrs>, onnx?: OnnxExportRule<NoAttrs>): OpSpec<NoAttrs> {
-  return { kernel: ([a, b]) => binaryRaw(op, op, a!, b!), vjp, onnx };
+function binarySpec(op: BinaryOp, vjp?: OpVjp<NoAttrs, BinaryInputs>, onnx?: OnnxExportRule<NoAttrs>): KernelSpec<NoAttrs, BinaryInputs> {
+  return { kernel: ([a, b]) => binaryRaw(op, op, a, b), vjp, onnx };
 }
-function affineSpec(scale: (c: number) => number, shift: (c: number) => number, vjp: OpVjp<Scalar>, onnx: OnnxExportRule<Scalar>): OpSpec<Scalar> {
-  return { kernel: ([x], { c }) => affineRaw(x!, scale(c), shift(c)), vjp, onnx };
+function affineSpec(scale: (c: number) => number, shift: (c: number) => number, vjp: OpVjp<Scalar, UnaryInputs>, onnx: OnnxExportRule<Scalar>): KernelSpec<Scalar, UnaryInputs> {
+  return { kernel: ([x], { c }) => affineRaw(x, scale(c), shift(c)), vjp, onnx };
 }
 const scalarOnnx = (opType: string, scalarFirst = false): OnnxExportRule<Scalar> => (c) => {
   const s = c.emit.scalar(c.attrs.c);
@@ -52,29 +52,29 @@ const scalarOnnx = (opType: string, scalarFirst = false): OnnxExportRule<Scalar>
 
 // Ties of maximum/minimum send the gradient half to each side, as PyTorch does; `pick` is 1 where
 // a wins outright.
-function extremeVjp(pick: (a: Tensor, b: Tensor) => Tensor): OpVjp<NoAttrs> {
+function extremeVjp(pick: (a: Tensor, b: Tensor) => Tensor): OpVjp<NoAttrs, BinaryInputs> {
   return (g, { inputs: [a, b] }, n) => {
-    const wa = add(pick(a!, b!), mulScalar(eq(a!, b!), 0.5));
-    return [n[0] ? sumTo(mul(g, wa), a!.shape) : null, n[1] ? sumTo(mul(g, rsubScalar(wa, 1)), b!.shape) : null];
+    const wa = add(pick(a, b), mulScalar(eq(a, b), 0.5));
+    return [n[0] ? sumTo(mul(g, wa), a.shape) : null, n[1] ? sumTo(mul(g, rsubScalar(wa, 1)), b.shape) : null];
   };
 }
 
 /** @internal One family of the op table (see ops/table.ts, whose OPS is the public view). */
 export const ELEMENTWISE_OPS = opFamily({
-  add: piecewiseLinear(binarySpec('add', (g, { inputs: [a, b] }, n) => [n[0] ? sumTo(g, a!.shape) : null, n[1] ? sumTo(g, b!.shape) : null], onnxSimple('Add'))),
-  sub: piecewiseLinear(binarySpec('sub', (g, { inputs: [a, b] }, n) => [n[0] ? sumTo(g, a!.shape) : null, n[1] ? sumTo(neg(g), b!.shape) : null], onnxSimple('Sub'))),
+  add: piecewiseLinear(binarySpec('add', (g, { inputs: [a, b] }, n) => [n[0] ? sumTo(g, a.shape) : null, n[1] ? sumTo(g, b.shape) : null], onnxSimple('Add'))),
+  sub: piecewiseLinear(binarySpec('sub', (g, { inputs: [a, b] }, n) => [n[0] ? sumTo(g, a.shape) : null, n[1] ? sumTo(neg(g), b.shape) : null], onnxSimple('Sub'))),
   mul: bilinear(binarySpec('mul', (g, { inputs: [a, b] }, n) => [
-    n[0] ? sumTo(mul(g, b!), a!.shape) : null,
-    n[1] ? sumTo(mul(g, a!), b!.shape) : null,
+    n[0] ? sumTo(mul(g, b), a.shape) : null,
+    n[1] ? sumTo(mul(g, a), b.shape) : null,
   ], onnxSimple('Mul'))),
   div: binarySpec('div', (g, { inputs: [a, b] }, n) => [
-    n[0] ? sumTo(div(g, b!), a!.shape) : null,
+    n[0] ? sumTo(div(g, b), a.shape) : null,
     // d(a/b)/db = -a/b^2, written without reusing `out` so the second derivative sees b.
-    n[1] ? sumTo(neg(div(mul(g, a!), mul(b!, b!))), b!.shape) : null,
+    n[1] ? sumTo(neg(div(mul(g, a), mul(b, b))), b.shape) : null,
   ], onnxSimple('Div')),
   pow: binarySpec('pow', (g, { inputs: [a, b] }, n) => [
-    n[0] ? sumTo(mul(g, mul(b!, pow(a!, sub(b!, 1)))), a!.shape) : null,
-    n[1] ? sumTo(mul(g, mul(pow(a!, b!), log(a!))), b!.shape) : null,
+    n[0] ? sumTo(mul(g, mul(b, pow(a, sub(b, 1)))), a.shape) : null,
+    n[1] ? sumTo(mul(g, mul(pow(a, b), log(a))), b.shape) : null,
   ], onnxSimple('Pow')),
   maximum: piecewiseLinear(binarySpec('maximum', extremeVjp(gt), onnxSimple('Max'))),
   minimum: piecewiseLinear(binarySpec('minimum', extremeVjp(lt), onnxSimple('Min'))),
@@ -86,12 +86,12 @@ export const ELEMENTWISE_OPS = opFamily({
   /** c - a */
   rsubScalar: piecewiseLinear(affineSpec(() => -1, (c) => c, (g) => [neg(g)], scalarOnnx('Sub', true))),
   powScalar: {
-    kernel: ([a]: readonly Tensor[], { p }: { p: number }) => {
-      const out = uninit(a!, a!.shape);
-      be(a!).powScalar(a!.data, p, out.data);
+    kernel: ([a]: UnaryInputs, { p }: { p: number }) => {
+      const out = uninit(a, a.shape);
+      be(a).powScalar(a.data, p, out.data);
       return out;
     },
-    vjp: (g: Tensor, { inputs: [a], attrs: { p } }: OpCall<{ p: number }>) => [p === 2 ? mul(g, mulScalar(a!, 2)) : mul(g, mulScalar(powScalar(a!, p - 1), p))],
+    vjp: (g: Tensor, { inputs: [a], attrs: { p } }: OpCall<{ p: number }, UnaryInputs>) => [p === 2 ? mul(g, mulScalar(a, 2)) : mul(g, mulScalar(powScalar(a, p - 1), p))],
     onnx: (c: OnnxCall<{ p: number }>) => {
       const x = onnxInput(c, 0), p = c.attrs.p;
       c.emit.node(p === 2 ? 'Mul' : 'Pow', p === 2 ? [x, x] : [x, c.emit.scalar(p)], [], c.out);
@@ -101,15 +101,15 @@ export const ELEMENTWISE_OPS = opFamily({
   neg: piecewiseLinear(unarySpec('neg', (g) => [neg(g)], onnxSimple('Neg'))),
   // exp' = exp: reuse the output, which is itself recorded, so the second derivative is right.
   exp: unarySpec('exp', (g, { out }) => [mul(g, out)], onnxSimple('Exp')),
-  log: unarySpec('log', (g, { inputs: [x] }) => [div(g, x!)], onnxSimple('Log')),
+  log: unarySpec('log', (g, { inputs: [x] }) => [div(g, x)], onnxSimple('Log')),
   sqrt: unarySpec('sqrt', (g, { out }) => [div(g, mulScalar(out, 2))], onnxSimple('Sqrt')),
   // d x^(-1/2) = -1/2 x^(-3/2) = -1/2 out^3
   rsqrt: unarySpec('rsqrt', (g, { out }) => [mul(g, mulScalar(powScalar(out, 3), -0.5))],
     (c) => { c.emit.node('Reciprocal', [c.emit.node('Sqrt', [onnxInput(c, 0)])], [], c.out); }),
-  square: unarySpec('square', (g, { inputs: [x] }) => [mul(g, mulScalar(x!, 2))],
+  square: unarySpec('square', (g, { inputs: [x] }) => [mul(g, mulScalar(x, 2))],
     (c) => { c.emit.node('Mul', [onnxInput(c, 0), onnxInput(c, 0)], [], c.out); }),
   reciprocal: unarySpec('reciprocal', (g, { out }) => [neg(mul(g, square(out)))], onnxSimple('Reciprocal')),
-  abs: piecewiseLinear(unarySpec('abs', (g, { inputs: [x] }) => [mul(g, sign(x!))], onnxSimple('Abs'))),
+  abs: piecewiseLinear(unarySpec('abs', (g, { inputs: [x] }) => [mul(g, sign(x))], onnxSimple('Abs'))),
   /** sign(x) in {-1, 0, 1}; piecewise constant, so its gradient is zero. */
   sign: unarySpec('sign'),
   /** 1 where x > 0 else 0; the derivative of relu, itself with zero gradient. */
@@ -120,30 +120,30 @@ export const ELEMENTWISE_OPS = opFamily({
   relu: piecewiseLinear(unarySpec('relu', (g, { out }) => [where(out, g, 0)], onnxSimple('Relu'))),
   tanh: unarySpec('tanh', (g, { out }) => [mul(g, rsubScalar(square(out), 1))], onnxSimple('Tanh')),
   sigmoid: unarySpec('sigmoid', (g, { out }) => [mul(g, mul(out, rsubScalar(out, 1)))], onnxSimple('Sigmoid')),
-  erf: unarySpec('erf', (g, { inputs: [x] }) => [mul(g, mulScalar(exp(neg(square(x!))), 2 / Math.sqrt(Math.PI)))], onnxSimple('Erf')),
+  erf: unarySpec('erf', (g, { inputs: [x] }) => [mul(g, mulScalar(exp(neg(square(x))), 2 / Math.sqrt(Math.PI)))], onnxSimple('Erf')),
 
   /** cond != 0 ? a : b, broadcasting all three; cond is an attribute and gets no gradient. */
   where: {
     curvature: 'piecewise-linear',
-    kernel: ([A, B]: readonly Tensor[], { cond, shape }: WhereAttrs) => {
-      const out = uninit(A!, shape);
-      const C = cond.dtype === A!.dtype ? cond : cast(cond, A!.dtype);
-      be(A!).where(C.data, C.shape, A!.data, A!.shape, B!.data, B!.shape, out.data, shape);
+    kernel: ([A, B]: BinaryInputs, { cond, shape }: WhereAttrs) => {
+      const out = uninit(A, shape);
+      const C = cond.dtype === A.dtype ? cond : cast(cond, A.dtype);
+      be(A).where(C.data, C.shape, A.data, A.shape, B.data, B.shape, out.data, shape);
       return out;
     },
-    vjp: (g: Tensor, { inputs: [A, B], attrs: { cond } }: OpCall<WhereAttrs>, n: readonly boolean[]) => {
+    vjp: (g: Tensor, { inputs: [A, B], attrs: { cond } }: OpCall<WhereAttrs, BinaryInputs>, n: readonly boolean[]) => {
       const zero = lift(0, g);
-      return [n[0] ? sumTo(where(cond, g, zero), A!.shape) : null, n[1] ? sumTo(where(cond, zero, g), B!.shape) : null];
+      return [n[0] ? sumTo(where(cond, g, zero), A.shape) : null, n[1] ? sumTo(where(cond, zero, g), B.shape) : null];
     },
   },
   /** Clamps to [min, max]; the gradient passes where min <= x <= max, as in PyTorch. */
   clamp: {
     curvature: 'piecewise-linear',
-    kernel: ([x]: readonly Tensor[], { min, max, mask }: ClampAttrs) => {
-      let y = x!;
-      if (min !== null) { mask.push(ge(x!, min)); y = binaryRaw('clamp', 'maximum', y, lift(min, x!)); }
-      if (max !== null) { mask.push(le(x!, max)); y = binaryRaw('clamp', 'minimum', y, lift(max, x!)); }
-      return y === x ? x!.detach() : y;
+    kernel: ([x]: UnaryInputs, { min, max, mask }: ClampAttrs) => {
+      let y = x;
+      if (min !== null) { mask.push(ge(x, min)); y = binaryRaw('clamp', 'maximum', y, lift(min, x)); }
+      if (max !== null) { mask.push(le(x, max)); y = binaryRaw('clamp', 'minimum', y, lift(max, x)); }
+      return y === x ? x.detach() : y;
     },
     vjp: (g: Tensor, { attrs: { mask } }: OpCall<ClampAttrs>) => {
       let m = g;
@@ -159,7 +159,7 @@ type ClampAttrs = { min: number | null; max: number | null; mask: Tensor[] };
 const E = ELEMENTWISE_OPS;
 
 /** A traced, recorded call of an element-wise entry. */
-function apply<A>(op: OpDef<A>, inputs: Tensor[], attrs: A): Tensor {
+function apply<A, I extends OpInputs>(op: KernelOp<A, I>, inputs: NoInfer<I>, attrs: A): Tensor {
   return traceOp(op, inputs, attrs, run(op, inputs, attrs));
 }
 
@@ -224,7 +224,7 @@ export function ne(a: TensorLike, b: TensorLike): Tensor { return cmp(E.ne, a, b
 
 function cmp(op: (typeof E)['gt' | 'ge' | 'lt' | 'le' | 'eq' | 'ne'], a: TensorLike, b: TensorLike): Tensor {
   const like = a instanceof Tensor ? a : (b as Tensor);
-  return op.kernel!([lift(a, like), lift(b, like)], NONE);
+  return op.kernel([lift(a, like), lift(b, like)], NONE);
 }
 
 // ---- scalar fast paths ----
@@ -270,9 +270,9 @@ export function reciprocal(x: Tensor): Tensor { return apply(E.reciprocal, [x], 
 /** |x|, element-wise (its derivative at 0 is 0, as PyTorch's). */
 export function abs(x: Tensor): Tensor { return apply(E.abs, [x], NONE); }
 /** sign(x) in {-1, 0, 1}; piecewise constant, so its gradient is zero. */
-export function sign(x: Tensor): Tensor { return E.sign.kernel!([x], NONE); }
+export function sign(x: Tensor): Tensor { return E.sign.kernel([x], NONE); }
 /** 1 where x > 0 else 0; the derivative of relu, itself with zero gradient. */
-export function step(x: Tensor): Tensor { return E.step.kernel!([x], NONE); }
+export function step(x: Tensor): Tensor { return E.step.kernel([x], NONE); }
 /** max(x, 0), element-wise. */
 export function relu(x: Tensor): Tensor { return apply(E.relu, [x], NONE); }
 /** The hyperbolic tangent, element-wise. */

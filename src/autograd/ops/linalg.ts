@@ -2,8 +2,8 @@
 // whose gradients are mm again with other transpose flags; matmul and linear reshape around it.
 
 import { Tensor } from '../../tensor/tensor.js';
-import { shapeStr, broadcastShapes, ShapeError } from '../../tensor/shape.js';
-import { onnxInput, onnxSimple, opFamily, type OnnxCall, type OpCall } from '../op.js';
+import { hasRank, shapeN, shapeStr, broadcastShapes, ShapeError } from '../../tensor/shape.js';
+import { onnxInput, onnxOperand, onnxSimple, opFamily, type BinaryInputs, type OnnxCall, type OpCall } from '../op.js';
 import { run } from '../tape.js';
 import { traceOp } from '../trace.js';
 import { be, checkSameDtype, uninit } from './util.js';
@@ -21,25 +21,25 @@ export const LINALG_OPS = opFamily({
   /** The batched matrix product under matmul and linear (see mm below). */
   mm: {
     curvature: 'bilinear',
-    kernel: ([a, b]: readonly Tensor[], { transA, transB, batch, m, k, n }: MmAttrs) => {
-      const [ba, ar, ac] = a!.shape as [number, number, number];
-      const [bb, br, bc] = b!.shape as [number, number, number];
-      const out = uninit(a!, [batch, m, n]);
-      be(a!).matmul(a!.data, b!.data, out.data, {
+    kernel: ([a, b]: BinaryInputs, { transA, transB, batch, m, k, n }: MmAttrs) => {
+      const [ba, ar, ac] = a.shape as [number, number, number];
+      const [bb, br, bc] = b.shape as [number, number, number];
+      const out = uninit(a, [batch, m, n]);
+      be(a).matmul(a.data, b.data, out.data, {
         batch, m, k, n, transA, transB,
         aBatchStride: ba === 1 ? 0 : ar * ac, bBatchStride: bb === 1 ? 0 : br * bc, accumulate: false,
       });
       return out;
     },
-    vjp: (g: Tensor, { inputs: [a, b], attrs: { transA, transB, batch } }: OpCall<MmAttrs>, need: readonly boolean[]) => {
+    vjp: (g: Tensor, { inputs: [a, b], attrs: { transA, transB, batch } }: OpCall<MmAttrs, BinaryInputs>, need: readonly boolean[]) => {
       let ga: Tensor | null = null, gb: Tensor | null = null;
       if (need[0]) {
-        ga = transA ? mm(b!, g, transB, true) : mm(g, b!, false, !transB);
-        if (a!.shape[0] === 1 && batch > 1) ga = sum(ga, 0, true);
+        ga = transA ? mm(b, g, transB, true) : mm(g, b, false, !transB);
+        if (a.shape[0] === 1 && batch > 1) ga = sum(ga, 0, true);
       }
       if (need[1]) {
-        gb = transB ? mm(g, a!, true, transA) : mm(a!, g, !transA, false);
-        if (b!.shape[0] === 1 && batch > 1) gb = sum(gb, 0, true);
+        gb = transB ? mm(g, a, true, transA) : mm(a, g, !transA, false);
+        if (b.shape[0] === 1 && batch > 1) gb = sum(gb, 0, true);
       }
       return [ga, gb];
     },
@@ -52,7 +52,7 @@ export const LINALG_OPS = opFamily({
     curvature: 'bilinear',
     onnx: (c: OnnxCall<unknown>) => {
       const x = onnxInput(c, 0), w = onnxInput(c, 1), bias = c.names[2];
-      if (c.inputs[0]!.ndim === 2) {
+      if (onnxOperand(c, 0).ndim === 2) {
         c.emit.node('Gemm', bias ? [x, w, bias] : [x, w], [{ name: 'transB', int: 1 }], c.out);
         return;
       }
@@ -84,15 +84,15 @@ export function mm(a: Tensor, b: Tensor, transA = false, transB = false): Tensor
 // The per-sample rule of mm for a registered right operand (the linear layer's weight, and in a
 // second backward pass the same weight in the first pass's input gradient): a's rows are the
 // samples' rows in order, so the weight gradient splits into one small product per sample.
-function perSampleMm(g: Tensor, { inputs: [a, b], attrs: { transA, transB } }: OpCall<MmAttrs>): void {
-  perSampleMmRule(a!, b!, g, transA, transB);
+function perSampleMm(g: Tensor, { inputs: [a, b], attrs: { transA, transB } }: OpCall<MmAttrs, BinaryInputs>): void {
+  perSampleMmRule(a, b, g, transA, transB);
 }
 
 function perSampleMmRule(a: Tensor, b: Tensor, g: Tensor, transA: boolean, transB: boolean): void {
   const N = perSampleBatch();
   const [ba, rows, k] = a.shape as [number, number, number];
   if (ba !== 1 || b.shape[0] !== 1 || transA || rows % N !== 0) return perSampleUnsupported(`matmul of ${shapeStr(a.shape)}${transA ? 'ᵀ' : ''} by a parameter: no per-sample rule for this layout`);
-  const T = rows / N, n = g.shape[2]!;
+  const T = rows / N, n = shapeN('matmul', g.shape, 3, 'output gradient')[2];
   if (perSampleMode() === 'report') {
     const stacks = (s: number, c: number): Tensor => {
       const as = new Tensor(a.data.subarray(s * T * k, (s + c) * T * k), [c, T, k]);
@@ -152,8 +152,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 
 /** x @ wᵀ + b, with x [..., in], w [out, in], b [out]. */
 export function linear(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
-  if (w.ndim !== 2) throw new ShapeError(`linear: weight must be 2-d [out, in], got ${shapeStr(w.shape)}`);
-  const inF = w.shape[1]!, outF = w.shape[0]!;
+  if (!hasRank(w.shape, 2)) throw new ShapeError(`linear: weight must be 2-d [out, in], got ${shapeStr(w.shape)}`);
+  const [outF, inF] = w.shape;
   if (x.ndim < 1 || x.shape[x.ndim - 1] !== inF) {
     throw new ShapeError(`linear: input ${shapeStr(x.shape)} does not end in ${inF} features (weight ${shapeStr(w.shape)})`);
   }

@@ -30,9 +30,11 @@ export function crossEntropy(logits: Tensor, target: ArrayLike<number> | Tensor,
     const d = allocate(logits.dtype, n * c);
     if (eps > 0) d.fill(eps / c);
     for (let i = 0; i < n; i++) {
-      const y = labels[i]!;
-      if (!Number.isInteger(y) || y < 0 || y >= c) throw new RangeError(`cross_entropy: label ${y} at row ${i} is outside [0, ${c})`);
-      d[i * c + y]! += 1 - eps;
+      const y = labels[i];
+      if (y === undefined || !Number.isInteger(y) || y < 0 || y >= c) throw new RangeError(`cross_entropy: label ${y} at row ${i} is outside [0, ${c})`);
+      const k = i * c + y, q0 = d[k];
+      if (q0 === undefined) throw new RangeError('internal: cross_entropy: target row outside its buffer');
+      d[k] = q0 + (1 - eps);
     }
     q = new Tensor(d, [n, c]);
   }

@@ -3,19 +3,31 @@
 
 import { Tensor, allocate } from '../../tensor/tensor.js';
 import type { FloatArray } from '../../kernels/interface.js';
-import { shapeStr, ShapeError } from '../../tensor/shape.js';
+import { hasMinRank, numel, shapeMin, shapeStr, ShapeError } from '../../tensor/shape.js';
+import { defined } from '../../tensor/checked.js';
 import { isGradEnabled, noGrad, run } from '../tape.js';
 import { traceOp } from '../trace.js';
-import { onnxInput, opFamily, OnnxRuleError, type OnnxCall, type OpCall } from '../op.js';
+import { onnxInput, onnxOperand, opFamily, OnnxRuleError, type BinaryInputs, type OnnxCall, type OpCall, type UnaryInputs } from '../op.js';
 import { add, addScalar, mul, mulScalar, rsqrt, square, sub } from './elementwise.js';
 import { mean } from './reduce.js';
 import { reshape, sum } from './broadcast.js';
 import { be, checkSameDtype, empty, uninit } from './util.js';
 import { addProbeTerm, perSampleBatch, perSampleMode, perSampleProbe, perSampleUnsupported, perSampleWanted, reportPerSample } from '../per-sample.js';
 
+/** channelScaleShift's inputs: x, the scale and the shift when there is one. */
+type ScaleShiftInputs = BinaryInputs | readonly [Tensor, Tensor, Tensor];
+/** batchNormTrain's inputs: x, then the weight and the bias where given (at attrs.wi, attrs.bi). */
+type BatchNormInputs = readonly [Tensor, ...Tensor[]];
+
+// The per-channel (and per-row) loops below check each read in the loop, which costs nothing for
+// an index inside the array, instead of asserting it.
+function shortBuffer(op: string): RangeError {
+  return new RangeError(`internal: ${op}: a per-channel buffer is shorter than the channel count`);
+}
+
 /** [n, c, inner] of an [N, C, *] tensor, the view the per-channel kernels work on. */
-function channelView(x: Tensor): [number, number, number] {
-  const n = x.shape[0]!, c = x.shape[1]!;
+function channelView(op: string, x: Tensor): [number, number, number] {
+  const [n, c] = shapeMin(op, x.shape, 2);
   return [n, c, n * c === 0 ? 0 : x.size / (n * c)];
 }
 
@@ -25,16 +37,15 @@ function channelView(x: Tensor): [number, number, number] {
  */
 export function channelScaleShift(x: Tensor, s: Tensor, t: Tensor | null): Tensor {
   checkSameDtype('channelScaleShift', x, s, ...(t ? [t] : []));
-  const [, c] = channelView(x);
+  const [, c] = channelView('channelScaleShift', x);
   if (s.size !== c || (t && t.size !== c)) throw new ShapeError(`channelScaleShift: scale/shift must have ${c} values for input ${shapeStr(x.shape)}`);
   return traceOp(NORM_OPS.channelScaleShift, [x, s, t], {}, run(NORM_OPS.channelScaleShift, t ? [x, s, t] : [x, s], {}));
 }
 
 // The per-sample rules of channelScaleShift (see ../per-sample.ts): the channel sums of g x and g
 // taken per sample, or their probe terms.
-function perSampleScaleShift(g: Tensor, { inputs: [x, s, t] }: OpCall<unknown>): void {
-  if (!x || !s) return;
-  const [n, c, inner] = channelView(x);
+function perSampleScaleShift(g: Tensor, { inputs: [x, s, t] }: OpCall<unknown, ScaleShiftInputs>): void {
+  const [n, c, inner] = channelView('channelScaleShift', x);
   if (n !== perSampleBatch()) return perSampleUnsupported(`channelScaleShift over a batch of ${n}, not ${perSampleBatch()}`);
   if (perSampleMode() === 'report') {
     const sums = (start: number, count: number): [Tensor, Tensor] => {
@@ -64,12 +75,12 @@ function perSampleScaleShift(g: Tensor, { inputs: [x, s, t] }: OpCall<unknown>):
  */
 function batchNormTrain(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number): { y: Tensor; mean: Tensor; variance: Tensor } {
   checkSameDtype('batch_norm', x, ...(weight ? [weight] : []), ...(bias ? [bias] : []));
-  const inputs = [x];
+  const inputs: [Tensor, ...Tensor[]] = [x];
   if (weight) inputs.push(weight);
   if (bias) inputs.push(bias);
   const attrs: BatchNormAttrs = { weight, bias, eps, wi: weight ? 1 : -1, bi: bias ? (weight ? 2 : 1) : -1 };
   const y = run(NORM_OPS.batchNormTrain, inputs, attrs);
-  return { y, mean: attrs.mean!, variance: attrs.variance! };
+  return { y, mean: defined(attrs.mean, 'batch_norm kernel: batch mean'), variance: defined(attrs.variance, 'batch_norm kernel: batch variance') };
 }
 
 /** The input gradient of normalising over `axes` (then scaling by nothing), written with differentiable ops. */
@@ -80,27 +91,33 @@ function normalizeGradRecorded(x: Tensor, g: Tensor, axes: readonly number[], ep
   return { xhat, gx: (gh) => mul(r, sub(sub(gh, mean(gh, axes, true)), mul(xhat, mean(mul(gh, xhat), axes, true)))) };
 }
 
-function batchNormTrainKernel([x]: readonly Tensor[], a: BatchNormAttrs): Tensor {
+function batchNormTrainKernel([x]: BatchNormInputs, a: BatchNormAttrs): Tensor {
   const { weight, bias, eps } = a;
-  const [n, c, inner] = channelView(x!);
-  const k = be(x!);
-  const mu = empty(x!, [c]), variance = empty(x!, [c]);
-  k.channelMoments(x!.data, n, c, inner, mu.data, variance.data);
-  const rstd = allocate(x!.dtype, c), scale = allocate(x!.dtype, c);
+  const [n, c, inner] = channelView('batch_norm', x);
+  const k = be(x);
+  const mu = empty(x, [c]), variance = empty(x, [c]);
+  k.channelMoments(x.data, n, c, inner, mu.data, variance.data);
+  // Per channel, in x's dtype: the scale reads rstd as stored.
+  const rstd = allocate(x.dtype, c), scale = allocate(x.dtype, c);
+  const vd = variance.data, wd = weight ? weight.data : null;
   for (let i = 0; i < c; i++) {
-    rstd[i] = 1 / Math.sqrt(variance.data[i]! + eps);
-    scale[i] = weight ? rstd[i]! * weight.data[i]! : rstd[i]!;
+    const v = vd[i];
+    if (v === undefined) throw shortBuffer('batch_norm');
+    rstd[i] = 1 / Math.sqrt(v + eps);
+    const r = rstd[i], w = wd ? wd[i] : 1;
+    if (r === undefined || w === undefined) throw shortBuffer('batch_norm');
+    scale[i] = wd ? r * w : r;
   }
-  const y = uninit(x!, x!.shape);
-  k.channelAffine(x!.data, mu.data, scale, bias ? bias.data : null, y.data, n, c, inner);
+  const y = uninit(x, x.shape);
+  k.channelAffine(x.data, mu.data, scale, bias ? bias.data : null, y.data, n, c, inner);
   a.mean = mu;
   a.variance = variance;
   a.rstd = rstd;
   return y;
 }
 
-function batchNormTrainVjp(g: Tensor, { inputs, attrs }: OpCall<BatchNormAttrs>, need: readonly boolean[]): (Tensor | null)[] {
-  const x = inputs[0]!;
+function batchNormTrainVjp(g: Tensor, { inputs, attrs }: OpCall<BatchNormAttrs, BatchNormInputs>, need: readonly boolean[]): (Tensor | null)[] {
+  const x = inputs[0];
   const { weight, bias, wi, bi, eps } = attrs;
   const out: (Tensor | null)[] = inputs.map(() => null);
   if (isGradEnabled()) {
@@ -112,19 +129,23 @@ function batchNormTrainVjp(g: Tensor, { inputs, attrs }: OpCall<BatchNormAttrs>,
     if (bias && need[bi]) out[bi] = sum(g, axes);
     return out;
   }
-  const [n, c, inner] = channelView(x);
+  const [n, c, inner] = channelView('batch_norm', x);
   const k = be(x);
-  const mu = attrs.mean!, rstd = attrs.rstd!;
+  const mu = defined(attrs.mean, 'batch_norm kernel: batch mean'), rstd = defined(attrs.rstd, 'batch_norm kernel: rstd');
   const sg = empty(x, [c]), sgx = empty(x, [c]);
   k.channelGradSums(g.data, x.data, mu.data, n, c, inner, sg.data, sgx.data);
+  const sgd = sg.data, sgxd = sgx.data;
   if (need[0]) {
     const count = n * inner;
     const a = allocate(x.dtype, c), b = allocate(x.dtype, c), dd = allocate(x.dtype, c);
+    const wd = weight ? weight.data : null;
     for (let i = 0; i < c; i++) {
-      const ws = (weight ? weight.data[i]! : 1) * rstd[i]!;
+      const r = rstd[i], w = wd ? wd[i] : 1, s = sgd[i], sx = sgxd[i];
+      if (r === undefined || w === undefined || s === undefined || sx === undefined) throw shortBuffer('batch_norm');
+      const ws = w * r;
       a[i] = ws;
-      b[i] = -ws * rstd[i]! * rstd[i]! * sgx.data[i]! / count;
-      dd[i] = -ws * sg.data[i]! / count;
+      b[i] = -ws * r * r * sx / count;
+      dd[i] = -ws * s / count;
     }
     const gx = uninit(x, x.shape);
     k.channelAffineGrad(g.data, x.data, mu.data, a, b, dd, gx.data, n, c, inner);
@@ -132,7 +153,11 @@ function batchNormTrainVjp(g: Tensor, { inputs, attrs }: OpCall<BatchNormAttrs>,
   }
   if (weight && need[wi]) {
     const gw = empty(x, [c]);
-    for (let i = 0; i < c; i++) gw.data[i] = sgx.data[i]! * rstd[i]!;
+    for (let i = 0; i < c; i++) {
+      const sx = sgxd[i], r = rstd[i];
+      if (sx === undefined || r === undefined) throw shortBuffer('batch_norm');
+      gw.data[i] = sx * r;
+    }
     out[wi] = gw;
   }
   if (bias && need[bi]) out[bi] = sg;
@@ -157,8 +182,8 @@ export interface BatchNormOptions {
  * running = (1 - momentum) running + momentum batch.
  */
 export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
-  if (x.ndim < 2) throw new ShapeError(`batch_norm: input must be [N, C, ...], got ${shapeStr(x.shape)}`);
-  const c = x.shape[1]!;
+  if (!hasMinRank(x.shape, 2)) throw new ShapeError(`batch_norm: input must be [N, C, ...], got ${shapeStr(x.shape)}`);
+  const c = x.shape[1];
   const eps = o.eps ?? 1e-5, momentum = o.momentum ?? 0.1;
   for (const [name, t] of [['weight', o.weight], ['bias', o.bias], ['running_mean', o.runningMean], ['running_var', o.runningVar]] as const) {
     if (t && (t.ndim !== 1 || t.shape[0] !== c)) throw new ShapeError(`batch_norm: ${name} ${shapeStr(t.shape)} does not match ${c} channels of input ${shapeStr(x.shape)}`);
@@ -172,28 +197,32 @@ export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
       noGrad(() => {
         const unbiased = count / (count - 1);
         for (let i = 0; i < c; i++) {
-          rm.data[i] = (1 - momentum) * rm.data[i]! + momentum * mu.data[i]!;
-          rv.data[i] = (1 - momentum) * rv.data[i]! + momentum * v.data[i]! * unbiased;
+          const m = rm.data[i], bm = mu.data[i];
+          if (m === undefined || bm === undefined) throw shortBuffer('batch_norm');
+          rm.data[i] = (1 - momentum) * m + momentum * bm;
+          const r = rv.data[i], bv = v.data[i];
+          if (r === undefined || bv === undefined) throw shortBuffer('batch_norm');
+          rv.data[i] = (1 - momentum) * r + momentum * bv * unbiased;
         }
       });
     }
     return out;
   } else {
-    if (!o.runningMean || !o.runningVar) throw new Error('batch_norm: eval mode needs running_mean and running_var');
+    const { runningMean, runningVar } = o;
+    if (!runningMean || !runningVar) throw new Error('batch_norm: eval mode needs running_mean and running_var');
     if (perSampleWanted(o.weight ?? null) || perSampleWanted(o.bias ?? null)) {
       // Per-sample gradients need weight and bias as direct inputs of the affine map, so the
       // statistics are applied first, as constants: one more pass over x, only in that mode.
-      const rstd = noGrad(() => rsqrt(addScalar(o.runningVar!, eps)));
-      const xhat = channelScaleShift(x, rstd, noGrad(() => mulScalar(mul(o.runningMean!, rstd), -1)));
-      const ones = o.weight ? null : noGrad(() => addScalar(mulScalar(rstd, 0), 1));
-      return channelScaleShift(xhat, o.weight ?? ones!, o.bias ?? null);
+      const rstd = noGrad(() => rsqrt(addScalar(runningVar, eps)));
+      const xhat = channelScaleShift(x, rstd, noGrad(() => mulScalar(mul(runningMean, rstd), -1)));
+      return channelScaleShift(xhat, o.weight ?? noGrad(() => addScalar(mulScalar(rstd, 0), 1)), o.bias ?? null);
     }
     // Fold the statistics into one scale and shift: one pass over x instead of four.
-    let scale = rsqrt(addScalar(o.runningVar, eps));
+    let scale = rsqrt(addScalar(runningVar, eps));
     if (o.weight) scale = mul(scale, o.weight);
-    let shift = mul(o.runningMean, scale);
+    let shift = mul(runningMean, scale);
     shift = o.bias ? sub(o.bias, shift) : mulScalar(shift, -1);
-    return traceOp(NORM_OPS.batchNorm, [x, o.weight ?? null, o.bias ?? null, o.runningMean, o.runningVar], { eps }, channelScaleShift(x, scale, shift));
+    return traceOp(NORM_OPS.batchNorm, [x, o.weight ?? null, o.bias ?? null, runningMean, runningVar], { eps }, channelScaleShift(x, scale, shift));
   }
 }
 
@@ -205,8 +234,7 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight:
     throw new ShapeError(`layer_norm: input ${shapeStr(x.shape)} does not end in normalized shape ${shapeStr(normalizedShape)}`);
   }
   const axes = Array.from({ length: k }, (_, i) => x.ndim - k + i);
-  let dim = 1;
-  for (const a of axes) dim *= x.shape[a]!;
+  const dim = numel(tail);
   if (x.size === 0 || dim === 0) {
     const d = sub(x, mean(x, axes, true));
     let y = mul(d, rsqrt(addScalar(mean(square(d), axes, true), eps)));
@@ -230,34 +258,43 @@ function normalizeRows(x: Tensor, axes: readonly number[], dim: number, eps: num
   return run(NORM_OPS.normalizeRows, [x], { axes, dim, eps });
 }
 
-function normalizeRowsKernel([x]: readonly Tensor[], a: RowsAttrs): Tensor {
-  const rows = x!.size / a.dim;
-  const k = be(x!);
-  const mu = empty(x!, [rows]), variance = empty(x!, [rows]);
-  k.channelMoments(x!.data, 1, rows, a.dim, mu.data, variance.data);
-  const rstd = allocate(x!.dtype, rows);
-  for (let i = 0; i < rows; i++) rstd[i] = 1 / Math.sqrt(variance.data[i]! + a.eps);
-  const y = uninit(x!, x!.shape);
-  k.channelAffine(x!.data, mu.data, rstd, null, y.data, 1, rows, a.dim);
+function normalizeRowsKernel([x]: UnaryInputs, a: RowsAttrs): Tensor {
+  const rows = x.size / a.dim;
+  const k = be(x);
+  const mu = empty(x, [rows]), variance = empty(x, [rows]);
+  k.channelMoments(x.data, 1, rows, a.dim, mu.data, variance.data);
+  const rstd = allocate(x.dtype, rows);
+  const vd = variance.data;
+  for (let i = 0; i < rows; i++) {
+    const v = vd[i];
+    if (v === undefined) throw shortBuffer('layer_norm');
+    rstd[i] = 1 / Math.sqrt(v + a.eps);
+  }
+  const y = uninit(x, x.shape);
+  k.channelAffine(x.data, mu.data, rstd, null, y.data, 1, rows, a.dim);
   a.mean = mu;
   a.rstd = rstd;
   return y;
 }
 
-function normalizeRowsVjp(g: Tensor, { inputs: [x], attrs: { axes, dim, eps, mean: mu, rstd } }: OpCall<RowsAttrs>): Tensor[] {
-  if (isGradEnabled()) return [normalizeGradRecorded(x!, g, axes, eps).gx(g)];
-  const rows = x!.size / dim;
-  const k = be(x!);
-  const sg = empty(x!, [rows]), sgx = empty(x!, [rows]);
-  k.channelGradSums(g.data, x!.data, mu!.data, 1, rows, dim, sg.data, sgx.data);
-  const b = allocate(x!.dtype, rows), dd = allocate(x!.dtype, rows);
+function normalizeRowsVjp(g: Tensor, { inputs: [x], attrs }: OpCall<RowsAttrs, UnaryInputs>): Tensor[] {
+  const { axes, dim, eps } = attrs;
+  if (isGradEnabled()) return [normalizeGradRecorded(x, g, axes, eps).gx(g)];
+  const mu = defined(attrs.mean, 'normalizeRows kernel: row means'), rstd = defined(attrs.rstd, 'normalizeRows kernel: rstd');
+  const rows = x.size / dim;
+  const k = be(x);
+  const sg = empty(x, [rows]), sgx = empty(x, [rows]);
+  k.channelGradSums(g.data, x.data, mu.data, 1, rows, dim, sg.data, sgx.data);
+  const b = allocate(x.dtype, rows), dd = allocate(x.dtype, rows);
+  const sgd = sg.data, sgxd = sgx.data;
   for (let i = 0; i < rows; i++) {
-    const rs = rstd![i]!;
-    b[i] = -rs * rs * rs * sgx.data[i]! / dim;
-    dd[i] = -rs * sg.data[i]! / dim;
+    const rs = rstd[i], s = sgd[i], sx = sgxd[i];
+    if (rs === undefined || s === undefined || sx === undefined) throw shortBuffer('layer_norm');
+    b[i] = -rs * rs * rs * sx / dim;
+    dd[i] = -rs * s / dim;
   }
-  const gx = uninit(x!, x!.shape);
-  k.channelAffineGrad(g.data, x!.data, mu!.data, rstd!, b, dd, gx.data, 1, rows, dim);
+  const gx = uninit(x, x.shape);
+  k.channelAffineGrad(g.data, x.data, mu.data, rstd, b, dd, gx.data, 1, rows, dim);
   return [gx];
 }
 
@@ -270,24 +307,24 @@ type RowsAttrs = Stats & { axes: readonly number[]; dim: number; eps: number };
 export const NORM_OPS = opFamily({
   channelScaleShift: {
     curvature: 'bilinear',
-    kernel: ([x, s, t]: readonly Tensor[]) => {
-      const [n, c, inner] = channelView(x!);
-      const out = uninit(x!, x!.shape);
-      be(x!).channelAffine(x!.data, null, s!.data, t ? t.data : null, out.data, n, c, inner);
+    kernel: ([x, s, t]: ScaleShiftInputs) => {
+      const [n, c, inner] = channelView('channelScaleShift', x);
+      const out = uninit(x, x.shape);
+      be(x).channelAffine(x.data, null, s.data, t ? t.data : null, out.data, n, c, inner);
       return out;
     },
-    vjp: (g: Tensor, { inputs: [x, s, t] }: OpCall<unknown>, need: readonly boolean[]) => {
-      const axes = x!.shape.map((_, i) => i).filter((i) => i !== 1);
+    vjp: (g: Tensor, { inputs: [x, s, t] }: OpCall<unknown, ScaleShiftInputs>, need: readonly boolean[]) => {
+      const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
       return [
-        need[0] ? channelScaleShift(g, s!, null) : null,
-        need[1] ? reshape(sum(mul(g, x!), axes), s!.shape) : null,
+        need[0] ? channelScaleShift(g, s, null) : null,
+        need[1] ? reshape(sum(mul(g, x), axes), s.shape) : null,
         t && need[2] ? reshape(sum(g, axes), t.shape) : null,
       ];
     },
     perSample: { inputs: [1, 2], rule: perSampleScaleShift },
     onnx: (c: OnnxCall<unknown>) => {
-      const x = c.inputs[0]!;
-      const perChannel = [x.shape[1]!, ...Array<number>(x.ndim - 2).fill(1)];
+      const x = onnxOperand(c, 0);
+      const perChannel = [shapeMin('channelScaleShift', x.shape, 2)[1], ...Array<number>(x.ndim - 2).fill(1)];
       const asChannels = (name: string): string => c.emit.node('Reshape', [name, c.emit.constI64(perChannel)]);
       const shift = c.names[2];
       const scaled = c.emit.node('Mul', [onnxInput(c, 0), asChannels(onnxInput(c, 1))], [], shift ? undefined : c.out);
@@ -300,7 +337,7 @@ export const NORM_OPS = opFamily({
   batchNorm: {
     curvature: 'bilinear',
     onnx: (c: OnnxCall<{ eps: number }>) => {
-      const ch = c.inputs[0]!.shape[1]!;
+      const ch = shapeMin('batch_norm', onnxOperand(c, 0).shape, 2)[1];
       const [, , , mean, vari] = c.names;
       if (!mean || !vari) throw new OnnxRuleError('batch norm without running statistics cannot be exported (it normalises with batch statistics)');
       const scale = c.names[1] ?? c.emit.constF32(new Float32Array(ch).fill(1), [ch]);
@@ -313,7 +350,7 @@ export const NORM_OPS = opFamily({
   /** normalizeRows, then the affine map: only traced. */
   layerNorm: {
     onnx: (c: OnnxCall<{ axes: number; eps: number }>) => {
-      const x = c.inputs[0]!;
+      const x = onnxOperand(c, 0);
       const k = c.attrs.axes;
       const norm = x.shape.slice(x.ndim - k);
       const scale = c.names[1] ?? c.emit.constF32(new Float32Array(norm.reduce((p, d) => p * d, 1)).fill(1), norm);

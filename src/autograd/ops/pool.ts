@@ -5,7 +5,7 @@
 import type { AdaptivePool2dParams, Backend, FloatArray, Pool2dParams } from '../../kernels/interface.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { shapeStr, ShapeError, type Shape } from '../../tensor/shape.js';
-import { onnxInput, opFamily, OnnxRuleError, type OnnxAttr, type OnnxCall, type OpCall, type OpSpec } from '../op.js';
+import { onnxInput, opFamily, OnnxRuleError, type KernelSpec, type OnnxAttr, type OnnxCall, type OpCall, type UnaryInputs } from '../op.js';
 import { run } from '../tape.js';
 import { traceOp } from '../trace.js';
 import { be, empty, pair, uninit } from './util.js';
@@ -75,24 +75,24 @@ type Plane = AdaptivePool2dParams;
  * ones (the pooling), else [oh, ow] to [h, w] (its adjoint).
  */
 function planeKernel<P extends Plane>(down: boolean, call: (k: Backend, x: FloatArray, out: FloatArray, p: P) => void) {
-  return ([x]: readonly Tensor[], { p }: { p: P }): Tensor => {
-    const out = uninit(x!, down ? [p.n, p.c, p.oh, p.ow] : [p.n, p.c, p.h, p.w]);
-    call(be(x!), x!.data, out.data, p);
+  return ([x]: UnaryInputs, { p }: { p: P }): Tensor => {
+    const out = uninit(x, down ? [p.n, p.c, p.oh, p.ow] : [p.n, p.c, p.h, p.w]);
+    call(be(x), x.data, out.data, p);
     return out;
   };
 }
 
 /** gather (scatter false) or scatterAdd: two adjoint index maps, each the other's vjp. */
-function indexSpec(scatter: boolean): OpSpec<FlatAttrs> {
+function indexSpec(scatter: boolean): KernelSpec<FlatAttrs, UnaryInputs> {
   return {
     kernel: ([x], { idx, shape }) => {
-      const k = be(x!);
-      const out = scatter ? empty(x!, shape) : uninit(x!, shape);
-      if (scatter) k.scatterAdd(x!.data, idx, out.data);
-      else k.gather(x!.data, idx, out.data);
+      const k = be(x);
+      const out = scatter ? empty(x, shape) : uninit(x, shape);
+      if (scatter) k.scatterAdd(x.data, idx, out.data);
+      else k.gather(x.data, idx, out.data);
       return out;
     },
-    vjp: (g, { inputs: [x], attrs: { idx } }) => [scatter ? gatherFlat(g, idx, x!.shape) : scatterAddFlat(g, idx, x!.shape)],
+    vjp: (g, { inputs: [x], attrs: { idx } }) => [scatter ? gatherFlat(g, idx, x.shape) : scatterAddFlat(g, idx, x.shape)],
   };
 }
 
@@ -105,12 +105,12 @@ export const POOL_OPS = opFamily({
   /** The kernel fills `idx`, the flat arg-max positions its vjp scatters to. */
   maxPool2d: {
     curvature: 'piecewise-linear',
-    kernel: ([x]: readonly Tensor[], { p, idx }: MaxPoolAttrs) => {
-      const out = uninit(x!, [p.n, p.c, p.oh, p.ow]);
-      be(x!).maxPool2d(x!.data, out.data, idx, p);
+    kernel: ([x]: UnaryInputs, { p, idx }: MaxPoolAttrs) => {
+      const out = uninit(x, [p.n, p.c, p.oh, p.ow]);
+      be(x).maxPool2d(x.data, out.data, idx, p);
       return out;
     },
-    vjp: (g: Tensor, { inputs: [x], attrs: { idx } }: OpCall<MaxPoolAttrs>) => [scatterAddFlat(g, idx, x!.shape)],
+    vjp: (g: Tensor, { inputs: [x], attrs: { idx } }: OpCall<MaxPoolAttrs, UnaryInputs>) => [scatterAddFlat(g, idx, x.shape)],
     onnx: (c: OnnxCall<MaxPoolAttrs>) => { c.emit.node('MaxPool', [onnxInput(c, 0)], onnxPoolAttrs(c.attrs.p, true), c.out); },
   },
   avgPool2d: {

@@ -4,7 +4,8 @@
 
 import type { Tensor } from '../../tensor/tensor.js';
 import { normAxes, shapeStr } from '../../tensor/shape.js';
-import { opFamily, type OnnxCall, type OpCall, type OpSpec, piecewiseLinear } from '../op.js';
+import { at } from '../../tensor/checked.js';
+import { opFamily, type KernelSpec, type OnnxCall, type OpCall, type UnaryInputs, piecewiseLinear } from '../op.js';
 import { run } from '../tape.js';
 import { traceOp } from '../trace.js';
 import { expand, keptShape, onnxReduce, reduceRaw, reshape, sum } from './broadcast.js';
@@ -14,14 +15,14 @@ export { sum, sumAll, sumTo } from './broadcast.js';
 
 type ReduceAttrs = { axes: number[]; keepdim: boolean };
 
-function extremeSpec(op: 'max' | 'min', opType: string): OpSpec<ReduceAttrs> {
+function extremeSpec(op: 'max' | 'min', opType: string): KernelSpec<ReduceAttrs, UnaryInputs> {
   return {
-    kernel: ([x], { axes, keepdim }) => reduceRaw(op, x!, axes, keepdim),
-    vjp: (g: Tensor, { inputs: [x], out, attrs: { axes } }: OpCall<ReduceAttrs>) => {
-      const ks = keptShape(x!.shape, axes, true);
-      const hit = eq(x!, expand(reshape(out.detach(), ks), x!.shape));
+    kernel: ([x], { axes, keepdim }) => reduceRaw(op, x, axes, keepdim),
+    vjp: (g: Tensor, { inputs: [x], out, attrs: { axes } }: OpCall<ReduceAttrs, UnaryInputs>) => {
+      const ks = keptShape(x.shape, axes, true);
+      const hit = eq(x, expand(reshape(out.detach(), ks), x.shape));
       const count = reduceRaw('sum', hit, axes, true);
-      return [mul(expand(reshape(g, ks), x!.shape), div(hit, count))];
+      return [mul(expand(reshape(g, ks), x.shape), div(hit, count))];
     },
     onnx: (c: OnnxCall<ReduceAttrs>) => onnxReduce(c, opType),
   };
@@ -37,7 +38,7 @@ export const REDUCE_OPS = opFamily({
 export function mean(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
   const ax = normAxes('mean', axes, x.ndim);
   let n = 1;
-  for (const a of ax) n *= x.shape[a]!;
+  for (const a of ax) n *= at(x.shape, a, 'reduced axes');
   return mulScalar(sum(x, ax, keepdim), 1 / n);
 }
 
@@ -62,7 +63,7 @@ export function min(x: Tensor, axes?: number | readonly number[], keepdim = fals
 export function variance(x: Tensor, axes?: number | readonly number[], opts: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
   const ax = normAxes('var', axes, x.ndim);
   let n = 1;
-  for (const a of ax) n *= x.shape[a]!;
+  for (const a of ax) n *= at(x.shape, a, 'reduced axes');
   const unbiased = opts.unbiased ?? true;
   const d = sub(x, mean(x, ax, true));
   return mulScalar(sum(square(d), ax, opts.keepdim ?? false), 1 / (unbiased ? n - 1 : n));

@@ -4,7 +4,8 @@
 
 import type { Tensor } from '../../tensor/tensor.js';
 import { normAxis, numel, stridesOf, ShapeError, shapeStr, type Shape } from '../../tensor/shape.js';
-import { onnxInput, opFamily, OnnxRuleError, type OnnxCall, type OpCall } from '../op.js';
+import { at, isNonEmpty, zip } from '../../tensor/checked.js';
+import { onnxInput, onnxOperand, opFamily, OnnxRuleError, type OnnxCall, type OpCall, type UnaryInputs } from '../op.js';
 import { run } from '../tape.js';
 import { traceOp } from '../trace.js';
 import { be, checkSameDtype, empty, uninit } from './util.js';
@@ -16,19 +17,21 @@ type PermAttrs = { perm: number[] };
 type SliceAttrs = { ranges: [number, number][] };
 type PadAttrs = { pads: readonly (readonly [number, number])[]; value: number };
 type ConcatAttrs = { axis: number; starts: number[] };
+/** concat's inputs: one tensor or more. */
+type ConcatInputs = readonly [Tensor, ...Tensor[]];
 
 /** @internal One family of the op table (see ops/table.ts, whose OPS is the public view). */
 export const SHAPE_OPS = opFamily({
   permute: {
     curvature: 'piecewise-linear',
-    kernel: ([x]: readonly Tensor[], { perm }: PermAttrs) => {
-      const xs = stridesOf(x!.shape);
-      const shape = perm.map((a) => x!.shape[a]!);
-      const out = uninit(x!, shape);
-      be(x!).copyStrided(x!.data, 0, perm.map((a) => xs[a]!), shape, out.data, 0, stridesOf(shape));
+    kernel: ([x]: UnaryInputs, { perm }: PermAttrs) => {
+      const xs = stridesOf(x.shape);
+      const shape = perm.map((a) => at(x.shape, a, 'permute axes'));
+      const out = uninit(x, shape);
+      be(x).copyStrided(x.data, 0, perm.map((a) => at(xs, a, 'permute strides')), shape, out.data, 0, stridesOf(shape));
       return out;
     },
-    vjp: (g: Tensor, { attrs: { perm } }: OpCall<PermAttrs>) => {
+    vjp: (g: Tensor, { attrs: { perm } }: OpCall<PermAttrs, UnaryInputs>) => {
       const inv = new Array<number>(perm.length);
       perm.forEach((a, i) => { inv[a] = i; });
       return [permute(g, inv)];
@@ -37,19 +40,20 @@ export const SHAPE_OPS = opFamily({
   },
   slice: {
     curvature: 'piecewise-linear',
-    kernel: ([x]: readonly Tensor[], { ranges }: SliceAttrs) => {
+    kernel: ([x]: UnaryInputs, { ranges }: SliceAttrs) => {
       const shape = ranges.map(([s, e]) => e - s);
-      const xs = stridesOf(x!.shape);
+      const xs = stridesOf(x.shape);
       let off = 0;
-      ranges.forEach(([s], i) => { off += s * xs[i]!; });
-      const out = uninit(x!, shape);
-      be(x!).copyStrided(x!.data, off, xs, shape, out.data, 0, stridesOf(shape));
+      for (const [[s], stride] of zip(ranges, xs, 'slice ranges')) off += s * stride;
+      const out = uninit(x, shape);
+      be(x).copyStrided(x.data, off, xs, shape, out.data, 0, stridesOf(shape));
       return out;
     },
-    vjp: (g: Tensor, { inputs: [x], attrs: { ranges } }: OpCall<SliceAttrs>) => [padAxes(g, ranges.map(([s, e], i) => [s, x!.shape[i]! - e]))],
+    vjp: (g: Tensor, { inputs: [x], attrs: { ranges } }: OpCall<SliceAttrs, UnaryInputs>) => [padAxes(g, zip(ranges, x.shape, 'slice ranges').map(([[s, e], d]) => [s, d - e]))],
     onnx: (c: OnnxCall<SliceAttrs>) => {
-      const x = c.inputs[0]!;
-      const f = c.inFactors[0]!;
+      const x = onnxOperand(c, 0);
+      const f = c.inFactors[0];
+      if (!f) throw new OnnxRuleError('operand 0 is missing');
       const starts: number[] = [], ends: number[] = [], axes: number[] = [];
       c.attrs.ranges.forEach(([s, e], i) => {
         if (s === 0 && e === x.shape[i]) return;
@@ -61,17 +65,17 @@ export const SHAPE_OPS = opFamily({
   },
   pad: {
     curvature: 'piecewise-linear',
-    kernel: ([x]: readonly Tensor[], { pads, value }: PadAttrs) => {
-      const shape = x!.shape.map((d, i) => d + pads[i]![0] + pads[i]![1]);
-      const out = empty(x!, shape);
+    kernel: ([x]: UnaryInputs, { pads, value }: PadAttrs) => {
+      const shape = zip(x.shape, pads, 'pad widths').map(([d, [a, b]]) => d + a + b);
+      const out = empty(x, shape);
       if (value !== 0) out.data.fill(value);
       const os = stridesOf(shape);
       let off = 0;
-      pads.forEach(([a], i) => { off += a * os[i]!; });
-      be(x!).copyStrided(x!.data, 0, stridesOf(x!.shape), x!.shape, out.data, off, os);
+      for (const [[a], stride] of zip(pads, os, 'pad widths')) off += a * stride;
+      be(x).copyStrided(x.data, 0, stridesOf(x.shape), x.shape, out.data, off, os);
       return out;
     },
-    vjp: (g: Tensor, { inputs: [x], attrs: { pads } }: OpCall<PadAttrs>) => [sliceAxes(g, pads.map(([a], i) => [a, a + x!.shape[i]!]))],
+    vjp: (g: Tensor, { inputs: [x], attrs: { pads } }: OpCall<PadAttrs, UnaryInputs>) => [sliceAxes(g, zip(pads, x.shape, 'pad widths').map(([[a], d]) => [a, a + d]))],
     onnx: (c: OnnxCall<PadAttrs>) => {
       const { pads, value } = c.attrs;
       c.emit.node('Pad', [onnxInput(c, 0), c.emit.constI64([...pads.map(([a]) => a), ...pads.map(([, e]) => e)]), c.emit.scalar(value)], [], c.out);
@@ -79,22 +83,27 @@ export const SHAPE_OPS = opFamily({
   },
   concat: {
     curvature: 'piecewise-linear',
-    kernel: (xs: readonly Tensor[], { axis: a, starts }: ConcatAttrs) => {
-      const first = xs[0]!;
+    kernel: (xs: ConcatInputs, { axis: a, starts }: ConcatAttrs) => {
+      const first = xs[0];
       const shape = [...first.shape];
-      shape[a] = xs.reduce((s, t) => s + t.shape[a]!, 0);
+      shape[a] = xs.reduce((s, t) => s + at(t.shape, a, 'concat axis'), 0);
       const out = uninit(first, shape);
       const os = stridesOf(shape);
-      let at = 0;
+      const stride = at(os, a, 'concat axis');
+      let offset = 0;
       for (const t of xs) {
-        starts.push(at);
-        be(t).copyStrided(t.data, 0, stridesOf(t.shape), t.shape, out.data, at * os[a]!, os);
-        at += t.shape[a]!;
+        starts.push(offset);
+        be(t).copyStrided(t.data, 0, stridesOf(t.shape), t.shape, out.data, offset * stride, os);
+        offset += at(t.shape, a, 'concat axis');
       }
       return out;
     },
-    vjp: (g: Tensor, { inputs, attrs: { axis: a, starts } }: OpCall<ConcatAttrs>, n: readonly boolean[]) =>
-      inputs.map((t, i) => (n[i] ? slice(g, a, starts[i]!, starts[i]! + t.shape[a]!) : null)),
+    vjp: (g: Tensor, { inputs, attrs: { axis: a, starts } }: OpCall<ConcatAttrs, ConcatInputs>, n: readonly boolean[]) =>
+      inputs.map((t, i) => {
+        if (!n[i]) return null;
+        const s = at(starts, i, 'concat starts');
+        return slice(g, a, s, s + at(t.shape, a, 'concat axis'));
+      }),
     onnx: (c: OnnxCall<ConcatAttrs>) => { c.emit.node('Concat', c.names.map((_, k) => onnxInput(c, k)), [{ name: 'axis', int: c.attrs.axis }], c.out); },
   },
 });
@@ -144,8 +153,7 @@ export function transpose(x: Tensor, a = -2, b = -1): Tensor {
 /** Takes [start, end) along each axis (null = whole axis). */
 export function sliceAxes(x: Tensor, ranges: readonly ([number, number] | null)[]): Tensor {
   if (ranges.length !== x.ndim) throw new ShapeError(`slice: ${ranges.length} ranges for a tensor of shape ${shapeStr(x.shape)}`);
-  const r = ranges.map((rg, i) => {
-    const d = x.shape[i]!;
+  const r = zip(ranges, x.shape, 'slice ranges').map(([rg, d], i) => {
     if (rg === null) return [0, d] as [number, number];
     const s = rg[0] < 0 ? rg[0] + d : rg[0];
     const e = rg[1] < 0 ? rg[1] + d : Math.min(rg[1], d);
@@ -178,14 +186,14 @@ export function padAxes(x: Tensor, pads: readonly (readonly [number, number])[],
 export function pad(x: Tensor, widths: readonly number[], value = 0): Tensor {
   if (widths.length % 2 !== 0 || widths.length / 2 > x.ndim) throw new ShapeError(`pad: bad padding ${JSON.stringify(widths)} for shape ${shapeStr(x.shape)}`);
   const pads: [number, number][] = x.shape.map(() => [0, 0]);
-  for (let k = 0; k < widths.length / 2; k++) pads[x.ndim - 1 - k] = [widths[2 * k]!, widths[2 * k + 1]!];
+  for (let k = 0; k < widths.length / 2; k++) pads[x.ndim - 1 - k] = [at(widths, 2 * k, 'pad widths'), at(widths, 2 * k + 1, 'pad widths')];
   return padAxes(x, pads, value);
 }
 
 /** Joins tensors along an existing axis. */
 export function concat(xs: readonly Tensor[], axis = 0): Tensor {
-  if (xs.length === 0) throw new ShapeError('concat: no tensors');
-  const first = xs[0]!;
+  if (!isNonEmpty(xs)) throw new ShapeError('concat: no tensors');
+  const first = xs[0];
   checkSameDtype('concat', ...xs);
   const a = normAxis('concat', axis, first.ndim);
   for (const t of xs) {

@@ -7,8 +7,8 @@
 
 import type { Backend, Conv2dParams, CsrPattern, FloatArray, SparseLinearParams } from '../../kernels/interface.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { numel, shapeStr, ShapeError } from '../../tensor/shape.js';
-import { opFamily, type OpCall, type OpDef, type OpSpec, bilinear } from '../op.js';
+import { hasMinRank, numel, shapeStr, ShapeError } from '../../tensor/shape.js';
+import { opFamily, type BinaryInputs, type KernelOp, type KernelSpec, type OpCall, bilinear } from '../op.js';
 import { run } from '../tape.js';
 import { traceOp } from '../trace.js';
 import { perSampleMode, perSampleUnsupported, perSampleWanted } from '../per-sample.js';
@@ -30,8 +30,8 @@ export interface SparsePattern extends CsrPattern {
 
 /** The pattern of a 0/1 mask (non-zero = kept), entries in row-major order. */
 export function sparsePatternFromMask(mask: Tensor): SparsePattern {
-  if (mask.ndim < 2) throw new ShapeError(`sparsePatternFromMask: a weight mask has at least 2 axes, got ${shapeStr(mask.shape)}`);
-  const rows = mask.shape[0]!, cols = mask.size / Math.max(rows, 1);
+  if (!hasMinRank(mask.shape, 2)) throw new ShapeError(`sparsePatternFromMask: a weight mask has at least 2 axes, got ${shapeStr(mask.shape)}`);
+  const rows = mask.shape[0], cols = mask.size / Math.max(rows, 1);
   const d = mask.data;
   let nnz = 0;
   for (let i = 0; i < d.length; i++) if (d[i] !== 0) nnz++;
@@ -148,6 +148,8 @@ export function sparseLinearWeightGrad(x: Tensor, gy: Tensor, pt: SparsePattern,
 // ---------------------------------------------------------------- the table entries
 
 type Attrs<P> = { pt: SparsePattern; p: P };
+/** The product's inputs: x, the values and the bias when there is one. */
+type ForwardInputs = BinaryInputs | readonly [Tensor, Tensor, Tensor];
 
 /** What distinguishes the sparse convolution from the sparse linear layer. */
 interface SparseLayer<P> {
@@ -159,10 +161,10 @@ interface SparseLayer<P> {
   backwardWeight(k: Backend, x: FloatArray, gy: FloatArray, pt: SparsePattern, gv: FloatArray, p: P): void;
 }
 
-type Entries = readonly [OpDef, OpDef, OpDef];
+type Entries<P> = readonly [KernelOp<Attrs<P>, ForwardInputs>, KernelOp<Attrs<P>, BinaryInputs>, KernelOp<Attrs<P>, BinaryInputs>];
 
 interface LayerOps<P> {
-  specs: { forward: OpSpec<Attrs<P>>; inputGrad: OpSpec<Attrs<P>>; weightGrad: OpSpec<Attrs<P>> };
+  specs: { forward: KernelSpec<Attrs<P>, ForwardInputs>; inputGrad: KernelSpec<Attrs<P>, BinaryInputs>; weightGrad: KernelSpec<Attrs<P>, BinaryInputs> };
   forward(x: Tensor, v: Tensor, bias: Tensor | null, pt: SparsePattern, p: P): Tensor;
   inputGrad(gy: Tensor, v: Tensor, pt: SparsePattern, p: P): Tensor;
   weightGrad(x: Tensor, gy: Tensor, pt: SparsePattern, p: P): Tensor;
@@ -173,44 +175,44 @@ interface LayerOps<P> {
  * each built from the other two) as entry specs, and their recorded calls. `entries` gives the
  * table's entries of the three, in that order, once the table exists.
  */
-function sparseLayer<P>(L: SparseLayer<P>, entries: () => Entries): LayerOps<P> {
+function sparseLayer<P>(L: SparseLayer<P>, entries: () => Entries<P>): LayerOps<P> {
   type A = Attrs<P>;
   const forward = (x: Tensor, v: Tensor, bias: Tensor | null, pt: SparsePattern, p: P): Tensor => run(entries()[0], bias ? [x, v, bias] : [x, v], { pt, p });
   const inputGrad = (gy: Tensor, v: Tensor, pt: SparsePattern, p: P): Tensor => run(entries()[1], [gy, v], { pt, p });
   const weightGrad = (x: Tensor, gy: Tensor, pt: SparsePattern, p: P): Tensor => run(entries()[2], [x, gy], { pt, p });
   const specs = {
     forward: {
-      kernel: ([x, v, bias]: readonly Tensor[], { pt, p }: A) => {
-        const out = uninit(x!, L.outShape(p));
-        L.forward(be(x!), x!.data, v!.data, pt, bias ? bias.data : null, out.data, p);
+      kernel: ([x, v, bias]: ForwardInputs, { pt, p }: A) => {
+        const out = uninit(x, L.outShape(p));
+        L.forward(be(x), x.data, v.data, pt, bias ? bias.data : null, out.data, p);
         return out;
       },
-      vjp: (g: Tensor, { inputs: [x, v, bias], attrs: { pt, p } }: OpCall<A>, need: readonly boolean[]) => [
-        need[0] ? inputGrad(g, v!, pt, p) : null,
-        need[1] ? weightGrad(x!, g, pt, p) : null,
+      vjp: (g: Tensor, { inputs: [x, v, bias], attrs: { pt, p } }: OpCall<A, ForwardInputs>, need: readonly boolean[]) => [
+        need[0] ? inputGrad(g, v, pt, p) : null,
+        need[1] ? weightGrad(x, g, pt, p) : null,
         bias && need[2] ? sum(g, L.biasAxes) : null,
       ],
     },
     inputGrad: {
-      kernel: ([gy, v]: readonly Tensor[], { pt, p }: A) => {
-        const gx = uninit(gy!, L.inShape(p));
-        L.backwardData(be(gy!), gy!.data, v!.data, pt, gx.data, p);
+      kernel: ([gy, v]: BinaryInputs, { pt, p }: A) => {
+        const gx = uninit(gy, L.inShape(p));
+        L.backwardData(be(gy), gy.data, v.data, pt, gx.data, p);
         return gx;
       },
-      vjp: (g: Tensor, { inputs: [gy, v], attrs: { pt, p } }: OpCall<A>, need: readonly boolean[]) => [
-        need[0] ? forward(g, v!, null, pt, p) : null,
-        need[1] ? weightGrad(g, gy!, pt, p) : null,
+      vjp: (g: Tensor, { inputs: [gy, v], attrs: { pt, p } }: OpCall<A, BinaryInputs>, need: readonly boolean[]) => [
+        need[0] ? forward(g, v, null, pt, p) : null,
+        need[1] ? weightGrad(g, gy, pt, p) : null,
       ],
     },
     weightGrad: {
-      kernel: ([x, gy]: readonly Tensor[], { pt, p }: A) => {
-        const gv = empty(x!, [pt.nnz]);
-        L.backwardWeight(be(x!), x!.data, gy!.data, pt, gv.data, p);
+      kernel: ([x, gy]: BinaryInputs, { pt, p }: A) => {
+        const gv = empty(x, [pt.nnz]);
+        L.backwardWeight(be(x), x.data, gy.data, pt, gv.data, p);
         return gv;
       },
-      vjp: (g: Tensor, { inputs: [x, gy], attrs: { pt, p } }: OpCall<A>, need: readonly boolean[]) => [
-        need[0] ? inputGrad(gy!, g, pt, p) : null,
-        need[1] ? forward(x!, g, null, pt, p) : null,
+      vjp: (g: Tensor, { inputs: [x, gy], attrs: { pt, p } }: OpCall<A, BinaryInputs>, need: readonly boolean[]) => [
+        need[0] ? inputGrad(gy, g, pt, p) : null,
+        need[1] ? forward(x, g, null, pt, p) : null,
       ],
     },
   };
@@ -224,7 +226,7 @@ const CONV: LayerOps<Conv2dParams> = sparseLayer<Conv2dParams>({
   forward: (k, x, v, pt, bias, out, p) => k.sparseConv2d(x, v, pt, bias, out, p),
   backwardData: (k, gy, v, pt, gx, p) => k.sparseConv2dBackwardData(gy, v, pt, gx, p),
   backwardWeight: (k, x, gy, pt, gv, p) => k.sparseConv2dBackwardWeight(x, gy, pt, gv, p),
-}, (): Entries => [SPARSE_OPS.sparseConv2d, SPARSE_OPS.sparseConv2dInputGrad, SPARSE_OPS.sparseConv2dWeightGrad]);
+}, (): Entries<Conv2dParams> => [SPARSE_OPS.sparseConv2d, SPARSE_OPS.sparseConv2dInputGrad, SPARSE_OPS.sparseConv2dWeightGrad]);
 
 const LINEAR: LayerOps<SparseLinearParams> = sparseLayer<SparseLinearParams>({
   outShape: (p) => [p.n, p.outF],
@@ -233,7 +235,7 @@ const LINEAR: LayerOps<SparseLinearParams> = sparseLayer<SparseLinearParams>({
   forward: (k, x, v, pt, bias, out, p) => k.sparseLinear(x, v, pt, bias, out, p),
   backwardData: (k, gy, v, pt, gx, p) => k.sparseLinearBackwardData(gy, v, pt, gx, p),
   backwardWeight: (k, x, gy, pt, gv, p) => k.sparseLinearBackwardWeight(x, gy, pt, gv, p),
-}, (): Entries => [SPARSE_OPS.sparseLinear, SPARSE_OPS.sparseLinearInputGrad, SPARSE_OPS.sparseLinearWeightGrad]);
+}, (): Entries<SparseLinearParams> => [SPARSE_OPS.sparseLinear, SPARSE_OPS.sparseLinearInputGrad, SPARSE_OPS.sparseLinearWeightGrad]);
 
 // The products are traced by the public functions; ONNX has no sparse form, so the exporter
 // refuses them (export densifies first).

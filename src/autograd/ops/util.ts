@@ -34,10 +34,9 @@ export function uninit(like: Tensor, shape: Shape): Tensor {
 }
 
 export function checkSameDtype(op: string, ...ts: Tensor[]): void {
-  for (let i = 1; i < ts.length; i++) {
-    if (ts[i]!.dtype !== ts[0]!.dtype) {
-      throw new TypeError(`${op}: dtype mismatch: ${ts.map((t) => `${t.dtype} ${shapeStr(t.shape)}`).join(' vs ')}`);
-    }
+  const first = ts[0];
+  if (first && ts.some((t) => t.dtype !== first.dtype)) {
+    throw new TypeError(`${op}: dtype mismatch: ${ts.map((t) => `${t.dtype} ${shapeStr(t.shape)}`).join(' vs ')}`);
   }
 }
 

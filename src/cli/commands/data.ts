@@ -46,12 +46,15 @@ where by hand. ImageNet needs an account at image-net.org and is not downloadabl
         ...(f.baseUrl !== undefined ? { baseUrl: f.baseUrl } : {}),
         ...(f.keepArchive ? { keepArchive: true } : {}),
         onProgress: (p) => {
-          if (p.file !== current) {
-            task?.done();
+          let t = task;
+          // A new file (the first one included) gets its own bar.
+          if (p.file !== current || t === null) {
+            t?.done();
             current = p.file;
-            task = startTask(p.file, p.total ?? 0, { unit: 'MB', divisor: 1e6 });
+            t = startTask(p.file, p.total ?? 0, { unit: 'MB', divisor: 1e6 });
+            task = t;
           }
-          task!.update(p.bytes, p.total ?? p.bytes);
+          t.update(p.bytes, p.total ?? p.bytes);
         },
       });
       (task as Task | null)?.done();

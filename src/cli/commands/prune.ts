@@ -10,6 +10,7 @@ import type { Dataset } from '../../data/dataset.js';
 import type { TransformSpec } from '../../data/transforms.js';
 import type { MaskData, PruneResult } from '../../prune/index.js';
 import type { CreateOptions } from '../../models/registry.js';
+import { shapeMin } from '../../tensor/shape.js';
 import { UserError } from '../errors.js';
 import {
   addModelOptions, buildModel, examples, modelLabel, modelMetadata, modelOptions, parseChoice, parseInteger, parseSparsity, requireFile,
@@ -43,12 +44,12 @@ interface Flags extends ModelFlags, ScoringFlags {
  */
 async function fitToDataset(o: CreateOptions, name: DatasetName, onnx?: string): Promise<{ options: CreateOptions; padTo32: boolean }> {
   // An ONNX graph's sizes are its own, not flags the user gave.
-  const given = (flag: string, v: number, what: string): string => (onnx !== undefined ? `--onnx ${onnx} takes ${what}` : `${flag} ${v}`);
+  const given = (flag: string, v: number | undefined, what: string): string => (onnx !== undefined ? `--onnx ${onnx} takes ${what}` : `${flag} ${v}`);
   const { datasetInfo } = await import('../../data/registry.js');
   const { standardTransform, transformedShape } = await import('../../data/transforms.js');
   const info = datasetInfo(name);
-  const shape = info.shape ? transformedShape(standardTransform(name, 'eval'), info.shape) : [3, 224, 224];
-  const [c, side] = [shape[0]!, shape[1]!];
+  const shape: readonly [number, number, number] = info.shape ? transformedShape(standardTransform(name, 'eval'), info.shape) : [3, 224, 224];
+  const [c, side] = shape;
   const out = { ...o };
   let padTo32 = false;
   if (out.inChannels === undefined) out.inChannels = c;
@@ -124,7 +125,7 @@ async function pruneWithProgress(f: Flags, p: Parsed, inp: Inputs, data: MaskDat
   const s = p.s;
   const scoreTask = (): ReturnType<typeof startTask> | null => iterations > 1
     ? startTask(`prune ${s.criterion}`, iterations, { unit: 'iterations' })
-    : p.crit.needsData ? startTask(`score ${s.criterion}`, Math.ceil(data!.x.shape[0]! / s.batchSize), { unit: 'mask batches' }) : null;
+    : p.crit.needsData && data ? startTask(`score ${s.criterion}`, Math.ceil(shapeMin('prune', data.x.shape, 1, 'mask data')[0] / s.batchSize), { unit: 'mask batches' }) : null;
   let task: ReturnType<typeof startTask> | null = null;
   let warmup = {};
   if (f.warmup && inp.train && inp.dataset) {

@@ -7,6 +7,7 @@ import { readFileSync, statSync, readdirSync, writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import type { Run } from '../../experiment/config.js';
 import type { RunnerEvents } from '../../experiment/runner.js';
+import { hasLength } from '../../tensor/checked.js';
 import { UserError } from '../errors.js';
 import { checkOutFile, examples, parseInteger, parseNumber } from '../options.js';
 import { startTask, type Task } from '../progress.js';
@@ -138,7 +139,7 @@ async function runCommand(config: string, f: Flags, quiet: boolean): Promise<voi
   const { loadStudies, planRuns } = await import('../../experiment/runner.js');
   const { parseShard, shardFromEnv } = await import('../../experiment/shard.js');
   const studies = loadStudies(config);
-  const name = studies.length === 1 ? studies[0]!.name : basename(resolve(config));
+  const name = hasLength(studies, 1) ? studies[0].name : basename(resolve(config));
   const store = f.store ?? `results/${name}`;
   const plan = planRuns(studies);
   if (f.emit) return emitJob(config, f, name, store, plan);

@@ -4,6 +4,7 @@
 import { Option, type Command } from 'commander';
 import type { CriterionOptions, MaskData, OptionKey } from '../../prune/index.js';
 import { optionSpecs } from '../../prune/criteria/options.js';
+import { shapeMin } from '../../tensor/shape.js';
 import { UserError } from '../errors.js';
 import {
   addModelOptions, checkOutFile, buildModel, checkCriterion, examples, fitToInput, modelMetadata, modelOptions, parseChoice, parseInteger,
@@ -94,7 +95,7 @@ When --in-channels or --image-size is not given it is taken from the images in -
         const over = ds.y.findIndex((v) => v >= model.config.numClasses);
         if (over >= 0) throw new UserError(`--data ${f.data}: label ${ds.y[over]} at index ${over} is outside the model's ${model.config.numClasses} classes (--num-classes)`);
       }
-      const n = data ? data.x.shape[0]! : 0;
+      const n = data ? shapeMin('score', data.x.shape, 1, 'mask data')[0] : 0;
       const task = crit.needsData ? startTask(`score ${s.criterion}`, Math.ceil(n / s.batchSize), { unit: 'mask batches' }) : null;
       const t0 = performance.now();
       const scores = scoreParameters(model, s.criterion, data, {

@@ -3,6 +3,7 @@
 
 import type { Command } from 'commander';
 import type { Tensor } from '../../tensor/tensor.js';
+import { shapeMin } from '../../tensor/shape.js';
 import { UserError } from '../errors.js';
 import { addModelOptions, checkOutFile, buildModel, examples, fitToInput, modelMetadata, modelOptions, parseInteger, requireFile, type ModelFlags } from '../options.js';
 import { startTask } from '../progress.js';
@@ -52,7 +53,7 @@ given it is taken from x.`)
       if (e.shape[0] === 0) throw new UserError(`--data ${f.data}: "x" holds no images`);
       const x = toTensor(e, `${f.data}: tensor "x"`);
       const model = await buildModel(f, fitToInput(mo, x.shape, `--data ${f.data}`), f.weights);
-      const total = Math.min(Math.ceil(x.shape[0]! / batchSize), maxBatches ?? Infinity);
+      const total = Math.min(Math.ceil(shapeMin('warmup', x.shape, 1, 'data')[0] / batchSize), maxBatches ?? Infinity);
       const task = startTask('warm-up', total, { unit: 'batches' });
       const t0 = performance.now();
       const done = bnWarmup(model, fileOrderBatches(Tensor, x, batchSize), { ...(maxBatches !== undefined ? { maxBatches } : {}), progress: (d) => task.update(d) });

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import * as tar from 'tar';
 import { DataError, InMemoryDataset } from '../dataset.js';
 import { isDir, isFile, readBytes } from './files.js';
+import { at } from '../../tensor/checked.js';
 
 export type CifarSplit = 'train' | 'test';
 
@@ -61,7 +62,7 @@ export function parseCifarRecords(bytes: Uint8Array, file: string, labelBytes: n
   const pixels = new Uint8Array(n * PIXELS);
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {
-    const l = bytes[i * rec + labelOffset]!;
+    const l = at(bytes, i * rec + labelOffset, 'record label');
     if (l >= numClasses) throw new DataError(`${file}: record ${i} has label ${l}, outside 0..${numClasses - 1}`, { file });
     labels[i] = l;
     pixels.set(bytes.subarray(i * rec + labelBytes, (i + 1) * rec), i * PIXELS);
@@ -69,8 +70,8 @@ export function parseCifarRecords(bytes: Uint8Array, file: string, labelBytes: n
   return { pixels, labels };
 }
 
-/** The named members of a .tar.gz, found anywhere in it by their base name under `folder`. */
-export function readTarMembers(archive: string, folder: string, names: readonly string[]): Map<string, Uint8Array> {
+/** The named members of a .tar.gz, found anywhere in it by their base name under `folder`, in the order of `names`. */
+export function readTarMembers(archive: string, folder: string, names: readonly string[]): { name: string; bytes: Uint8Array }[] {
   const wanted = new Set(names.map((n) => `${folder}/${n}`));
   const found = new Map<string, Uint8Array>();
   try {
@@ -89,10 +90,11 @@ export function readTarMembers(archive: string, folder: string, names: readonly 
   } catch (e) {
     throw new DataError(`${archive}: corrupt or truncated archive (${(e as Error).message})`, { file: archive, cause: e });
   }
-  for (const n of names) {
-    if (!found.has(n)) throw new DataError(`${archive}: no member ${folder}/${n} (truncated, or not the official ${folder} archive)`, { file: archive });
-  }
-  return found;
+  return names.map((name) => {
+    const bytes = found.get(name);
+    if (!bytes) throw new DataError(`${archive}: no member ${folder}/${name} (truncated, or not the official ${folder} archive)`, { file: archive });
+    return { name, bytes };
+  });
 }
 
 function loadCifar(fmt: CifarFormat, split: CifarSplit, o: CifarOptions, name: string, classNames?: readonly string[]): InMemoryDataset {
@@ -111,8 +113,7 @@ function loadCifar(fmt: CifarFormat, split: CifarSplit, o: CifarOptions, name: s
     const archive = resolve(dataDir, fmt.archive);
     tried.push(archive);
     if (!parts && isFile(archive)) {
-      const members = readTarMembers(archive, fmt.folder, files);
-      parts = files.map((f) => ({ file: `${archive}:${fmt.folder}/${f}`, bytes: members.get(f)! }));
+      parts = readTarMembers(archive, fmt.folder, files).map(({ name, bytes }) => ({ file: `${archive}:${fmt.folder}/${name}`, bytes }));
     }
     if (!parts && isDir(resolve(dataDir, fmt.folder))) {
       const missing = files.filter((f) => !isFile(resolve(dataDir, fmt.folder, f)));

@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { DataError, InMemoryDataset } from '../dataset.js';
 import { findGzOrPlain, readMaybeGzip, sha256 } from './files.js';
+import { at } from '../../tensor/checked.js';
 
 export type IdxSplit = 'train' | 'test';
 
@@ -40,7 +41,7 @@ export function parseIdx(bytes: Uint8Array, file: string, expectedMagic: number)
     const kind = expectedMagic === IDX_LABELS_MAGIC ? 'an IDX label file' : expectedMagic === IDX_IMAGES_MAGIC ? 'an IDX image file' : 'this IDX file';
     throw new DataError(`${file}: wrong magic number ${magic} (0x${magic.toString(16).padStart(8, '0')}), expected ${expectedMagic} for ${kind}`, { file });
   }
-  const ndim = bytes[3]!;
+  const ndim = view.getUint8(3);
   const header = 4 + 4 * ndim;
   if (bytes.length < header) throw new DataError(`${file}: truncated IDX header (${bytes.length} bytes, header needs ${header})`, { file });
   const dims: number[] = [];
@@ -97,7 +98,7 @@ export function loadIdxPair(imagesFile: string, labelsFile: string, o: IdxPairOp
   }
   const lab = new Int32Array(n);
   for (let i = 0; i < n; i++) {
-    const l = labels.data[i]!;
+    const l = at(labels.data, i, 'IDX labels');
     if (l >= o.numClasses) throw new DataError(`${labelsFile}: label ${l} at index ${i} is outside 0..${o.numClasses - 1}`, { file: labelsFile });
     lab[i] = l;
   }

@@ -5,6 +5,7 @@
 import jpeg from 'jpeg-js';
 import { DataError, checkIndex, type Dataset, type Sample } from '../dataset.js';
 import { readBytes } from './files.js';
+import { at } from '../../tensor/checked.js';
 
 export interface DecodedImage { pixels: Uint8Array; height: number; width: number }
 
@@ -32,9 +33,11 @@ export function decodeJpeg(bytes: Uint8Array, file: string): DecodedImage {
   }
   const out = new Uint8Array(3 * plane);
   for (let p = 0, q = 0; p < plane; p++, q += 3) {
-    out[p] = data[q]!;
-    out[plane + p] = data[q + 1]!;
-    out[2 * plane + p] = data[q + 2]!;
+    const r = data[q], g = data[q + 1], b = data[q + 2];
+    if (r === undefined || g === undefined || b === undefined) throw new RangeError('internal: readJpeg: fewer RGB values than pixels');
+    out[p] = r;
+    out[plane + p] = g;
+    out[2 * plane + p] = b;
   }
   return { pixels: out, height, width };
 }
@@ -67,12 +70,12 @@ export class JpegFilesDataset implements Dataset {
 
   get(i: number): Sample {
     checkIndex(this, i);
-    const file = this.files[i]!;
+    const file = at(this.files, i, 'image files');
     const img = readJpeg(file);
     if (this.shape !== null && (img.height !== this.shape[1] || img.width !== this.shape[2])) {
       throw new DataError(`${file}: image is ${img.width}x${img.height}, expected ${this.shape[2]}x${this.shape[1]} for ${this.name}`, { file });
     }
-    return { pixels: img.pixels, shape: [3, img.height, img.width], label: this.labelData[i]! };
+    return { pixels: img.pixels, shape: [3, img.height, img.width], label: at(this.labelData, i, 'labels') };
   }
 
   labels(): Int32Array {

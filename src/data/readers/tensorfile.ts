@@ -5,6 +5,8 @@
 import { DataError } from '../dataset.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { readSafetensors, toTensor, SafetensorsError, type StFile } from '../../tensor/safetensors.js';
+import { at } from '../../tensor/checked.js';
+import { hasRank } from '../../tensor/shape.js';
 
 /** A dataset read from a safetensors file: the images, the labels and the Dataset over them. */
 export interface TensorDataset {
@@ -37,16 +39,16 @@ export function loadTensorDataset(path: string, o: TensorDatasetOptions = {}): T
   if (!xe) throw new DataError(`${path}: no tensor "${xName}" (tensors: ${names})`, { file: path });
   if (!ye) throw new DataError(`${path}: no tensor "${yName}" (tensors: ${names})`, { file: path });
   if (xe.dtype !== 'F32') throw new DataError(`${path}: "${xName}" is ${xe.dtype}, expected F32`, { file: path });
-  if (xe.shape.length !== 4) throw new DataError(`${path}: "${xName}" has shape [${xe.shape.join(', ')}], expected NCHW (4 dimensions)`, { file: path });
+  if (!hasRank(xe.shape, 4)) throw new DataError(`${path}: "${xName}" has shape [${xe.shape.join(', ')}], expected NCHW (4 dimensions)`, { file: path });
   if (ye.dtype !== 'I64' && ye.dtype !== 'I32') throw new DataError(`${path}: "${yName}" is ${ye.dtype}, expected I64 or I32`, { file: path });
-  const n = xe.shape[0]!;
+  const n = xe.shape[0];
   if (ye.shape.length !== 1 || ye.shape[0] !== n) {
     throw new DataError(`${path}: "${yName}" has shape [${ye.shape.join(', ')}], expected [${n}] to label the ${n} images of "${xName}"`, { file: path });
   }
   const y = new Int32Array(n);
   const limit = o.numClasses ?? 2 ** 31 - 1;
   for (let i = 0; i < n; i++) {
-    const v = Number(ye.data[i]!);
+    const v = Number(at<number | bigint>(ye.data, i, 'labels'));
     if (!Number.isInteger(v) || v < 0 || v >= limit) {
       throw new DataError(`${path}: label ${v} at index ${i} of "${yName}" is outside 0..${limit - 1}`, { file: path });
     }

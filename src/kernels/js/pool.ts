@@ -118,7 +118,7 @@ export function avgPool2dBackward(gy: FloatArray, gx: FloatArray, p: Pool2dParam
         const xLo = rx.lo[ox]!, xHi = rx.hi[ox]!;
         if (yLo >= yHi || xLo >= xHi) continue;
         const g = gy[oBase + oy * ow + ox]! / avgDivisor(p, ry, rx, oy, ox);
-        for (let iy = yLo; iy < yHi; iy++) for (let ix = xLo; ix < xHi; ix++) acc[iy * w + ix] += g;
+        for (let iy = yLo; iy < yHi; iy++) for (let ix = xLo; ix < xHi; ix++) acc[iy * w + ix]! += g;
       }
     }
     const xBase = pl * plane;
@@ -170,7 +170,7 @@ export function adaptiveAvgPool2dBackward(gy: FloatArray, gx: FloatArray, p: Ada
       for (let ox = 0; ox < ow; ox++) {
         const x0 = adaptiveStart(ox, w, ow), x1 = adaptiveEnd(ox, w, ow);
         const g = gy[pl * oh * ow + oy * ow + ox]! / ((y1 - y0) * (x1 - x0));
-        for (let iy = y0; iy < y1; iy++) for (let ix = x0; ix < x1; ix++) acc[iy * w + ix] += g;
+        for (let iy = y0; iy < y1; iy++) for (let ix = x0; ix < x1; ix++) acc[iy * w + ix]! += g;
       }
     }
     const xBase = pl * plane;

@@ -75,7 +75,7 @@ export function sparseConv2d(x: FloatArray, values: FloatArray, pt: CsrPattern, 
   if (bias !== null) for (let b = 0; b < n; b++) for (let o = 0; o < oc; o++) acc.fill(bias[o]!, (b * oc + o) * oh * ow, (b * oc + o + 1) * oh * ow);
   forEntryRows(pt, p, (k, inRow, outRow, lo, hi) => {
     const v = values[k]!;
-    for (let ox = lo; ox < hi; ox++) acc[outRow + ox] += v * x[inRow + ox * strideW]!;
+    for (let ox = lo; ox < hi; ox++) acc[outRow + ox]! += v * x[inRow + ox * strideW]!;
   });
   out.set(acc);
 }
@@ -86,7 +86,7 @@ export function sparseConv2dBackwardData(gy: FloatArray, values: FloatArray, pt:
   const acc = new Float64Array(n * c * h * w);
   forEntryRows(pt, p, (k, inRow, outRow, lo, hi) => {
     const v = values[k]!;
-    for (let ox = lo; ox < hi; ox++) acc[inRow + ox * strideW] += v * gy[outRow + ox]!;
+    for (let ox = lo; ox < hi; ox++) acc[inRow + ox * strideW]! += v * gy[outRow + ox]!;
   });
   gx.set(acc);
 }
@@ -97,7 +97,7 @@ export function sparseConv2dBackwardWeight(x: FloatArray, gy: FloatArray, pt: Cs
   // One float64 sum per stored entry, accumulated in the same order as a per-entry running sum.
   const acc = new Float64Array(gv.length);
   forEntryRows(pt, p, (k, inRow, outRow, lo, hi) => {
-    for (let ox = lo; ox < hi; ox++) acc[k] += gy[outRow + ox]! * x[inRow + ox * strideW]!;
+    for (let ox = lo; ox < hi; ox++) acc[k]! += gy[outRow + ox]! * x[inRow + ox * strideW]!;
   });
   gv.set(acc);
 }
@@ -129,7 +129,7 @@ export function sparseLinearBackwardData(gy: FloatArray, values: FloatArray, pt:
     acc.fill(0);
     for (let o = 0; o < outF; o++) {
       const g = gy[b * outF + o]!;
-      for (let k = pt.rowPtr[o]!; k < pt.rowPtr[o + 1]!; k++) acc[pt.colIdx[k]!] += values[k]! * g;
+      for (let k = pt.rowPtr[o]!; k < pt.rowPtr[o + 1]!; k++) acc[pt.colIdx[k]!]! += values[k]! * g;
     }
     for (let i = 0; i < inF; i++) gx[b * inF + i] = acc[i]!;
   }

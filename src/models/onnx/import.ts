@@ -15,6 +15,8 @@ import { resolve } from 'node:path';
 import { noGrad } from '../../autograd/graph.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { zeros } from '../../tensor/create.js';
+import { at, defined, hasLength, last, zip } from '../../tensor/checked.js';
+import { hasRank } from '../../tensor/shape.js';
 import { OnnxModel, OnnxScope, type OnnxStep } from './model.js';
 import { readOnnx, type OnnxGraph, type OnnxNode } from './proto.js';
 import { resolveRule } from './registry.js';
@@ -52,7 +54,8 @@ function where(g: OnnxGraph, n: OnnxNode): string {
 /** Identity nodes that copy a float initializer become initializers of their own (see above). */
 function splitDeduplicated(g: OnnxGraph): OnnxNode[] {
   return g.nodes.filter((n) => {
-    const src = n.opType === 'Identity' && n.inputs.length === 1 ? g.initializers.get(n.inputs[0]!) : undefined;
+    const only = n.inputs.length === 1 ? n.inputs[0] : undefined;
+    const src = n.opType === 'Identity' && only !== undefined ? g.initializers.get(only) : undefined;
     if (!src || src.kind !== 'float' || src.shape.length === 0 || !n.outputs[0] || g.initializers.has(n.outputs[0])) return true;
     g.initializers.set(n.outputs[0], new HostTensor(src.kind, src.shape, src.data.slice()));
     return false;
@@ -74,19 +77,23 @@ function sortNodes(g: OnnxGraph, nodes: OnnxNode[], input: string): OnnxNode[] {
       if (x === '' || x === input || g.initializers.has(x)) continue;
       const p = producer.get(x);
       if (p === undefined) throw new OnnxImportError(`${where(g, n)}: input ${x} is not a graph input, an initializer or a node output (a missing initializer?)`);
-      waiting[i]!++;
-      users[p]!.push(i);
+      waiting[i] = at(waiting, i, 'inputs waiting per node') + 1;
+      at(users, p, 'users per node').push(i);
     }
   });
   const ready = nodes.map((_, i) => i).filter((i) => waiting[i] === 0);
   const order: OnnxNode[] = [];
-  for (let k = 0; k < ready.length; k++) {
-    const i = ready[k]!;
-    order.push(nodes[i]!);
-    for (const u of users[i]!) if (--waiting[u]! === 0) ready.push(u);
+  // The loop also visits the nodes it appends to `ready`.
+  for (const i of ready) {
+    order.push(at(nodes, i, 'nodes'));
+    for (const u of at(users, i, 'users per node')) {
+      const w = at(waiting, u, 'inputs waiting per node') - 1;
+      waiting[u] = w;
+      if (w === 0) ready.push(u);
+    }
   }
   if (order.length < nodes.length) {
-    const stuck = nodes.filter((_, i) => waiting[i]! > 0).map((n) => `${n.name} (${n.opType})`);
+    const stuck = zip(nodes, waiting, 'nodes and their waiting inputs').filter(([, w]) => w > 0).map(([n]) => `${n.name} (${n.opType})`);
     throw new OnnxImportError(`${g.source}: the graph has a cycle through ${stuck.slice(0, 8).join(', ')}${stuck.length > 8 ? ` and ${stuck.length - 8} more` : ''}`);
   }
   return order;
@@ -101,7 +108,7 @@ function place(root: Module, name: string, t: Tensor, buffer: boolean, source: s
     if (m.getParameter(p) || m.getBuffer(p)) throw new OnnxImportError(`${source}: initializer ${name} nests under ${p}, which is itself an initializer`);
     m = m.getModule(p) ?? m.registerModule(p, new OnnxScope());
   }
-  const leaf = parts[parts.length - 1]!;
+  const leaf = last(parts, 'initializer name parts');
   if (m.getModule(leaf)) throw new OnnxImportError(`${source}: initializer ${name} is also the prefix of other initializers`);
   if (buffer) m.registerBuffer(leaf, t);
   else m.registerParameter(leaf, t);
@@ -115,11 +122,12 @@ const GENERATED = /::|^\d+$/;
  */
 export function importOnnx(path: string, o: OnnxImportOptions = {}): OnnxModel {
   const g = readOnnx(path);
-  if (g.inputs.length !== 1) throw new OnnxImportError(`${g.source}: the graph has ${g.inputs.length} inputs (${g.inputs.map((i) => i.name).join(', ')}); pai imports networks with one image input`);
-  if (g.outputs.length !== 1) throw new OnnxImportError(`${g.source}: the graph has ${g.outputs.length} outputs (${g.outputs.map((i) => i.name).join(', ')}); pai imports networks with one output (the logits)`);
-  const input = g.inputs[0]!, output = g.outputs[0]!.name;
+  if (!hasLength(g.inputs, 1)) throw new OnnxImportError(`${g.source}: the graph has ${g.inputs.length} inputs (${g.inputs.map((i) => i.name).join(', ')}); pai imports networks with one image input`);
+  if (!hasLength(g.outputs, 1)) throw new OnnxImportError(`${g.source}: the graph has ${g.outputs.length} outputs (${g.outputs.map((i) => i.name).join(', ')}); pai imports networks with one output (the logits)`);
+  const [input] = g.inputs, output = g.outputs[0].name;
   const dims = input.dims;
-  if (!dims || dims.length !== 4 || dims.slice(1).some((d) => d === null) || dims[2] !== dims[3]) {
+  const [, channels, size, width] = dims ?? [];
+  if (!dims || dims.length !== 4 || typeof channels !== 'number' || typeof size !== 'number' || size !== width) {
     throw new OnnxImportError(`${g.source}: input ${input.name} has shape [${dims?.map((d) => d ?? '?').join(', ') ?? 'unknown'}]; pai imports image networks with input [N, C, S, S] (static channels and a square size)`);
   }
   const nodes = sortNodes(g, splitDeduplicated(g), input.name);
@@ -127,7 +135,7 @@ export function importOnnx(path: string, o: OnnxImportOptions = {}): OnnxModel {
 
   // Which float initializers are state, and which of those are batch-norm buffers.
   const buffers = new Set<string>();
-  for (const n of nodes) if (n.opType === 'BatchNormalization') for (const k of [3, 4]) if (n.inputs[k]) buffers.add(n.inputs[k]!);
+  for (const n of nodes) if (n.opType === 'BatchNormalization') for (const k of [3, 4]) if (n.inputs[k]) buffers.add(n.inputs[k]);
   const state = [...g.initializers].filter(([, t]) => t.kind === 'float' && t.shape.length > 0);
   const stateNames = new Set(state.map(([n]) => n));
   const constants = new Map<string, HostTensor>([...g.initializers].filter(([n]) => !stateNames.has(n)));
@@ -156,24 +164,30 @@ export function importOnnx(path: string, o: OnnxImportOptions = {}): OnnxModel {
       if (stateNames.has(name)) return buffers.has(name) ? null : name;
       const p = producer.get(name);
       if (!p || !WEIGHT_PASS.has(p.opType)) return null;
-      name = p.inputs[0]!;
+      // A pass-through node without an input leads to no initializer.
+      const from = p.inputs[0];
+      if (from === undefined) return null;
+      name = from;
     }
     return null;
   };
   const layerOf = new Map<OnnxNode, string>();
   for (const n of nodes) {
     for (const k of LAYER_INPUTS[n.opType] ?? []) {
-      const w = n.inputs[k] ? weightOf(n.inputs[k]!) : null;
-      if (w && g.initializers.get(w)!.shape.length >= 2) { layerOf.set(n, w); break; }
+      const w = n.inputs[k] ? weightOf(n.inputs[k]) : null;
+      if (w && defined(g.initializers.get(w), 'initializer of a layer weight').shape.length >= 2) { layerOf.set(n, w); break; }
     }
   }
   // The classifier: the layer met first walking back from the output.
   let classifier: string | null = null;
   const seen = new Set<string>([output]);
-  for (let queue = [output], k = 0; k < queue.length && classifier === null; k++) {
-    const p = producer.get(queue[k]!);
+  // The loop also visits the names it appends to `queue`.
+  const queue = [output];
+  for (const name of queue) {
+    const p = producer.get(name);
     if (!p) continue;
-    if (layerOf.has(p)) { classifier = layerOf.get(p)!; break; }
+    const layer = layerOf.get(p);
+    if (layer !== undefined) { classifier = layer; break; }
     for (const x of p.inputs) if (x && !seen.has(x)) { seen.add(x); queue.push(x); }
   }
 
@@ -188,7 +202,7 @@ export function importOnnx(path: string, o: OnnxImportOptions = {}): OnnxModel {
     source: g.source, opset: g.opset, producer: g.producer,
     input: { name: input.name, dims: [null, ...dims.slice(1)] }, output,
     steps: kept, constants, prunable: [] as string[], classifier,
-    config: { numClasses: 1, inChannels: dims[1]!, width: 1, imageSize: dims[2]!, init: 'default' as const },
+    config: { numClasses: 1, inChannels: channels, width: 1, imageSize: size, init: 'default' as const },
     warnings,
   };
   const model = new OnnxModel(spec);
@@ -199,9 +213,9 @@ export function importOnnx(path: string, o: OnnxImportOptions = {}): OnnxModel {
   spec.prunable.push(...model.namedParameters().map(([n]) => n).filter((n) => layerWeights.has(n)));
   // One eval forward on a zero image checks the graph end to end and gives the output size.
   model.eval();
-  const y = noGrad(() => model.forward(zeros([1, dims[1]!, dims[2]!, dims[3]!])));
-  if (y.ndim !== 2) throw new OnnxImportError(`${g.source}: output ${output} has shape [${y.shape.join(', ')}] for one image; pai imports classifiers with output [N, classes]`);
-  spec.config.numClasses = y.shape[1]!;
+  const y = noGrad(() => model.forward(zeros([1, channels, size, size])));
+  if (!hasRank(y.shape, 2)) throw new OnnxImportError(`${g.source}: output ${output} has shape [${y.shape.join(', ')}] for one image; pai imports classifiers with output [N, classes]`);
+  spec.config.numClasses = y.shape[1];
   if (o.include || o.exclude) model.setPrunablePatterns(o);
   return model;
 }

@@ -119,7 +119,7 @@ export class OnnxModel extends Model {
         if (e instanceof OnnxImportError) throw e;
         throw s.view.error((e as Error).message);
       }
-      s.node.outputs.forEach((o, k) => { if (o !== '' && outs[k] !== undefined) env.set(o, outs[k]!); });
+      s.node.outputs.forEach((o, k) => { if (o !== '' && outs[k] !== undefined) env.set(o, outs[k]); });
     }
     const y = env.get(output);
     if (y === undefined) throw new OnnxImportError(`${this.source}: the graph output ${output} was not computed`);

@@ -87,7 +87,7 @@ export function decodeTensor(t: Obj, where: string): HostTensor {
   const n = dims.reduce((p, d) => p * d, 1);
   const code = Number(t['dataType'] ?? 0);
   const k = KINDS[code];
-  if (!k) throw new OnnxImportError(`${where}: data type ${code} is not supported (supported: ${Object.values(KINDS).map((x) => x!.name).join(', ')})`);
+  if (!k) throw new OnnxImportError(`${where}: data type ${code} is not supported (supported: ${Object.values(KINDS).filter((x) => x !== undefined).map((x) => x.name).join(', ')})`);
   const out = new Float64Array(n);
   const raw: Uint8Array | undefined = t['rawData'];
   if (raw && raw.length > 0) {

@@ -50,12 +50,15 @@ export class NodeView {
   }
 
   /** A scalar input known at import (Clip bounds, Pad value); `def` when absent. */
+  hostScalar(ins: readonly (Value | null)[], k: number, what: string, def: number): number;
+  hostScalar(ins: readonly (Value | null)[], k: number, what: string, def: number | null): number | null;
   hostScalar(ins: readonly (Value | null)[], k: number, what: string, def: number | null): number | null {
     const v = ins[k];
     if (v === null || v === undefined) return def;
     if (!(v instanceof HostTensor)) throw this.error(`${what} must be a constant`);
-    if (v.data.length !== 1) throw this.error(`${what} must hold one value, got shape [${v.shape.join(', ')}]`);
-    return v.data[0]!;
+    const x = v.data[0];
+    if (v.data.length !== 1 || x === undefined) throw this.error(`${what} must hold one value, got shape [${v.shape.join(', ')}]`);
+    return x;
   }
 
   /** Normalises an axis against a rank (negative counts from the end). */

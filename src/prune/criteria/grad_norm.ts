@@ -1,4 +1,5 @@
-import { mapScores, toScores } from '../context.js';
+import { toScores } from '../context.js';
+import { mapScores } from '../loops.js';
 import { meanGradient } from '../quantities.js';
 import { defineCriterion } from './types.js';
 
@@ -9,5 +10,5 @@ export const gradNorm = defineCriterion({
   doc: 'Gradient norm: the magnitude of the mean gradient of the (tempered) cross-entropy over the mask batches, as the paper\'s code computes it. First order, without the weight itself.',
   needsData: true, drawsRandom: false, iterations: 1, quantity: 'gradient-sum',
   defaults: () => ({ temperature: 1 }),
-  score: (ctx, o) => toScores(ctx, meanGradient(ctx, 'grad_norm', o.temperature).map((g) => mapScores(g, (i) => Math.abs(g.data[i]!)))),
+  score: (ctx, o) => toScores(ctx, meanGradient(ctx, 'grad_norm', o.temperature).map((g) => mapScores(g, (v) => Math.abs(v)))),
 });

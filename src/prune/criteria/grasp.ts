@@ -16,7 +16,9 @@
 // the normaliser |Σ| over every parameter.
 
 import { zerosLike } from '../../tensor/create.js';
-import { mapScores, restrictTo, toScores } from '../context.js';
+import { restrictTo, toScores } from '../context.js';
+import { mapScores, mapScores2, total } from '../loops.js';
+import { zip } from '../../tensor/checked.js';
 import { hessianGradient } from '../quantities.js';
 import { defineCriterion } from './types.js';
 
@@ -32,14 +34,14 @@ export const grasp = defineCriterion({
     const over = reference ? ctx : restrictTo(ctx, ctx.prunable);
     const hg = hessianGradient(over, 'grasp', o.temperature);
     const sign = reference ? -1 : 1;
-    const raw = hg.map((h, k) => mapScores(h, (i) => sign * over.params[k]!.data[i]! * h.data[i]!));
-    let total = 0;
-    for (const t of raw) for (let i = 0; i < t.size; i++) total += t.data[i]!;
-    const norm = reference ? Math.abs(total) : Math.abs(total) + 1e-10;
-    const byName = new Map(over.names.map((n, k) => [n, raw[k]!] as const));
-    return toScores(ctx, ctx.params.map((p, k) => {
-      const t = byName.get(ctx.names[k]!);
-      return t ? mapScores(t, (i) => t.data[i]! / norm) : zerosLike(p);
+    const raw = zip(hg, over.params, 'Hg and parameters').map(([h, p]) => mapScores2(h, p, (hv, t) => sign * t * hv));
+    let sumAll = 0;
+    for (const t of raw) sumAll = total(t.data, sumAll);
+    const norm = reference ? Math.abs(sumAll) : Math.abs(sumAll) + 1e-10;
+    const byName = new Map(zip(over.names, raw, 'parameter names and scores'));
+    return toScores(ctx, zip(ctx.names, ctx.params, 'parameter names and tensors').map(([name, p]) => {
+      const t = byName.get(name);
+      return t ? mapScores(t, (v) => v / norm) : zerosLike(p);
     }));
   },
 });

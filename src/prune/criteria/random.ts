@@ -1,4 +1,5 @@
-import { mapScores, toScores } from '../context.js';
+import { toScores } from '../context.js';
+import { mapScores } from '../loops.js';
 import { defineCriterion } from './types.js';
 
 export const random = defineCriterion({

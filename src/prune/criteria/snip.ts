@@ -1,4 +1,6 @@
-import { mapScores, toScores } from '../context.js';
+import { toScores } from '../context.js';
+import { mapScores, mapScores2, total } from '../loops.js';
+import { zip } from '../../tensor/checked.js';
 import { gradientSum } from '../quantities.js';
 import { defineCriterion } from './types.js';
 
@@ -11,10 +13,10 @@ export const snip = defineCriterion({
   defaults: () => ({ temperature: 1 }),
   score: (ctx, o) => {
     const { sum } = gradientSum(ctx, 'snip', o.temperature);
-    const raw = sum.map((s, k) => mapScores(s, (i) => Math.abs(ctx.params[k]!.data[i]! * s.data[i]!)));
-    let total = 0;
-    for (const t of raw) for (let i = 0; i < t.size; i++) total += t.data[i]!;
-    const norm = Math.abs(total);
-    return toScores(ctx, raw.map((t) => mapScores(t, (i) => t.data[i]! / norm)));
+    const raw = zip(sum, ctx.params, 'gradient sums and parameters').map(([s, p]) => mapScores2(s, p, (g, t) => Math.abs(t * g)));
+    let sumAll = 0;
+    for (const t of raw) sumAll = total(t.data, sumAll);
+    const norm = Math.abs(sumAll);
+    return toScores(ctx, raw.map((t) => mapScores(t, (v) => v / norm)));
   },
 });

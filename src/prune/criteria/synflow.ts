@@ -4,7 +4,9 @@
 import { grad } from '../../autograd/graph.js';
 import { sum } from '../../autograd/ops/index.js';
 import { ones } from '../../tensor/create.js';
-import { mapScores, toScores } from '../context.js';
+import { toScores } from '../context.js';
+import { absInPlace, mapScores2 } from '../loops.js';
+import { zip } from '../../tensor/checked.js';
 import { defineCriterion } from './types.js';
 
 export const synflow = defineCriterion({
@@ -20,13 +22,13 @@ export const synflow = defineCriterion({
     const state = [...model.stateDict().values()];
     const saved = state.map((t) => t.data.slice());
     try {
-      for (const t of state) for (let i = 0; i < t.size; i++) t.data[i] = Math.abs(t.data[i]!);
+      for (const t of state) absInPlace(t.data);
       const x = ones([1, ...ctx.inputShape], { dtype: ctx.params[0]?.dtype ?? 'float32' });
       const r = sum(model.forward(x));
       const g = grad(r, ctx.params, { allowUnused: true });
-      return toScores(ctx, g.map((gi, k) => mapScores(gi, (i) => Math.abs(ctx.params[k]!.data[i]! * gi.data[i]!))));
+      return toScores(ctx, zip(g, ctx.params, 'gradients and parameters').map(([gi, p]) => mapScores2(gi, p, (gv, t) => Math.abs(t * gv))));
     } finally {
-      state.forEach((t, i) => t.data.set(saved[i]!));
+      for (const [t, s] of zip(state, saved, 'state and its saved copy')) t.data.set(s);
     }
   },
 });

@@ -31,11 +31,16 @@ const constantOfShape: ImportRule = {
 const range: ImportRule = {
   domain: '', opType: 'Range', since: 11,
   run: (ins, n) => {
-    const [start, limit, delta] = [0, 1, 2].map((k) => n.hostScalar(ins, k, ['start', 'limit', 'delta'][k]!, null)!);
+    const scalar = (k: number, what: string): number => {
+      const v = n.hostScalar(ins, k, what, null);
+      if (v === null) throw n.error(`${what} is missing`);
+      return v;
+    };
+    const start = scalar(0, 'start'), limit = scalar(1, 'limit'), delta = scalar(2, 'delta');
     if (delta === 0) throw n.error('delta is 0');
-    const count = Math.max(Math.ceil((limit! - start!) / delta!), 0);
+    const count = Math.max(Math.ceil((limit - start) / delta), 0);
     const kind = [0, 1, 2].some((k) => (ins[k] as HostTensor).kind === 'float') ? 'float' : 'int';
-    return [new HostTensor(kind, [count], Float64Array.from({ length: count }, (_, i) => start! + i * delta!))];
+    return [new HostTensor(kind, [count], Float64Array.from({ length: count }, (_, i) => start + i * delta))];
   },
 };
 

@@ -3,6 +3,7 @@
 
 import { Tensor } from '../../../tensor/tensor.js';
 import * as ops from '../../../autograd/ops/index.js';
+import { isNonEmpty } from '../../../tensor/checked.js';
 import type { ImportRule } from '../rule.js';
 import { HostTensor, asTensor, isHost, joinKind, viaTensor, type RunContext, type Value } from '../value.js';
 import type { TensorLike } from '../../../autograd/ops/index.js';
@@ -12,7 +13,8 @@ type Arith = (a: TensorLike, b: TensorLike) => Tensor;
 
 /** A scalar host operand stays a number, which pai lifts to the activation's dtype. */
 function operand(v: Value, ctx: RunContext): TensorLike {
-  return isHost(v) && v.data.length === 1 && v.shape.length === 0 ? v.data[0]! : asTensor(v, ctx);
+  const s = isHost(v) && v.data.length === 1 && v.shape.length === 0 ? v.data[0] : undefined;
+  return s !== undefined ? s : asTensor(v, ctx);
 }
 
 function binary(opType: string, since: number, f: Arith, host?: (r: HostTensor) => HostTensor): ImportRule {
@@ -48,7 +50,8 @@ const pow: ImportRule = {
   run: (ins, n, ctx) => {
     const a = n.need(ins, 0), b = n.need(ins, 1);
     if (isHost(a) && isHost(b)) return [viaTensor(joinKind([a, b]), (x, y) => ops.pow(x, y), a, b)];
-    if (isHost(b) && b.data.length === 1) return [ops.powScalar(asTensor(a, ctx), b.data[0]!)];
+    const p = isHost(b) && b.data.length === 1 ? b.data[0] : undefined;
+    if (p !== undefined) return [ops.powScalar(asTensor(a, ctx), p)];
     return [ops.pow(asTensor(a, ctx), asTensor(b, ctx))];
   },
 };
@@ -59,9 +62,9 @@ function extremum(opType: string, f: Binary): ImportRule {
     domain: '', opType, since: 13,
     run: (ins, n, ctx) => {
       const vs = ins.filter((v): v is Value => v !== null);
-      if (vs.length === 0) throw n.error('no inputs');
+      if (!isNonEmpty(vs)) throw n.error('no inputs');
       if (vs.every(isHost)) return [vs.slice(1).reduce((acc: HostTensor, v) => viaTensor(joinKind([acc, v as HostTensor]), f, acc, v as HostTensor), vs[0] as HostTensor)];
-      return [vs.slice(1).reduce((acc: Tensor, v) => f(acc, asTensor(v, ctx)), asTensor(vs[0]!, ctx))];
+      return [vs.slice(1).reduce((acc: Tensor, v) => f(acc, asTensor(v, ctx)), asTensor(vs[0], ctx))];
     },
   };
 }

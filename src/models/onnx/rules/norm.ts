@@ -21,11 +21,12 @@ const batchNorm: ImportRule = {
   domain: '', opType: 'BatchNormalization', since: 9, stateful: true,
   run: (ins, n, ctx) => {
     const x = asTensor(n.need(ins, 0, 'X'), ctx);
-    const [scale, bias, mean, variance] = [1, 2, 3, 4].map((k) => asTensor(n.need(ins, k, ['', 'scale', 'B', 'input_mean', 'input_var'][k]), ctx));
+    const input = (k: number, what: string): Tensor => asTensor(n.need(ins, k, what), ctx);
+    const scale = input(1, 'scale'), bias = input(2, 'B'), mean = input(3, 'input_mean'), variance = input(4, 'input_var');
     const momentum = Number((1 - float32Decimal(n.float('momentum', 0.9))).toPrecision(12));
-    const y = ops.batchNorm(x, { weight: scale!, bias: bias!, runningMean: mean!, runningVar: variance!, training: ctx.training, momentum, eps: float32Decimal(n.float('epsilon', 1e-5)) });
+    const y = ops.batchNorm(x, { weight: scale, bias, runningMean: mean, runningVar: variance, training: ctx.training, momentum, eps: float32Decimal(n.float('epsilon', 1e-5)) });
     // In training mode ONNX also outputs the updated running statistics.
-    return [y, mean!, variance!];
+    return [y, mean, variance];
   },
 };
 

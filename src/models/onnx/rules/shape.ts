@@ -5,6 +5,7 @@
 import type { Tensor } from '../../../tensor/tensor.js';
 import { broadcastShapes, numel, stridesOf } from '../../../tensor/shape.js';
 import * as ops from '../../../autograd/ops/index.js';
+import { at, isNonEmpty, last, zip } from '../../../tensor/checked.js';
 import type { ImportRule, NodeView } from '../rule.js';
 import { HostTensor, asHost, asTensor, isHost, viaTensor, type RunContext, type Value } from '../value.js';
 
@@ -19,7 +20,7 @@ function rule(opType: string, since: number, run: ImportRule['run']): ImportRule
 
 /** out.flat = x.flat[idx] with the given output shape, recorded for activations. */
 function gatherFlat(v: Value, ctx: RunContext, idx: Int32Array, shape: number[]): Value {
-  if (isHost(v)) return new HostTensor(v.kind, shape, Float64Array.from(idx, (i) => v.data[i]!));
+  if (isHost(v)) return new HostTensor(v.kind, shape, Float64Array.from(idx, (i) => at(v.data, i, 'gathered index')));
   return ops.gatherFlat(asTensor(v, ctx), idx, shape);
 }
 
@@ -27,11 +28,11 @@ function gatherFlat(v: Value, ctx: RunContext, idx: Int32Array, shape: number[])
 function indexGrid(shape: readonly number[], picks: readonly (readonly number[])[]): Int32Array {
   const st = stridesOf(shape);
   let idx = [0];
-  picks.forEach((p, ax) => {
+  for (const [p, stride] of zip(picks, st, 'picks per axis')) {
     const next: number[] = [];
-    for (const base of idx) for (const i of p) next.push(base + i * st[ax]!);
+    for (const base of idx) for (const i of p) next.push(base + i * stride);
     idx = next;
-  });
+  }
   return Int32Array.from(idx);
 }
 
@@ -41,8 +42,9 @@ const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 function reshapeTarget(n: NodeView, shape: readonly number[], spec: readonly number[], allowZero: boolean): number[] {
   return spec.map((d, i) => {
     if (d !== 0 || allowZero) return d;
-    if (i >= shape.length) throw n.error(`shape entry ${i} is 0 (copy) but the input has rank ${shape.length}`);
-    return shape[i]!;
+    const copied = shape[i];
+    if (copied === undefined) throw n.error(`shape entry ${i} is 0 (copy) but the input has rank ${shape.length}`);
+    return copied;
   });
 }
 
@@ -72,8 +74,8 @@ const transposeRule = rule('Transpose', 13, (ins, n, ctx) => {
 
 const concatRule = rule('Concat', 13, (ins, n, ctx) => {
   const vs = ins.filter((v): v is Value => v !== null);
-  if (vs.length === 0) throw n.error('no inputs');
-  const axis = n.axis(n.int('axis', 0), vs[0]!.shape.length);
+  if (!isNonEmpty(vs)) throw n.error('no inputs');
+  const axis = n.axis(n.int('axis', 0), vs[0].shape.length);
   if (vs.every(isHost)) return [viaTensor((vs as HostTensor[]).some((v) => v.kind === 'float') ? 'float' : 'int', (...ts) => ops.concat(ts, axis), ...(vs as HostTensor[]))];
   return [ops.concat(vs.map((v) => asTensor(v, ctx)), axis)];
 });
@@ -82,7 +84,7 @@ function splitRule(since: number): ImportRule {
   return rule('Split', since, (ins, n, ctx) => {
     const x = n.need(ins, 0);
     const axis = n.axis(n.int('axis', 0), x.shape.length);
-    const d = x.shape[axis]!;
+    const d = at(x.shape, axis, 'split axis');
     let sizes: number[];
     if (ins[1]) sizes = n.hostInts(ins, 1, 'split');
     else {
@@ -91,8 +93,8 @@ function splitRule(since: number): ImportRule {
       sizes = range(parts).map((i) => Math.max(0, Math.min(chunk, d - i * chunk)));
     }
     if (sizes.reduce((s, v) => s + v, 0) !== d) throw n.error(`split sizes ${JSON.stringify(sizes)} do not add up to ${d} along axis ${axis}`);
-    let at = 0;
-    return sizes.map((s) => { const b = at; at += s; return move(x, ctx, (t) => ops.slice(t, axis, b, b + s)); });
+    let offset = 0;
+    return sizes.map((s) => { const b = offset; offset += s; return move(x, ctx, (t) => ops.slice(t, axis, b, b + s)); });
   });
 }
 
@@ -105,11 +107,12 @@ const sliceRule = rule('Slice', 13, (ins, n, ctx) => {
   if (ends.length !== starts.length || axes.length !== starts.length || steps.length !== starts.length) throw n.error('starts, ends, axes and steps differ in length');
   const picks = shape.map((d) => range(d));
   axes.forEach((ax, k) => {
-    const d = shape[ax]!, step = steps[k]!;
+    const d = at(shape, ax, 'slice axis'), step = at(steps, k, 'slice steps');
     if (step === 0) throw n.error('a step is 0');
     const clampTo = (v: number, lo: number, hi: number): number => Math.min(Math.max(v, lo), hi);
-    let s = starts[k]! < 0 ? starts[k]! + d : starts[k]!;
-    let e = ends[k]! < 0 ? ends[k]! + d : ends[k]!;
+    const start = at(starts, k, 'slice starts'), end = at(ends, k, 'slice ends');
+    let s = start < 0 ? start + d : start;
+    let e = end < 0 ? end + d : end;
     if (step > 0) { s = clampTo(s, 0, d); e = clampTo(e, 0, d); } else { s = clampTo(s, 0, d - 1); e = clampTo(e, -1, d - 1); }
     const p: number[] = [];
     for (let i = s; step > 0 ? i < e : i > e; i += step) p.push(i);
@@ -117,7 +120,7 @@ const sliceRule = rule('Slice', 13, (ins, n, ctx) => {
   });
   const outShape = picks.map((p) => p.length);
   if (steps.every((s) => s === 1) && outShape.every((d) => d > 0)) {
-    const ranges = picks.map((p): [number, number] => [p[0]!, p[p.length - 1]! + 1]);
+    const ranges = picks.map((p): [number, number] => [at(p, 0, 'slice picks'), last(p, 'slice picks') + 1]);
     return [move(x, ctx, (t) => ops.sliceAxes(t, ranges))];
   }
   return [gatherFlat(x, ctx, indexGrid(shape, picks), outShape)];
@@ -128,7 +131,7 @@ const gatherRule = rule('Gather', 13, (ins, n, ctx) => {
   const iv = n.need(ins, 1, 'indices');
   const ih = asHost(iv, 'int');
   const axis = n.axis(n.int('axis', 0), x.shape.length);
-  const d = x.shape[axis]!;
+  const d = at(x.shape, axis, 'gather axis');
   const idx = Array.from(ih.data, (v) => {
     const i = v < 0 ? v + d : v;
     if (!Number.isInteger(i) || i < 0 || i >= d) throw n.error(`index ${v} is out of range for axis ${axis} of size ${d}`);
@@ -146,7 +149,12 @@ const unsqueezeRule = rule('Unsqueeze', 13, (ins, n, ctx) => {
   const axes = axesIn.map((a) => n.axis(a, rank));
   const out: number[] = [];
   let k = 0;
-  for (let i = 0; i < rank; i++) out.push(axes.includes(i) ? 1 : x.shape[k++]!);
+  for (let i = 0; i < rank; i++) {
+    if (axes.includes(i)) { out.push(1); continue; }
+    const d = x.shape[k++];
+    if (d === undefined) throw n.error(`axes ${JSON.stringify(axesIn)} name an axis twice`);
+    out.push(d);
+  }
   return [move(x, ctx, (t) => ops.reshape(t, out))];
 });
 
@@ -165,12 +173,12 @@ function padRule(since: number): ImportRule {
     if (mode !== 'constant') throw n.error(`mode ${mode} is not supported (only constant)`);
     const r = x.shape.length;
     const pads = n.hostInts(ins, 1, 'pads');
-    const value = n.hostScalar(ins, 2, 'constant_value', 0)!;
+    const value = n.hostScalar(ins, 2, 'constant_value', 0);
     const axes = since >= 18 && ins[3] ? n.hostInts(ins, 3, 'axes').map((a) => n.axis(a, r)) : range(r);
     if (pads.length !== 2 * axes.length) throw n.error(`pads has ${pads.length} entries, expected ${2 * axes.length}`);
     if (pads.some((p) => p < 0)) throw n.error(`negative pads ${JSON.stringify(pads)} are not supported`);
     const widths: [number, number][] = x.shape.map(() => [0, 0]);
-    axes.forEach((a, k) => { widths[a] = [pads[k]!, pads[k + axes.length]!]; });
+    axes.forEach((a, k) => { widths[a] = [at(pads, k, 'pads'), at(pads, k + axes.length, 'pads')]; });
     return [move(x, ctx, (t) => ops.padAxes(t, widths, value))];
   });
 }
