@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importOnnx, OnnxImportError } from '../../src/models/index.js';
 import { editedOnnx, ONNX_FIXTURES } from './onnx-fixtures.js';
+import { GraphBuilder } from './onnx-graph.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -90,4 +91,19 @@ test('ONNX import: include / exclude patterns change the fixed prunable set', ()
   model.setPrunablePatterns({ include: ['classifier.6.weight'], exclude: ['features.*'] });
   assert.deepEqual(model.fixedPrunable(), ['classifier.0.weight', 'classifier.3.weight', 'classifier.6.weight']);
   assert.throws(() => model.setPrunablePatterns({ exclude: ['nothing.*'] }), /exclude pattern "nothing\.\*" matches no parameter/);
+});
+
+test('ONNX import refuses an Unsqueeze whose axes name one axis twice', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pai-onnx-unsqueeze-'));
+  try {
+    const b = new GraphBuilder();
+    const y = b.node('Conv', ['input', b.floats('conv.weight', [2, 3, 3, 3], new Float32Array(54).fill(0.1))], ['y'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] });
+    const u = b.node('Unsqueeze', [y, b.ints('axes', [0, 0])], ['u']);
+    b.node('Flatten', [u], ['logits'], { axis: 1 });
+    const file = join(dir, 'unsqueeze.onnx');
+    b.write(file, 13, [3, 4, 4]);
+    refuses(file, /\(Unsqueeze\): axes \[0,0\] name an axis twice/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
