@@ -33,8 +33,8 @@ export function median(xs: number[]): number {
   return s.length % 2 ? upper : (at(s, m - 1, 'sorted values') + upper) / 2;
 }
 
-/** Median wall time (ms) of `reps` calls after one untimed warm-up call. */
-export function timeMedian(fn: () => void, reps: number): number {
+/** Wall times (ms) of `reps` calls after one untimed warm-up call. */
+export function timeAll(fn: () => void, reps: number): number[] {
   fn();
   const ts: number[] = [];
   for (let i = 0; i < reps; i++) {
@@ -42,7 +42,12 @@ export function timeMedian(fn: () => void, reps: number): number {
     fn();
     ts.push(performance.now() - t0);
   }
-  return median(ts);
+  return ts;
+}
+
+/** Median wall time (ms) of `reps` calls after one untimed warm-up call. */
+export function timeMedian(fn: () => void, reps: number): number {
+  return median(timeAll(fn, reps));
 }
 
 export function round(x: number, digits = 2): number {

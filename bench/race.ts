@@ -15,7 +15,7 @@
 //          --measure-samples samples and scaled to --samples.
 import { pathToFileURL } from 'node:url';
 import { cpus } from 'node:os';
-import { benchFail, benchFlags, flag, int, jsonFlag, listOf, median, oneOf, openTorch, round, threadsFlag, type Torch } from './common.js';
+import { benchFail, benchFlags, flag, int, jsonFlag, listOf, median, oneOf, openTorch, round, threadsFlag, timeAll, type Torch } from './common.js';
 import { makeStep, type StepModel } from './train-step.js';
 import { backendInfo, nativeBackend, useBackend, type Backend } from '../src/kernels/index.js';
 import type { Conv2dParams, MatmulParams } from '../src/kernels/params.js';
@@ -138,16 +138,7 @@ function trainWorkload(s: TrainSpec, reps: number, backend: Backend): Workload {
   const flops = countFlops(backend, step);
   return {
     table: 'train', label: s.label, scale: 1, flops,
-    pai: () => {
-      step();
-      const ts: number[] = [];
-      for (let r = 0; r < reps; r++) {
-        const t0 = performance.now();
-        step();
-        ts.push(performance.now() - t0);
-      }
-      return ts;
-    },
+    pai: () => timeAll(step, reps),
     torchArgs: ['train', '--model', s.model, '--batch', String(s.batch), '--reps', String(reps),
       '--width', String(s.width ?? 1), '--in-channels', String(s.inChannels ?? 3), '--image-size', String(s.imageSize ?? 32)],
     torchField: 'times',
