@@ -500,6 +500,11 @@ test('native: conv2d and its adjoints on fixed awkward cases', { skip }, () => {
     ['7x7 stride 2 pad 3', convParams(1, 3, 23, 23, 8, 7, 7, [2, 2], [3, 3], [1, 1], 1)],
     ['batch 1 cifar block', convParams(1, 64, 16, 16, 64, 3, 3, [1, 1], [1, 1], [1, 1], 1)],
     ['asymmetric everything', convParams(3, 6, 11, 6, 9, 2, 3, [2, 1], [1, 2], [2, 1], 3)],
+    // The study's ResNet-20 at width 1/4 on 28x28: fewer than 16 output channels run in NHWC.
+    ['width 1/4 stem 1->4', convParams(3, 1, 28, 28, 4, 3, 3, [1, 1], [1, 1], [1, 1], 1)],
+    ['width 1/4 stage 1 4->4', convParams(3, 4, 28, 28, 4, 3, 3, [1, 1], [1, 1], [1, 1], 1)],
+    ['width 1/4 stage 2 4->8 stride 2', convParams(3, 4, 28, 28, 8, 3, 3, [2, 2], [1, 1], [1, 1], 1)],
+    ['width 1/4 stage 3 8->16 stride 2', convParams(3, 8, 14, 14, 16, 3, 3, [2, 2], [1, 1], [1, 1], 1)],
   ];
   for (const [what, p] of cases) checkConv(p, r, what);
   for (const [what, p] of cases) checkWeightGradMoments(p, r, what);
