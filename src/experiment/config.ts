@@ -31,6 +31,20 @@ export class ConfigError extends Error {
 /** The dense baseline of the paper's code (compressor "none"): no pruning at all. */
 export const DENSE = 'none';
 
+/**
+ * Pruning after training (PaT), the baseline every PaI criterion is measured against: the run's
+ * dense network (criterion "none", same settings and seed) trained for the run's epochs, pruned by
+ * global weight magnitude to the run's sparsity, and the sparse network retrained from those trained
+ * weights (no rewinding) with the same epochs, optimizer and schedule as every PaI run. Data-free:
+ * it has no warm-up arm.
+ */
+export const PAT = 'pat';
+
+/** The settings of the dense run that a PaT run prunes after training. */
+export function denseSettingsOf(s: RunSettings): RunSettings {
+  return { ...s, criterion: DENSE, sparsity: 0, warmup: false };
+}
+
 /** Everything that decides a run's result; its canonical hash is the run id. */
 export interface RunSettings {
   dataset: DatasetName;
@@ -154,7 +168,7 @@ function known(kind: string, names: () => readonly string[], extra: readonly str
   });
 }
 
-const criterion = known('criterion', criterionNames, [DENSE]);
+const criterion = known('criterion', criterionNames, [DENSE, PAT]);
 const datasetName = known('dataset', () => DATASET_NAMES);
 
 const nonEmpty = <T extends z.ZodType>(t: T) => z.array(t).min(1, 'must list at least one value');
@@ -366,7 +380,7 @@ function fromGrid(c: GridConfig, fallbackName: string, source: string | null, ra
       for (const crit of c.grid.criteria) {
         const dense = crit === DENSE;
         for (const sp of dense ? [0] : c.grid.sparsities) {
-          for (const warm of dense ? [false] : warmups) {
+          for (const warm of dense || crit === PAT ? [false] : warmups) {
             for (const sd of c.grid.seeds) {
               settings.push({
                 dataset, trainPerClass: d.trainPerClass ?? null, testPerClass: d.testPerClass ?? null,
@@ -434,7 +448,7 @@ function fromPaper(c: PaperConfig, source: string | null, raw: unknown): Study {
     valFraction: train4val ? 0.2 : DEFAULT_VAL_FRACTION, augment: true, padTo32: input.padTo32,
     model, width: 1, numClasses: info.numClasses, inChannels: input.inChannels, imageSize: input.imageSize,
     criterion: comp.class, sparsity: dense ? 0 : comp.sparsity, seed: c.general.seed,
-    warmup: !dense && (comp.warmup === true || (typeof comp.warmup === 'number' && comp.warmup > 0)), warmupBatches: null,
+    warmup: !dense && comp.class !== PAT && (comp.warmup === true || (typeof comp.warmup === 'number' && comp.warmup > 0)), warmupBatches: null,
     scope: comp.mask === 'global' ? 'global' : 'layer', semantics: 'fixed',
     maskPerClass: comp.per_class_samples, maskBatchSize: comp.batch_size,
     temperature: null, probes: null, iterations: null,
