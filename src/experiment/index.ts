@@ -5,3 +5,4 @@ export * from './runner.js';
 export * from './report.js';
 export * from './demo.js';
 export * from './version.js';
+export * from './stats.js';

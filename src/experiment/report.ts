@@ -185,7 +185,7 @@ export interface PlotFiles { svg: string; png: string | null }
 
 const FONT = 'DejaVu Sans';
 
-async function renderPlot(spec: Record<string, unknown>, base: string, png: boolean): Promise<PlotFiles> {
+export async function renderPlot(spec: Record<string, unknown>, base: string, png: boolean): Promise<PlotFiles> {
   const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
   const full = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white', config: { font: FONT, axis: { labelFontSize: 11, titleFontSize: 12 }, legend: { labelFontSize: 11, titleFontSize: 12 }, title: { fontSize: 14 } }, ...spec };
   const compiled = vl.compile(full as Parameters<typeof vl.compile>[0]).spec;
