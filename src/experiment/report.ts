@@ -1,9 +1,12 @@
-// The report of a results store: Markdown tables in the paper's layout and plots (SVG and PNG).
+// The report of a results store: Markdown tables in the paper's layout, the study's questions as
+// paired comparisons with verdicts, and plots (SVG and PNG).
 //
 // The headline number of every run is the test top-1 at the epoch with the best validation
 // accuracy (model selection never looks at the test set; the paper's released code selects on the
-// test set, which flatters every criterion alike). Cells are mean ± sample standard deviation
-// (n − 1 in the denominator) over seeds; a cell with one seed shows the mean alone.
+// test set, which flatters every criterion alike). Cells are the mean over seeds ± the half-width of
+// its 95 % Student-t confidence interval (n − 1 degrees of freedom); a cell with one seed shows the
+// mean alone. Criteria are compared by their per-seed differences (questions.ts, stats.ts), since
+// one seed fixes the initialisation, the mask images and the data order of every criterion.
 //
 // Plots are Vega-Lite specifications compiled and rendered to SVG by Vega in Node (no browser),
 // then rasterised to PNG by resvg, which draws text with the system's fonts (DejaVu Sans on
@@ -14,30 +17,11 @@ import { z } from 'zod';
 import { checkArgument, checkOptions, is } from '../tensor/options.js';
 import { at, defined, isNonEmpty, last, zip } from '../tensor/checked.js';
 import { join } from 'node:path';
-import { DENSE, hashOf, type RunSettings } from './config.js';
-import type { ResultRow } from './store.js';
+import { DENSE, PAT, hashOf, type RunSettings } from './config.js';
+import { fmtDifference, fmtInterval, meanInterval, pairedDifference, verdictOf, type Interval } from './stats.js';
+import { Cells, collapseComparisons, QUESTIONS, studyComparisons, type Comparison } from './questions.js';
+import { writeAtomic, type ResultRow } from './store.js';
 import { criterionNames } from '../prune/index.js';
-
-/** Mean, sample standard deviation (null for one value) and count. */
-export interface Stat { mean: number; std: number | null; n: number }
-
-/** The Stat of some values, or null for none. */
-export function stat(values: readonly number[]): Stat | null {
-  if (values.length === 0) return null;
-  const n = values.length;
-  const mean = values.reduce((a, b) => a + b, 0) / n;
-  if (n === 1) return { mean, std: null, n };
-  const v = values.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1);
-  return { mean, std: Math.sqrt(v), n };
-}
-
-/** "91.23 ± 0.45" in percent (scale 100) or in the given scale and digits. */
-export function fmtStat(s: Stat | null, o: { scale?: number; digits?: number; maxN?: number } = {}): string {
-  if (!s) return '—';
-  const k = o.scale ?? 100, d = o.digits ?? 2;
-  const core = s.std === null ? (k * s.mean).toFixed(d) : `${(k * s.mean).toFixed(d)} ± ${(k * s.std).toFixed(d)}`;
-  return o.maxN !== undefined && s.n < o.maxN ? `${core} (n=${s.n})` : core;
-}
 
 /** Runs that differ only in the seed belong to one setting of one "study cell". */
 export interface Setting { dataset: string; model: string; width: number; key: string; label: string }
@@ -111,37 +95,52 @@ function select(g: GroupSummary, criterion: string, sparsity: number | null, war
     && (warmup === null || r.settings.warmup === warmup));
 }
 
-function accuracyStat(rows: readonly ResultRow[]): Stat | null {
-  return stat(rows.map(headline).filter((v): v is number => v !== null));
+function accuracyInterval(rows: readonly ResultRow[]): Interval | null {
+  return meanInterval(rows.map(headline).filter((v): v is number => v !== null));
 }
 
 const pct = (s: number): string => `${+(100 * s).toFixed(3)}%`;
 
-/** The paper's table: sparsity rows, criterion columns, mean ± std of the headline accuracy. */
+/** The arm a criterion's rows have: `warmup`, or for one-arm criteria (data-free ones, PaT) their only one. */
+function armOf(g: GroupSummary, criterion: string, warmup: boolean): boolean {
+  return select(g, criterion, null, warmup).length > 0 ? warmup : !warmup && select(g, criterion, null, true).length > 0;
+}
+
+/** The paper's table: sparsity rows, criterion columns, mean ± 95 % CI half-width of the headline accuracy. */
 export function accuracyTable(g: GroupSummary, warmup: boolean): string {
   const crits = g.criteria.filter((c) => c !== DENSE);
   const maxN = g.seeds.length;
   const body = g.sparsities.map((s) => [pct(s), ...crits.map((c) => {
-    const rows = select(g, c, s, warmup);
-    const cell = fmtStat(accuracyStat(rows), { maxN });
+    const rows = select(g, c, s, armOf(g, c, warmup));
+    const cell = fmtInterval(accuracyInterval(rows), { maxN });
     return rows.some((r) => r.collapsed) ? `${cell} †` : cell;
   })]);
   return mdTable(['sparsity', ...crits], body, ['l', ...crits.map(() => 'r' as const)]);
 }
 
-/** With vs without the BN warm-up for every criterion and sparsity that has both. */
+/** With vs without the BN warm-up for every criterion and sparsity that has both: the paired difference and its verdict. */
 export function warmupTable(g: GroupSummary): string | null {
   if (!(g.warmups.includes(true) && g.warmups.includes(false))) return null;
   const body: string[][] = [];
   for (const c of g.criteria.filter((x) => x !== DENSE)) {
     for (const s of g.sparsities) {
-      const off = accuracyStat(select(g, c, s, false)), on = accuracyStat(select(g, c, s, true));
-      if (!off || !on) continue;
-      const d = 100 * (on.mean - off.mean);
-      body.push([c, pct(s), fmtStat(off), fmtStat(on), `${d >= 0 ? '+' : ''}${d.toFixed(2)}`]);
+      const offRows = select(g, c, s, false), onRows = select(g, c, s, true);
+      if (!offRows.length || !onRows.length) continue;
+      const d = pairedDifference(bySeed(onRows), bySeed(offRows));
+      body.push([c, pct(s), fmtInterval(accuracyInterval(offRows)), fmtInterval(accuracyInterval(onRows)), fmtDifference(d), verdictOf(d)]);
     }
   }
-  return body.length ? mdTable(['criterion', 'sparsity', 'without warm-up', 'with warm-up', 'Δ (points)'], body, ['l', 'l', 'r', 'r', 'r']) : null;
+  return body.length ? mdTable(['criterion', 'sparsity', 'without warm-up', 'with warm-up', 'Δ with − without, points [95 % CI]', 'warm-up better?'], body, ['l', 'l', 'r', 'r', 'r', 'l']) : null;
+}
+
+/** Headline accuracy by seed. */
+function bySeed(rows: readonly ResultRow[]): Map<number, number> {
+  const m = new Map<number, number>();
+  for (const r of rows) {
+    const v = headline(r);
+    if (v !== null) m.set(r.settings.seed, v);
+  }
+  return m;
 }
 
 /** Layer collapse: per criterion and sparsity, collapsed runs / runs and the mean number of empty layers. */
@@ -157,18 +156,18 @@ export function collapseTable(g: GroupSummary, warmup: boolean): string {
   return mdTable(['criterion', ...g.sparsities.map(pct)], body, ['l', ...g.sparsities.map(() => 'r' as const)]);
 }
 
-/** Mask generation (scoring) and warm-up seconds per criterion, over all its runs. */
+/** Mask generation (scoring) and warm-up seconds per criterion, over all its runs (mean ± 95 % CI). */
 export function timingTable(g: GroupSummary): string {
   const body = g.criteria.filter((c) => c !== DENSE).map((c) => {
     const cells = [c];
     for (const w of [false, true]) {
       if (!g.warmups.includes(w)) continue;
       const rows = select(g, c, null, w);
-      cells.push(fmtStat(stat(rows.map((r) => r.timing.maskSeconds)), { scale: 1, digits: 2 }));
-      if (w) cells.push(fmtStat(stat(rows.map((r) => r.timing.warmupSeconds)), { scale: 1, digits: 2 }));
+      cells.push(fmtInterval(meanInterval(rows.map((r) => r.timing.maskSeconds)), { scale: 1, digits: 2 }));
+      if (w) cells.push(fmtInterval(meanInterval(rows.map((r) => r.timing.warmupSeconds)), { scale: 1, digits: 2 }));
     }
     const all = select(g, c, null, null);
-    cells.push(fmtStat(stat(all.map((r) => r.timing.trainSeconds)), { scale: 1, digits: 1 }));
+    cells.push(fmtInterval(meanInterval(all.map((r) => r.timing.trainSeconds)), { scale: 1, digits: 1 }));
     return cells;
   });
   const header = ['criterion'];
@@ -206,38 +205,56 @@ function slug(s: string): string {
 
 const ACC_TITLE = 'test top-1 (%) at best validation epoch';
 
-/** Test accuracy against density (log scale), one line per criterion, dashed with the warm-up. */
-export async function accuracyPlot(g: GroupSummary, base: string, png = true): Promise<PlotFiles> {
+/**
+ * Test accuracy against density (log scale) in one warm-up arm: a line per criterion with 95 %
+ * confidence intervals as error bars (the data-free criteria, which have one arm, appear in both
+ * arms' plots), PaT as a black dashed line, and the dense baseline as a black rule with its interval
+ * as a grey band.
+ */
+export async function accuracyPlot(g: GroupSummary, warmup: boolean, base: string, png = true): Promise<PlotFiles> {
   const points: Record<string, unknown>[] = [];
+  const pat: Record<string, unknown>[] = [];
   for (const c of g.criteria.filter((x) => x !== DENSE)) {
-    for (const w of g.warmups) {
-      for (const s of g.sparsities) {
-        const st = accuracyStat(select(g, c, s, w));
-        if (!st) continue;
-        const sd = st.std ?? 0;
-        points.push({ criterion: c, warmup: w ? 'with warm-up' : 'without warm-up', density: 1 - s, acc: 100 * st.mean, lo: 100 * (st.mean - sd), hi: 100 * (st.mean + sd) });
-      }
+    // A criterion without rows in this arm (data-free ones, PaT) shows its only arm.
+    const arm = armOf(g, c, warmup);
+    for (const s of g.sparsities) {
+      const iv = accuracyInterval(select(g, c, s, arm));
+      if (!iv) continue;
+      const p = { criterion: c, density: 1 - s, acc: 100 * iv.mean, lo: 100 * iv.lo, hi: 100 * iv.hi };
+      (c === PAT ? pat : points).push(p);
     }
   }
-  const dense = accuracyStat(select(g, DENSE, null, null));
-  const densities = [...new Set(points.map((p) => p.density as number))];
-  const axisValues = densities.sort((a, b) => a - b);
+  const dense = accuracyInterval(select(g, DENSE, null, null));
+  const axisValues = [...new Set([...points, ...pat].map((p) => p.density as number))].sort((a, b) => a - b);
   const x = { field: 'density', type: 'quantitative', scale: { type: 'log', nice: false, padding: 12 }, axis: { values: axisValues, format: '.3~%', labelAngle: 0 }, title: 'density (fraction of prunable weights kept, log scale)' };
   const y = { field: 'acc', type: 'quantitative', scale: { zero: false }, title: ACC_TITLE };
-  const color = { field: 'criterion', type: 'nominal', sort: g.criteria, scale: { scheme: 'tableau20' }, title: 'criterion' };
-  // Lines and points are separate layers so that the warm-up legend shows solid and dashed strokes.
-  const layers: Record<string, unknown>[] = [
-    { mark: { type: 'line', strokeWidth: 2 }, encoding: { x, y, color, strokeDash: { field: 'warmup', type: 'nominal', title: 'BN warm-up' } } },
-    { mark: { type: 'circle', size: 40, opacity: 1 }, encoding: { x, y, color, tooltip: [{ field: 'criterion' }, { field: 'warmup' }, { field: 'density' }, { field: 'acc', format: '.2f' }] } },
-  ];
-  if (points.some((p) => p.hi !== p.lo)) {
-    layers.push({ mark: { type: 'errorbar', ticks: true, opacity: 0.6 }, encoding: { x: { field: 'density', type: 'quantitative' }, y: { field: 'lo', type: 'quantitative', title: ACC_TITLE }, y2: { field: 'hi' }, color: { field: 'criterion', type: 'nominal', sort: g.criteria } } });
-  }
+  const crits = g.criteria.filter((c) => c !== DENSE && c !== PAT);
+  const color = { field: 'criterion', type: 'nominal', sort: crits, scale: { scheme: 'tableau20' }, title: 'criterion' };
+  const layers: Record<string, unknown>[] = [];
   if (dense) {
-    layers.push({ data: { values: [{ acc: 100 * dense.mean, label: `dense ${(100 * dense.mean).toFixed(2)}%` }] }, mark: { type: 'rule', strokeDash: [2, 2], color: 'black' }, encoding: { y: { field: 'acc', type: 'quantitative' } } });
+    if (dense.half !== null) layers.push({ data: { values: [{ lo: 100 * dense.lo, hi: 100 * dense.hi }] }, mark: { type: 'rect', color: '#bbbbbb', opacity: 0.35 }, encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } });
+    layers.push({ data: { values: [{ acc: 100 * dense.mean }] }, mark: { type: 'rule', strokeDash: [2, 2], color: 'black' }, encoding: { y: { field: 'acc', type: 'quantitative' } } });
+    layers.push({ data: { values: [{ acc: 100 * dense.mean, label: `dense ${(100 * dense.mean).toFixed(2)}%` }] }, mark: { type: 'text', align: 'left', dx: 4, dy: -7, x: 0, fontSize: 11 }, encoding: { y: { field: 'acc', type: 'quantitative' }, text: { field: 'label' } } });
   }
+  layers.push(
+    { mark: { type: 'line', strokeWidth: 2 }, encoding: { x, y, color } },
+    { mark: { type: 'circle', size: 40, opacity: 1 }, encoding: { x, y, color, tooltip: [{ field: 'criterion' }, { field: 'density' }, { field: 'acc', format: '.2f' }, { field: 'lo', format: '.2f' }, { field: 'hi', format: '.2f' }] } },
+  );
+  if (points.some((p) => p.hi !== p.lo)) {
+    layers.push({ mark: { type: 'errorbar', ticks: true, opacity: 0.7 }, encoding: { x: { field: 'density', type: 'quantitative' }, y: { field: 'lo', type: 'quantitative', title: ACC_TITLE }, y2: { field: 'hi' }, color: { field: 'criterion', type: 'nominal', sort: crits } } });
+  }
+  if (pat.length) {
+    const px = { ...x }, py = { ...y };
+    layers.push(
+      { data: { values: pat }, mark: { type: 'line', strokeWidth: 2, color: 'black', strokeDash: [6, 3] }, encoding: { x: px, y: py } },
+      { data: { values: pat }, mark: { type: 'square', size: 50, color: 'black' }, encoding: { x: px, y: py, tooltip: [{ field: 'criterion' }, { field: 'density' }, { field: 'acc', format: '.2f' }] } },
+      { data: { values: pat.slice(0, 1).map((p) => ({ ...p, label: 'PaT (pruned after training)' })) }, mark: { type: 'text', align: 'left', dx: 6, dy: 10, fontSize: 11 }, encoding: { x: px, y: py, text: { field: 'label' } } },
+    );
+    if (pat.some((p) => p.hi !== p.lo)) layers.push({ data: { values: pat }, mark: { type: 'errorbar', ticks: true, color: 'black' }, encoding: { x: { field: 'density', type: 'quantitative' }, y: { field: 'lo', type: 'quantitative', title: ACC_TITLE }, y2: { field: 'hi' } } });
+  }
+  const arms = g.warmups.length > 1 ? (warmup ? ', with BN warm-up' : ', without BN warm-up') : '';
   return renderPlot({
-    title: `Test accuracy vs density: ${g.setting.label}`,
+    title: { text: `Test accuracy vs density${arms}: ${g.setting.label}`, subtitle: 'mean over seeds; bars: 95 % confidence intervals; grey band: the dense network\'s' },
     width: 560, height: 340,
     data: { values: points },
     layer: layers,
@@ -283,6 +300,8 @@ export interface ReportOptions {
   png?: boolean;
   /** Lines about the store (unusable rows and the like), listed under the title. */
   notes?: string[];
+  /** Markdown sections appended at the end (the mask-level analysis, for one). */
+  sections?: string[];
 }
 
 /** What `writeReport` wrote. */
@@ -309,19 +328,92 @@ export function resultsCsv(rows: readonly ResultRow[]): string {
   return `${lines.join('\n')}\n`;
 }
 
+const VERDICT_MARK: Readonly<Record<string, string>> = { supported: '▲', refuted: '▼', 'not resolved': '·' };
+
+/** The claims of questions 1-5 as tables: claim, sparsity, paired difference with its interval, verdict. */
+export function questionsSection(g: GroupSummary): string[] {
+  const comparisons = studyComparisons(new Cells(g.rows, headline));
+  if (!comparisons.length) return [];
+  const md: string[] = ['### The questions, as paired comparisons', '',
+    'Each row is the claim "A − B > 0" on the test accuracy. Δ is the mean over seeds of the per-seed difference A − B, in accuracy points, with its 95 % Student-t interval; "supported" where the whole interval lies above zero, "refuted" where it lies below, "not resolved" otherwise (at this number of seeds the noise cannot decide). A family (second-order, first-order, data-dependent) is the per-seed mean of its criteria.', ''];
+  const byQ = new Map<number, Comparison[]>();
+  for (const c of comparisons) byQ.set(c.question, [...(byQ.get(c.question) ?? []), c]);
+  for (const [q, list] of byQ) {
+    const counts = ['supported', 'refuted', 'not resolved'].map((v) => `${list.filter((c) => c.verdict === v).length} ${v}`).join(', ');
+    md.push(`**Q${q}. ${QUESTIONS[q] ?? ''}** (${counts})`, '');
+    md.push(mdTable(['sparsity', 'A', 'B', 'Δ A − B, points [95 % CI]', 'seeds', 'verdict'],
+      list.map((c) => [pct(c.sparsity), c.a.label, c.b.label, fmtDifference(c.difference), String(c.difference.n), c.verdict]),
+      ['l', 'l', 'l', 'r', 'r', 'l']), '');
+  }
+  return md;
+}
+
+/** Every pair of criteria at one sparsity and arm: the mean per-seed difference row − column, marked by its verdict. */
+export function pairwiseTable(g: GroupSummary, sparsity: number, warmup: boolean): string | null {
+  const crits = g.criteria.filter((c) => c !== DENSE && select(g, c, sparsity, armOf(g, c, warmup)).length > 0);
+  if (crits.length < 2) return null;
+  const seeds = new Map(crits.map((c) => [c, bySeed(select(g, c, sparsity, armOf(g, c, warmup)))]));
+  const body = crits.map((a) => [a, ...crits.map((b) => {
+    if (a === b) return '';
+    const d = pairedDifference(seeds.get(a) ?? new Map(), seeds.get(b) ?? new Map());
+    if (!d) return '—';
+    return `${d.mean >= 0 ? '+' : '−'}${Math.abs(100 * d.mean).toFixed(1)} ${VERDICT_MARK[verdictOf(d)] ?? ''}`;
+  })]);
+  return mdTable(['row − column', ...crits], body, ['l', ...crits.map(() => 'r' as const)]);
+}
+
+/** The dense network at this group's budget against the same network at other budgets (groups that differ in epochs only). */
+export function convergenceLines(g: GroupSummary, groups: readonly GroupSummary[]): string[] {
+  const dense = g.rows.filter((r) => r.settings.criterion === DENSE);
+  const first = dense[0];
+  if (!first) return [];
+  const rest = (s: RunSettings): string => {
+    const { epochs: _e, schedule, criterion: _c, sparsity: _s, warmup: _w, seed: _seed, ...other } = s;
+    // A cosine schedule's length follows the epochs unless given: compare everything else.
+    return hashOf({ ...other, schedule: { ...schedule, tMax: undefined } });
+  };
+  const mine = rest(first.settings), epochs = first.settings.epochs;
+  const others = groups.filter((h) => h !== g).flatMap((h) => {
+    const d = h.rows.filter((r) => r.settings.criterion === DENSE);
+    const f = d[0];
+    return f && rest(f.settings) === mine && f.settings.epochs !== epochs ? [{ epochs: f.settings.epochs, rows: d }] : [];
+  }).sort((a, b) => a.epochs - b.epochs);
+  if (!others.length) return [];
+  const lines = [`Convergence of the dense network at ${epochs} epochs (this budget) and at other budgets, same seeds:`, ''];
+  const here = bySeed(dense);
+  const body = [[`${epochs} (the study's)`, fmtInterval(accuracyInterval(dense)), '', '']];
+  for (const o of others) {
+    const d = pairedDifference(bySeed(o.rows), here);
+    const verdict = d ? (Math.abs(d.mean) <= 0.01 ? 'within 1 point' : `${(100 * Math.abs(d.mean)).toFixed(2)} points apart`) : '—';
+    body.push([String(o.epochs), fmtInterval(accuracyInterval(o.rows)), fmtDifference(d), verdict]);
+  }
+  lines.push(mdTable(['epochs', 'dense test top-1 (%)', `Δ against ${epochs} epochs [95 % CI]`, 'mean difference'], body, ['l', 'r', 'r', 'l']), '');
+  return lines;
+}
+
+/** Question 3's collapse part: collapsed runs and fully pruned layers without and with the warm-up. */
+export function collapseComparisonTable(g: GroupSummary): string | null {
+  const list = collapseComparisons(g.rows);
+  if (!list.length) return null;
+  const side = (x: { runs: number; collapsed: number; emptyLayers: number }): string => `${x.collapsed}/${x.runs} · ${+x.emptyLayers.toFixed(1)}`;
+  return mdTable(['criterion', 'sparsity', 'without warm-up', 'with warm-up', 'Δ empty layers, with − without [95 % CI]'],
+    list.map((c) => [c.criterion, pct(c.sparsity), side(c.cold), side(c.warm), fmtDifference(c.emptyDifference, { scale: 1, digits: 1 })]),
+    ['l', 'l', 'r', 'r', 'r']);
+}
+
 /** Writes report.md, results.csv and the plots for the rows into `o.out`. */
 export async function writeReport(rows: readonly ResultRow[], o: ReportOptions): Promise<ReportResult> {
   checkArgument('writeReport', 'rows', z.array(z.looseObject({ id: z.string() })), rows);
   checkOptions('writeReport', z.strictObject({
     out: z.string().min(1), layerSparsity: is.fraction.optional(), title: z.string().optional(),
-    png: z.boolean().optional(), notes: z.array(z.string()).optional(),
+    png: z.boolean().optional(), notes: z.array(z.string()).optional(), sections: z.array(z.string()).optional(),
   }), o);
   mkdirSync(o.out, { recursive: true });
   const png = o.png ?? true;
   const groups = groupRows(rows);
   const files: string[] = [];
   const md: string[] = [`# ${o.title ?? 'pai results'}`, ''];
-  md.push(`${rows.length} run(s). Accuracy is the test top-1 (%) at the epoch with the best validation top-1, mean ± standard deviation over seeds (sample std, n − 1; one seed: the mean alone; "(n=k)" marks a cell with fewer seeds than the others). † marks a cell where some run's mask left no input-to-output path (layer collapse). Model selection uses a validation split held out of the training set, never the test set.`, '');
+  md.push(`${rows.length} run(s). Accuracy is the test top-1 (%) at the epoch with the best validation top-1: the mean over seeds ± the half-width of its 95 % confidence interval (Student's t, n − 1 degrees of freedom; one seed: the mean alone; "(n=k)" marks a cell with fewer seeds than the others). Criteria are compared by their per-seed differences, since a seed fixes the initialisation, the validation split, the mask images and the data order of every criterion. † marks a cell where some run's mask left no input-to-output path (layer collapse). Model selection uses a validation split held out of the training set, never the test set. Data-free criteria and PaT have one arm (no warm-up), shown in both arms' tables.`, '');
   for (const n of o.notes ?? []) md.push(`> ${n}`, '');
   if (rows.length === 0) md.push('The store holds no results yet.', '');
 
@@ -329,35 +421,49 @@ export async function writeReport(rows: readonly ResultRow[], o: ReportOptions):
     md.push(`## ${g.setting.label}`, '');
     const epochs = [...new Set(g.rows.map((r) => r.settings.epochs))].join(', ');
     md.push(`Seeds: ${g.seeds.join(', ')}; epochs: ${epochs}; backend: ${[...new Set(g.rows.map((r) => r.pai.backend))].join(', ')}.`, '');
-    const dense = accuracyStat(select(g, DENSE, null, null));
-    if (dense) md.push(`Dense baseline (no pruning): ${fmtStat(dense)}.`, '');
+    const dense = accuracyInterval(select(g, DENSE, null, null));
+    if (dense) md.push(`Dense baseline (no pruning): ${fmtInterval(dense)}.`, '');
+    if (!g.sparsities.length) continue;
+    md.push(...convergenceLines(g, groups));
     for (const w of g.warmups) {
       md.push(`### Test accuracy (%), ${w ? 'with' : 'without'} BN warm-up`, '', accuracyTable(g, w), '');
     }
+    md.push(...questionsSection(g));
     const wt = warmupTable(g);
-    if (wt) md.push('### BN warm-up: with vs without', '', 'Δ = mean with warm-up − mean without, in accuracy points.', '', wt, '');
+    if (wt) md.push('### BN warm-up: with vs without', '', 'Δ = the mean per-seed difference, with − without, in accuracy points, with its 95 % interval.', '', wt, '');
     md.push('### Layer collapse', '', 'Each cell: runs whose mask leaves no input-to-output path / runs · mean number of fully pruned layers.', '');
     for (const w of g.warmups) md.push(`${w ? 'With' : 'Without'} BN warm-up:`, '', collapseTable(g, w), '');
-    md.push('### Mask generation time', '', 'Seconds of scoring (mask generation) per run, mean ± std over all its runs; training time for comparison.', '', timingTable(g), '');
+    const cc = collapseComparisonTable(g);
+    if (cc) md.push('Without against with the warm-up (collapsed / runs · mean empty layers):', '', cc, '');
+    md.push('### Every pair of criteria', '', 'Mean per-seed difference row − column in accuracy points; ▲ the interval lies above zero, ▼ below, · undecided.', '');
+    for (const w of g.warmups) {
+      for (const s of g.sparsities) {
+        const t = pairwiseTable(g, s, w);
+        if (t) md.push(`At ${pct(s)}${g.warmups.length > 1 ? (w ? ', with warm-up' : ', without warm-up') : ''}:`, '', t, '');
+      }
+    }
+    md.push('### Mask generation time', '', 'Seconds of scoring (mask generation) per run, mean ± 95 % CI half-width over all its runs; training time for comparison.', '', timingTable(g), '');
 
     const clash = groups.filter((x) => x.setting.dataset === g.setting.dataset && x.setting.model === g.setting.model && x.setting.width === g.setting.width).length > 1;
     const base = slug(`${g.setting.dataset}-${g.setting.model}${g.setting.width !== 1 ? `-w${g.setting.width}` : ''}${clash ? `-${g.setting.key.split('|')[3]}` : ''}`);
-    if (g.sparsities.length) {
-      const acc = await accuracyPlot(g, join(o.out, `accuracy-${base}`), png);
+    md.push('### Plots', '');
+    for (const w of g.warmups) {
+      const acc = await accuracyPlot(g, w, join(o.out, `accuracy-${base}${g.warmups.length > 1 ? (w ? '-warmup' : '-nowarmup') : ''}`), png);
       files.push(acc.svg, ...(acc.png ? [acc.png] : []));
-      md.push('### Plots', '', `![Test accuracy against density: ${g.setting.label}](${(acc.png ?? acc.svg).split('/').pop()})`, '');
-      const want = o.layerSparsity;
-      const s = want !== undefined && g.sparsities.includes(want) ? want : last(g.sparsities, 'group sparsities');
-      for (const w of g.warmups) {
-        const lp = await layerPlot(g, s, w, join(o.out, `layers-${base}-s${s}${g.warmups.length > 1 ? (w ? '-warmup' : '-nowarmup') : ''}`), png);
-        files.push(lp.svg, ...(lp.png ? [lp.png] : []));
-        md.push(`![Per-layer density at sparsity ${pct(s)}${w ? ', with warm-up' : ''}](${(lp.png ?? lp.svg).split('/').pop()})`, '');
-      }
+      md.push(`![Test accuracy against density${w ? ', with warm-up' : ''}: ${g.setting.label}](${(acc.png ?? acc.svg).split('/').pop()})`, '');
+    }
+    const want = o.layerSparsity;
+    const s = want !== undefined && g.sparsities.includes(want) ? want : last(g.sparsities, 'group sparsities');
+    for (const w of g.warmups) {
+      const lp = await layerPlot(g, s, w, join(o.out, `layers-${base}-s${s}${g.warmups.length > 1 ? (w ? '-warmup' : '-nowarmup') : ''}`), png);
+      files.push(lp.svg, ...(lp.png ? [lp.png] : []));
+      md.push(`![Per-layer density at sparsity ${pct(s)}${w ? ', with warm-up' : ''}](${(lp.png ?? lp.svg).split('/').pop()})`, '');
     }
   }
+  for (const sec of o.sections ?? []) md.push(sec, '');
   const markdown = `${md.join('\n').replace(/\n{3,}/g, '\n\n')}`;
-  writeFileSync(join(o.out, 'report.md'), markdown);
-  writeFileSync(join(o.out, 'results.csv'), resultsCsv(rows));
+  writeAtomic(join(o.out, 'report.md'), markdown);
+  writeAtomic(join(o.out, 'results.csv'), resultsCsv(rows));
   files.unshift(join(o.out, 'report.md'), join(o.out, 'results.csv'));
   return { markdown, files, groups };
 }
@@ -366,14 +472,15 @@ export async function writeReport(rows: readonly ResultRow[], o: ReportOptions):
 export function terminalTables(rows: readonly ResultRow[]): string {
   const out: string[] = [];
   for (const g of groupRows(rows)) {
-    out.push(`${g.setting.label}: test top-1 (%) at the best-validation epoch, mean ± std over seeds ${g.seeds.join(', ')}`);
-    const dense = accuracyStat(select(g, DENSE, null, null));
-    if (dense) out.push(`dense baseline: ${fmtStat(dense)}`);
+    out.push(`${g.setting.label}: test top-1 (%) at the best-validation epoch, mean ± 95 % CI half-width over seeds ${g.seeds.join(', ')}`);
+    const dense = accuracyInterval(select(g, DENSE, null, null));
+    if (dense) out.push(`dense baseline: ${fmtInterval(dense)}`);
     const crits = g.criteria.filter((c) => c !== DENSE);
+    if (!crits.length) { out.push(''); continue; }
     const header = ['criterion', ...g.warmups.flatMap((w) => g.sparsities.map((s) => `${pct(s)}${g.warmups.length > 1 ? (w ? ' warm' : ' cold') : ''}`))];
     const body = crits.map((c) => [c, ...g.warmups.flatMap((w) => g.sparsities.map((s) => {
-      const rows2 = select(g, c, s, w);
-      const cell = fmtStat(accuracyStat(rows2));
+      const rows2 = select(g, c, s, armOf(g, c, w));
+      const cell = fmtInterval(accuracyInterval(rows2));
       return rows2.some((r) => r.collapsed) ? `${cell}†` : cell;
     }))]);
     // Every body row has the header's columns.

@@ -2,21 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fmtStat, stat, terminalTables, writeReport } from '../../src/experiment/report.js';
+import { terminalTables, writeReport } from '../../src/experiment/report.js';
 import { readStore, writeRow } from '../../src/experiment/store.js';
 import { studyOf, syntheticRow, tempDir } from './helpers.js';
-
-test('mean ± std', () => {
-  assert.equal(stat([]), null);
-  assert.deepEqual(stat([0.5]), { mean: 0.5, std: null, n: 1 });
-  const s = stat([0.8, 0.81, 0.82])!;
-  assert.ok(Math.abs(s.mean - 0.81) < 1e-12);
-  assert.ok(Math.abs(s.std! - 0.01) < 1e-12); // sample std (n - 1)
-  assert.equal(fmtStat(s), '81.00 ± 1.00');
-  assert.equal(fmtStat(stat([0.5])), '50.00');
-  assert.equal(fmtStat(stat([0.5, 0.7]), { maxN: 3 }), '60.00 ± 14.14 (n=2)');
-  assert.equal(fmtStat(null), '—');
-});
 
 test('the report renders the paper table for a synthetic store and writes SVG + PNG', async () => {
   const study = studyOf({ grid: { datasets: ['fashion-mnist-subset'], models: [{ name: 'lenet5', width: 0.5 }], criteria: ['none', 'snip', 'hts'], sparsities: [0.9, 0.98], seeds: [0, 1, 2], warmup: [false, true] } });
@@ -32,7 +20,8 @@ test('the report renders the paper table for a synthetic store and writes SVG + 
   const rep = await writeReport(rows, { out, title: 'Synthetic' });
   const md = readFileSync(join(out, 'report.md'), 'utf8');
   assert.equal(md, rep.markdown);
-  // Accuracies are base + 0.01 * seed over seeds 0, 1, 2: mean base + 1 point, std exactly 1 point.
+  // Accuracies are base + 0.01 * seed over seeds 0, 1, 2: mean base + 1 point, std exactly 1 point,
+  // so the 95 % interval's half-width is t(0.975, 2) / sqrt(3) = 2.48 points.
   // hts: base 85 (-10 at 98%), +2 with warm-up; snip: base 80.
   const table = (title: string): string[] => {
     const start = md.indexOf(title);
@@ -41,14 +30,15 @@ test('the report renders the paper table for a synthetic store and writes SVG + 
   };
   const cold = table('### Test accuracy (%), without BN warm-up');
   assert.equal(cold[0], '| sparsity | snip | hts |');
-  assert.equal(cold[2], '| 90% | 81.00 ± 1.00 | 86.00 ± 1.00 |');
-  assert.equal(cold[3], '| 98% | 71.00 ± 1.00 † | 76.00 ± 1.00 |');
+  assert.equal(cold[2], '| 90% | 81.00 ± 2.48 | 86.00 ± 2.48 |');
+  assert.equal(cold[3], '| 98% | 71.00 ± 2.48 † | 76.00 ± 2.48 |');
   const warm = table('### Test accuracy (%), with BN warm-up');
-  assert.equal(warm[2], '| 90% | 83.00 ± 1.00 | 88.00 ± 1.00 |');
-  assert.match(md, /Dense baseline \(no pruning\): 91\.00 ± 1\.00\./);
+  assert.equal(warm[2], '| 90% | 83.00 ± 2.48 | 88.00 ± 2.48 |');
+  assert.match(md, /Dense baseline \(no pruning\): 91\.00 ± 2\.48\./);
   const wt = table('### BN warm-up: with vs without');
-  assert.equal(wt[0], '| criterion | sparsity | without warm-up | with warm-up | Δ (points) |');
-  assert.equal(wt[2], '| snip | 90% | 81.00 ± 1.00 | 83.00 ± 1.00 | +2.00 |');
+  assert.equal(wt[0], '| criterion | sparsity | without warm-up | with warm-up | Δ with − without, points [95 % CI] | warm-up better? |');
+  // The warm-up adds exactly 2 points on every seed: a zero-width interval above zero.
+  assert.equal(wt[2], '| snip | 90% | 81.00 ± 2.48 | 83.00 ± 2.48 | +2.00 [+2.00, +2.00] | supported |');
   // Layer collapse: 1 of 3 snip runs at 98% without warm-up, one empty layer each time.
   assert.match(md, /\| snip \| 0\/3 · 0 \| 1\/3 · 0\.3 \|/);
   // Mask-generation time: hts 3 s, snip 1 s, no spread.
@@ -57,8 +47,8 @@ test('the report renders the paper table for a synthetic store and writes SVG + 
   for (const f of rep.files) assert.ok(existsSync(f) && statSync(f).size > 0, f);
   const svgs = rep.files.filter((f) => f.endsWith('.svg'));
   const pngs = rep.files.filter((f) => f.endsWith('.png'));
-  assert.equal(svgs.length, 3); // accuracy + per-layer with and without warm-up
-  assert.equal(pngs.length, 3);
+  assert.equal(svgs.length, 4); // accuracy and per-layer density, with and without warm-up
+  assert.equal(pngs.length, 4);
   const svg = readFileSync(svgs[0]!, 'utf8');
   assert.match(svg, /^<svg/);
   for (const label of ['snip', 'hts', 'density']) assert.ok(svg.includes(label), `the accuracy plot names ${label}`);
@@ -70,7 +60,7 @@ test('the report renders the paper table for a synthetic store and writes SVG + 
   assert.equal(csv.length, rows.length + 1);
 
   const text = terminalTables(rows);
-  assert.match(text, /snip\s+81\.00 ± 1\.00\s+71\.00 ± 1\.00†\s+83\.00 ± 1\.00/);
+  assert.match(text, /snip\s+81\.00 ± 2\.48\s+71\.00 ± 2\.48†\s+83\.00 ± 2\.48/);
 });
 
 test('an empty store gives a report that says so', async () => {
@@ -87,5 +77,5 @@ test('runs trained differently never share a cell', async () => {
   assert.match(rep.markdown, /\(2 epochs, settings [0-9a-f]{8}\)/);
   assert.match(rep.markdown, /\| 90% \| 50\.00 ± 0\.00 \| 50\.00 ± 0\.00 \|/);
   assert.match(rep.markdown, /\| 90% \| 70\.00 ± 0\.00 \| 70\.00 ± 0\.00 \|/);
-  assert.equal(rep.files.filter((f) => f.endsWith('.svg')).length, 6);
+  assert.equal(rep.files.filter((f) => f.endsWith('.svg')).length, 8);
 });
