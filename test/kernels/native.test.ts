@@ -505,6 +505,10 @@ test('native: conv2d and its adjoints on fixed awkward cases', { skip }, () => {
     ['width 1/4 stage 1 4->4', convParams(3, 4, 28, 28, 4, 3, 3, [1, 1], [1, 1], [1, 1], 1)],
     ['width 1/4 stage 2 4->8 stride 2', convParams(3, 4, 28, 28, 8, 3, 3, [2, 2], [1, 1], [1, 1], 1)],
     ['width 1/4 stage 3 8->16 stride 2', convParams(3, 8, 14, 14, 16, 3, 3, [2, 2], [1, 1], [1, 1], 1)],
+    // The 1x1 stride-2 shortcuts at batch 1 and 3, whose NHWC weight gradient corrupted the heap.
+    ['width 1/4 shortcut 4->8 1x1 stride 2 batch 1', convParams(1, 4, 28, 28, 8, 1, 1, [2, 2], [0, 0], [1, 1], 1)],
+    ['width 1/4 shortcut 4->4 1x1 stride 2 batch 1', convParams(1, 4, 28, 28, 4, 1, 1, [2, 2], [0, 0], [1, 1], 1)],
+    ['shortcut 8->8 1x1 stride 2 batch 3', convParams(3, 8, 28, 28, 8, 1, 1, [2, 2], [0, 0], [1, 1], 1)],
   ];
   for (const [what, p] of cases) checkConv(p, r, what);
   for (const [what, p] of cases) checkWeightGradMoments(p, r, what);
