@@ -73,10 +73,10 @@ export class Cells {
     return `${criterion}|${criterion === DENSE ? 0 : sparsity}|${criterion === DENSE ? false : warmup}`;
   }
 
-  /** Per-seed values of one criterion (data-free ones: their one arm). */
+  /** Per-seed values of one criterion in an arm (data-free ones: the arm they have, when not this one). */
   of(criterion: string, sparsity: number, warmup: boolean): BySeed | undefined {
     const free = (DATA_FREE as readonly string[]).includes(criterion);
-    return this.cells.get(Cells.key(criterion, sparsity, free ? false : warmup));
+    return this.cells.get(Cells.key(criterion, sparsity, warmup)) ?? (free ? this.cells.get(Cells.key(criterion, sparsity, !warmup)) : undefined);
   }
 
   /** Per-seed mean over the arm's criteria, on the seeds all of them have; undefined if any is missing. */
