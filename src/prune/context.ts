@@ -10,6 +10,7 @@ import type { Module } from '../nn/module.js';
 import { crossEntropy, mulScalar, sliceAxes } from '../autograd/ops/index.js';
 import { PruneError, type Scores, type Semantics } from './types.js';
 import { addScaledInto } from './loops.js';
+import type { QuantityMemo } from './memo.js';
 
 /** Mask data: images [N, C, H, W] and integer labels, used in order. */
 export interface MaskData { x: Tensor; y: Int32Array }
@@ -42,6 +43,8 @@ export interface ScoreContext {
   computeBatch?: number;
   /** Where one-time notes go (a batched path refusing and falling back); default stderr. */
   note?: (message: string) => void;
+  /** Quantities shared with other scorings (see memo.ts); none: every quantity is computed. */
+  memo?: QuantityMemo;
 }
 
 export const DEFAULT_COMPUTE_BATCH = 32;
