@@ -2,7 +2,7 @@
 // subset, 2 images per class for the masks, 2 seeds): the IoU and Spearman matrices, the
 // random-magnitude overlap against its hypergeometric expectation, the collapse thresholds
 // recomputed through the runner's own pipeline, the probe convergence at K_ref, determinism, the
-// resumable cache, and analysis.json read back.
+// resumable cache, analysis.json read back, and the `pai analyze` command.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +13,7 @@ import { analyzeStudies, AnalysisError, type AnalysisOptions, type AnalysisResul
 import { readAnalysis, writeAnalysis } from '../../src/experiment/analysis-report.js';
 import { DataCache, runMaskData, runModel, runPruneOptions, runStudies, runTransforms } from '../../src/experiment/runner.js';
 import { pruneAtInit, QuantityMemo, scoreParameters } from '../../src/prune/index.js';
+import { pai } from '../cli/run.js';
 import { tempDir } from './helpers.js';
 
 const SPARSITIES = [0.5, 0.9];
@@ -216,4 +217,24 @@ test('a memo of quantities leaves the scores unchanged and computes the Hutchins
   // Another seed draws other probes: a miss, not a wrong answer.
   scoreParameters(model, 'hts', md, { ...o, seed: 4, quantities: memo });
   assert.equal(memo.misses, 2);
+});
+
+test('pai analyze writes analysis.json and analysis.md; a bad config exits 2 naming the file', async () => {
+  const dir = tempDir();
+  const config = join(dir, 'tiny.json');
+  writeFileSync(config, JSON.stringify({ ...tinyStudy(), grid: { ...(tinyStudy()['grid'] as object), criteria: ['magnitude', 'snip'], seeds: [0] } }));
+  const out = join(dir, 'out');
+  const r = await pai(['--quiet', 'analyze', config, '--out', out, '--no-png', '--sparsities', '0.9'], { timeoutMs: 120_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /wrote .*analysis\.json, .*analysis\.md/);
+  const res = readAnalysis(join(out, 'analysis.json'));
+  assert.deepEqual(res.settings[0]!.sparsities, [0.9]);
+  assert.ok(existsSync(join(out, 'cache')));
+  writeFileSync(join(dir, 'bad.json'), JSON.stringify({ ...tinyStudy('bad'), pruning: { maskPerClass: 0 } }));
+  const bad = await pai(['analyze', join(dir, 'bad.json'), '--out', join(dir, 'bad-out')]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^pai: .*bad\.json.*pruning\.maskPerClass/);
+  const flag = await pai(['analyze', config, '--out', out, '--criteria', 'pat']);
+  assert.equal(flag.code, 2);
+  assert.match(flag.stderr, /^pai: --criteria: "pat" has no mask at initialisation/);
 });
