@@ -40,7 +40,7 @@ function collapseTable(r: AnalysisResult, a: ArmAnalysis, seeds: readonly number
   const body = a.collapse.map((c) => {
     const exact = c.seeds.filter((x) => x.bound === 'exact').length;
     const censored = c.seeds.length - exact;
-    let mean = c.interval ? `${fmtInterval(c.interval, { scale: 100, digits: 3 })} %` : '—';
+    let mean = c.interval ? `${fmtInterval(c.interval, { scale: 100, digits: 3 })}%` : '—';
     if (censored > 0) {
       const all = c.seeds.every((x) => x.bound === c.seeds[0]?.bound);
       mean = all && c.seeds[0] ? seedThreshold(c.seeds[0], hi, lo) : `${mean} (${exact} of ${c.seeds.length} seeds; see each)`;

@@ -310,7 +310,14 @@ function unitSettings(base: RunSettings, criterion: string, seed: number, warmup
   return { ...base, criterion, seed, warmup, sparsity: 0, probes: probes === null || probes === runs ? base.probes : probes };
 }
 
-interface UnitSpec { criterion: string; probes: number | null; collapse: boolean }
+interface UnitSpec {
+  criterion: string;
+  /** Probes other than the runs' count; null: the runs' (or none). */
+  probes: number | null;
+  collapse: boolean;
+  /** Rough cost in scoring passes, for progress and ETA only. */
+  work: number;
+}
 
 function isIterative(s: RunSettings, criterion: string): boolean {
   return (s.iterations ?? getCriterion(criterion).iterations) > 1;
@@ -324,16 +331,32 @@ function probeList(o: Required<Pick<AnalysisOptions, 'probes' | 'probeRef'>>): n
   return sortedNumbers([...o.probes, o.probeRef]);
 }
 
-/** The units of one (seed, arm): the criteria compared (with collapse), then the probe counts, diagonals and exact counterparts. */
+/**
+ * The units of one (seed, arm): the criteria compared (with collapse), then the probe counts,
+ * diagonals and exact counterparts, each with its rough cost: a Hutchinson diagonal costs its K
+ * probe passes once per K, the other criteria built on it (the memo) one pass.
+ */
 function armUnits(plan: SettingPlan, arm: ArmPlan, probes: number[]): UnitSpec[] {
   const units = new Map<string, UnitSpec>();
+  const diagonals = new Set<string>();
   const add = (criterion: string, k: number | null, collapse: boolean): void => {
     const runs = runProbesOf(plan.base, criterion);
     const eff = runs === null ? null : k ?? runs;
     const id = `${criterion}|${eff}`;
     const u = units.get(id);
-    if (u) u.collapse ||= collapse;
-    else units.set(id, { criterion, probes: eff === runs ? null : eff, collapse });
+    if (u) {
+      if (collapse && !u.collapse) { u.collapse = true; u.work += 1; }
+      return;
+    }
+    let work: number;
+    if (isIterative(plan.base, criterion)) work = plan.sparsities.length + 1 + (collapse ? 14 : 0);
+    else {
+      const shared = getCriterion(criterion).diagonal;
+      const first = shared === undefined || !diagonals.has(`${shared}|${eff}`);
+      if (shared !== undefined) diagonals.add(`${shared}|${eff}`);
+      work = 1 + (first ? eff ?? 0 : 0) + (collapse ? 1 : 0);
+    }
+    units.set(id, { criterion, probes: eff === runs ? null : eff, collapse, work });
   };
   for (const c of arm.criteria) add(c, null, true);
   for (const c of probeCriteria(arm)) {
@@ -348,13 +371,6 @@ function armUnits(plan: SettingPlan, arm: ArmPlan, probes: number[]): UnitSpec[]
 }
 
 const WARMUP_WORK = 20;
-
-/** Rough cost of a unit in scoring passes, for progress and ETA only. */
-function unitWork(plan: SettingPlan, u: UnitSpec): number {
-  if (isIterative(plan.base, u.criterion)) return plan.sparsities.length + (u.collapse ? 14 : 0) + 1;
-  const k = u.probes ?? runProbesOf(plan.base, u.criterion);
-  return 1 + (k ?? 0) + (u.collapse ? 1 : 0);
-}
 
 // ---- one unit: scores (and an iterative criterion's masks, and the collapse bisection) ----
 
@@ -571,7 +587,7 @@ async function analyzeSeed(plan: SettingPlan, seed: number, r: Work): Promise<{ 
       if (mem && (!u.collapse || mem.collapse)) return mem;
       const key = canonicalJson({ format: CACHE_FORMAT, pai: paiVersion(), unit: scoringKey, content });
       const label = `${u.criterion}${u.probes !== null ? ` K=${u.probes}` : ''} seed ${seed} ${armLabel}`;
-      const w = unitWork(plan, u);
+      const w = u.work;
       const hit = r.timer.time('cache', () => r.cache.get(key, (t, meta) => unitFromTensors(t, prunableNames, content.masks, meta['collapse'])));
       if (hit) {
         r.counts.cached++;
@@ -778,7 +794,7 @@ export async function analyzeStudies(studies: readonly Study[], options: Analysi
     work: { done: 0, total: 0 }, counts: { computed: 0, cached: 0 }, probes: o.probes, probeRef: o.probeRef, said: new Set(),
   };
   for (const p of plans) {
-    for (const arm of p.arms) r.work.total += p.seeds.length * armUnits(p, arm, probeList(r)).reduce((a, u) => a + unitWork(p, u), arm.warmup ? WARMUP_WORK : 0);
+    for (const arm of p.arms) r.work.total += p.seeds.length * armUnits(p, arm, probeList(r)).reduce((a, u) => a + u.work, arm.warmup ? WARMUP_WORK : 0);
   }
   ev.start?.(r.work.total);
   const settings: SettingAnalysis[] = [];
