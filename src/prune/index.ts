@@ -1,6 +1,6 @@
 export * from './types.js';
 export { prunableParameters, REFERENCE_SKIP } from './prunable.js';
-export { type MaskData, type ScoreContext, maskBatches, temperedLoss } from './context.js';
+export { type MaskData, type QuantitySource, type ScoreContext, maskBatches, temperedLoss } from './context.js';
 export { makeMasks, keptCount, topKMask, maskDensity, checkSparsity } from './masks.js';
 export { applyMasks, MaskEnforcer, MaskError } from './masking.js';
 export { bnWarmup } from './warmup.js';

@@ -8,11 +8,11 @@
 // or seeds can only miss, never answer with another state's value.
 
 import type { Tensor } from '../tensor/tensor.js';
-import { DEFAULT_COMPUTE_BATCH, type ScoreContext } from './context.js';
+import { DEFAULT_COMPUTE_BATCH, type QuantitySource, type ScoreContext } from './context.js';
 import { hashMaskData, hashWeights } from './hash.js';
 
 /** Per-sample quantities kept between scorings, so criteria that share one compute it once (see the file comment). */
-export class QuantityMemo {
+export class QuantityMemo implements QuantitySource {
   private readonly entries = new Map<string, Tensor[]>();
   /** Lookups answered from the memo. */
   hits = 0;
