@@ -11,7 +11,7 @@ export class UserError extends Error {
 // exchange for clean option errors is the right trade.
 const USER_ERRORS = new Set([
   'UserError', 'ShapeError', 'StateDictError', 'SafetensorsError', 'DataError', 'LoaderError',
-  'ConfigError', 'PruneError', 'RangeError', 'ExportError', 'OnnxImportError',
+  'ConfigError', 'PruneError', 'RangeError', 'ExportError', 'OnnxImportError', 'AnalysisError',
 ]);
 
 // Operating-system errors about paths the user named (a missing file, an unwritable folder).

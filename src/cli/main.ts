@@ -26,11 +26,12 @@ import * as exportCmd from './commands/export.js';
 import * as run from './commands/run.js';
 import * as merge from './commands/merge.js';
 import * as report from './commands/report.js';
+import * as analyze from './commands/analyze.js';
 import * as demo from './commands/demo.js';
 
 interface CommandModule { register(program: Command): void }
 
-const COMMANDS: readonly CommandModule[] = [info, models, inspect, criteria, score, mask, warmup, prune, data, exportCmd, run, merge, report, demo];
+const COMMANDS: readonly CommandModule[] = [info, models, inspect, criteria, score, mask, warmup, prune, data, exportCmd, run, merge, report, analyze, demo];
 
 export function buildProgram(): Command {
   const program = new Command('pai')

@@ -6,3 +6,5 @@ export * from './report.js';
 export * from './demo.js';
 export * from './version.js';
 export * from './stats.js';
+export * from './analysis.js';
+export * from './analysis-report.js';

@@ -13,6 +13,7 @@
 // Debian's fonts-dejavu-core); nothing is downloaded at run time.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../tensor/atomic-file.js';
 import { z } from 'zod';
 import { checkArgument, checkOptions, is } from '../tensor/options.js';
 import { at, defined, isNonEmpty, last, zip } from '../tensor/checked.js';
@@ -26,9 +27,15 @@ import { criterionNames } from '../prune/index.js';
 /** Runs that differ only in the seed belong to one setting of one "study cell". */
 export interface Setting { dataset: string; model: string; width: number; key: string; label: string }
 
+/** "resnet20 (width 0.25) on fashion-mnist": how reports name a model and dataset. */
+export function settingLabel(s: Pick<RunSettings, 'model' | 'width' | 'dataset'>): string {
+  const w = +s.width.toFixed(6);
+  return `${s.model}${w !== 1 ? ` (width ${w})` : ''} on ${s.dataset}`;
+}
+
 function settingOf(s: RunSettings): Setting {
   const w = +s.width.toFixed(6);
-  const label = `${s.model}${w !== 1 ? ` (width ${w})` : ''} on ${s.dataset}`;
+  const label = settingLabel(s);
   // Everything but what the tables spread out (criterion, sparsity, warm-up) and average (seed):
   // runs trained differently never share a cell.
   const { criterion: _c, sparsity: _s, warmup: _w, seed: _seed, ...rest } = s;
@@ -40,13 +47,15 @@ export function headline(r: ResultRow): number | null {
   return r.bestTestTop1 ?? r.finalTestTop1;
 }
 
-function criterionOrder(present: Iterable<string>): string[] {
+/** The criteria present, in the registry's order (the dense baseline first, unknown names last, sorted). */
+export function criterionOrder(present: Iterable<string>): string[] {
   const order = [DENSE, ...criterionNames()];
   const set = new Set(present);
   return [...order.filter((c) => set.has(c)), ...[...set].filter((c) => !order.includes(c)).sort()];
 }
 
-function mdTable(header: string[], rows: string[][], align: ('l' | 'r')[] = []): string {
+/** A Markdown table; `|` in cells is escaped, `align` marks right-aligned columns with 'r'. */
+export function mdTable(header: string[], rows: string[][], align: ('l' | 'r')[] = []): string {
   const sep = header.map((_, i) => (align[i] === 'r' ? '---:' : '---'));
   const line = (r: string[]): string => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
   return [line(header), line(sep), ...rows.map(line)].join('\n');
@@ -184,6 +193,10 @@ export interface PlotFiles { svg: string; png: string | null }
 
 const FONT = 'DejaVu Sans';
 
+/**
+ * Compiles a Vega-Lite spec (pai's font and sizes added) and writes `base`.svg, and `base`.png
+ * when `png`; each file is written whole or not at all (temporary file, then rename).
+ */
 export async function renderPlot(spec: Record<string, unknown>, base: string, png: boolean): Promise<PlotFiles> {
   const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
   const full = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white', config: { font: FONT, axis: { labelFontSize: 11, titleFontSize: 12 }, legend: { labelFontSize: 11, titleFontSize: 12 }, title: { fontSize: 14 } }, ...spec };
@@ -191,15 +204,16 @@ export async function renderPlot(spec: Record<string, unknown>, base: string, pn
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();
-  writeFileSync(`${base}.svg`, svg);
+  writeFileAtomic(`${base}.svg`, svg);
   if (!png) return { svg: `${base}.svg`, png: null };
   const { Resvg } = await import('@resvg/resvg-js');
   const image = new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: FONT }, fitTo: { mode: 'zoom', value: 2 }, background: 'white' }).render();
-  writeFileSync(`${base}.png`, image.asPng());
+  writeFileAtomic(`${base}.png`, image.asPng());
   return { svg: `${base}.svg`, png: `${base}.png` };
 }
 
-function slug(s: string): string {
+/** A lower-case file-name fragment of `s`: letters, digits and dots, runs of anything else as one '-'. */
+export function slug(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^-|-$/g, '');
 }
 
@@ -261,9 +275,30 @@ export async function accuracyPlot(g: GroupSummary, warmup: boolean, base: strin
   }, base, png);
 }
 
+/** One point of a per-layer density plot: a criterion's kept fraction of one prunable tensor. */
+export interface LayerDensityPoint { criterion: string; layer: string; density: number }
+
+/**
+ * A per-layer density line plot: one line per criterion over the prunable tensors in network order
+ * (`layers`, names without `.weight`), criteria coloured in the order given.
+ */
+export async function layerDensityPlot(values: readonly LayerDensityPoint[], o: { title: string; layers: readonly string[]; criteria: readonly string[] }, base: string, png = true): Promise<PlotFiles> {
+  return renderPlot({
+    title: o.title,
+    width: Math.max(420, 18 * o.layers.length), height: 300,
+    data: { values },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'layer', type: 'ordinal', sort: o.layers, axis: { labelAngle: -50, labelLimit: 220 }, title: 'prunable layer (network order)' },
+      y: { field: 'density', type: 'quantitative', axis: { format: '.0%' }, title: 'density (kept fraction)' },
+      color: { field: 'criterion', type: 'nominal', sort: o.criteria, scale: { scheme: 'tableau20' }, title: 'criterion' },
+    },
+  }, base, png);
+}
+
 /** Per-layer density of every criterion at one sparsity (mean over seeds), in network order. */
 export async function layerPlot(g: GroupSummary, sparsity: number, warmup: boolean, base: string, png = true): Promise<PlotFiles> {
-  const values: Record<string, unknown>[] = [];
+  const values: LayerDensityPoint[] = [];
   let order: string[] = [];
   for (const c of g.criteria.filter((x) => x !== DENSE)) {
     const rows = select(g, c, sparsity, warmup);
@@ -272,19 +307,12 @@ export async function layerPlot(g: GroupSummary, sparsity: number, warmup: boole
     if (names.length > order.length) order = names;
     names.forEach((name, i) => {
       const d = rows.reduce((a, r) => a + (r.layers[i]?.density ?? 0), 0) / rows.length;
-      values.push({ criterion: c, layer: name.replace(/\.weight$/, ''), index: i, density: d });
+      values.push({ criterion: c, layer: name.replace(/\.weight$/, ''), density: d });
     });
   }
-  return renderPlot({
+  return layerDensityPlot(values, {
     title: `Per-layer density at sparsity ${pct(sparsity)}${g.warmups.length > 1 ? (warmup ? ', with warm-up' : ', without warm-up') : ''}: ${g.setting.label}`,
-    width: Math.max(420, 18 * order.length), height: 300,
-    data: { values },
-    mark: { type: 'line', point: true },
-    encoding: {
-      x: { field: 'layer', type: 'ordinal', sort: order.map((n) => n.replace(/\.weight$/, '')), axis: { labelAngle: -50, labelLimit: 220 }, title: 'prunable layer (network order)' },
-      y: { field: 'density', type: 'quantitative', axis: { format: '.0%' }, title: 'density (kept fraction)' },
-      color: { field: 'criterion', type: 'nominal', sort: g.criteria, scale: { scheme: 'tableau20' }, title: 'criterion' },
-    },
+    layers: order.map((n) => n.replace(/\.weight$/, '')), criteria: g.criteria,
   }, base, png);
 }
 

@@ -35,7 +35,7 @@ import { loadTensors, saveTensors } from '../tensor/safetensors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { loadStateDictFile, saveStateDict } from '../nn/serialize.js';
 import { sampleCount } from '../prune/context.js';
-import { getCriterion, prunableParameters, pruneAtInit, type CriterionOptions, type LayerDensity, type MaskData, type PruneResult } from '../prune/index.js';
+import { getCriterion, prunableParameters, pruneAtInit, type CriterionOptions, type LayerDensity, type MaskData, type PruneOptions, type PruneResult } from '../prune/index.js';
 import { trainModel, type TrainProgress, type TrainResult } from '../train/index.js';
 import { DEFAULT_MIN_SPARSITY } from '../nn/sparse.js';
 import { backendInfo } from '../kernels/index.js';
@@ -167,7 +167,11 @@ export class DataCache {
   }
 }
 
-function transforms(s: RunSettings): { train: TransformSpec; eval: TransformSpec } {
+/** A run's transforms: training (augmented when the run augments) and evaluation (also the mask data's). */
+export interface RunTransforms { train: TransformSpec; eval: TransformSpec }
+
+/** The transforms of a run, normalised with the dataset registry's constants. */
+export function runTransforms(s: RunSettings): RunTransforms {
   // The registry's constants, so that a reduced set is normalised like the full one it stands for.
   const { mean, std } = datasetInfo(s.dataset);
   const o = { padTo32: s.padTo32, mean, std };
@@ -220,9 +224,45 @@ function savePruned(dir: string, model: Model, masks: Map<string, Tensor>, recor
   renameAtomic(tmp, final);
 }
 
-function maskData(train: Dataset, s: RunSettings, evalTransform: TransformSpec): MaskData {
+/**
+ * The images a run scores its masks on: `maskPerClass` per class of its training part, drawn with
+ * the run's seed, with the evaluation transform, in class order.
+ */
+export function runMaskData(train: Dataset, s: RunSettings, evalTransform: TransformSpec): MaskData {
   const { x, y } = maskSubsetBatch(train, { perClass: s.maskPerClass, gen: new Generator(s.seed), transform: evalTransform });
   return { x, y };
+}
+
+/** A run's model: its ONNX file imported, or the zoo model initialised from the run's seed. */
+export function runModel(s: RunSettings): Model {
+  const onnx = onnxPathOf(s.model);
+  return onnx !== null ? importOnnx(onnx) : createModel(s.model, { numClasses: s.numClasses, inChannels: s.inChannels, width: s.width, imageSize: s.imageSize, seed: s.seed });
+}
+
+/** A run's training loader: its training part in batches of `batchSize`, shuffled by its seed, with its training transform. */
+export function trainLoaderOf(s: RunSettings, data: RunData, tf: RunTransforms, workers: number): DataLoader {
+  return new DataLoader(data.train, { batchSize: s.batchSize, shuffle: true, transform: tf.train, seed: s.seed, workers });
+}
+
+/**
+ * pruneAtInit's options for a run, but the mask data and the warm-up: its criterion, sparsity,
+ * scope, semantics, mask batch size, seed, iterations and criterion options.
+ */
+export function runPruneOptions(s: RunSettings): Pick<PruneOptions, 'criterion' | 'sparsity' | 'scope' | 'semantics' | 'batchSize' | 'seed' | 'iterations'> & Partial<CriterionOptions> {
+  return {
+    criterion: s.criterion, sparsity: s.sparsity, scope: s.scope, semantics: s.semantics,
+    batchSize: s.maskBatchSize, seed: s.seed, iterations: s.iterations ?? getCriterion(s.criterion).iterations, ...criterionOptions(s),
+  };
+}
+
+/** The number of batches of a run's BN warm-up: one pass over its training loader, or `warmupBatches` of it. */
+export function warmupBatchCount(s: RunSettings, loader: DataLoader): number {
+  return Math.min(loader.length, s.warmupBatches ?? Infinity);
+}
+
+/** The images of a run's BN warm-up: the first epoch's batches of its training loader. */
+export function* warmupImages(loader: DataLoader): IterableIterator<Tensor> {
+  for (const b of loader.batchesSync(0)) yield b.x;
 }
 
 /**
@@ -280,19 +320,17 @@ function criterionOptions(s: RunSettings): Partial<CriterionOptions> {
   };
 }
 
-function cloneState(model: Model): Map<string, Tensor> {
+/** A copy of a model's state dict (parameters and buffers), to load back later. */
+export function cloneState(model: Model): Map<string, Tensor> {
   return new Map([...model.stateDict()].map(([k, t]) => [k, t.clone()]));
 }
 
 function prune(model: Model, run: Run, data: RunData, loader: DataLoader, evalTransform: TransformSpec, ev: RunnerEvents, memo: ScoreMemo): { masks: Map<string, Tensor>; record: PruneRecord } {
   const s = run.settings;
-  const iterations = s.iterations ?? getCriterion(s.criterion).iterations;
+  const common = runPruneOptions(s);
+  const iterations = common.iterations ?? 1;
   const key = iterations === 1 ? ScoreMemo.key(s) : null;
   const hit = key ? memo.get(key) : undefined;
-  const common = {
-    criterion: s.criterion, sparsity: s.sparsity, scope: s.scope, semantics: s.semantics,
-    batchSize: s.maskBatchSize, seed: s.seed, iterations, ...criterionOptions(s),
-  };
   let r: PruneResult, warmupMs: number, scoreMs: number;
   if (hit) {
     // The warmed-up state and its scores: the same pipeline from the masks on.
@@ -300,14 +338,14 @@ function prune(model: Model, run: Run, data: RunData, loader: DataLoader, evalTr
     r = pruneAtInit(model, { ...common, data: null, scores: hit.scores });
     ({ warmupMs, scoreMs } = hit);
   } else {
-    const md = maskData(data.train, s, evalTransform);
-    const warmTotal = Math.min(loader.length, s.warmupBatches ?? Infinity);
+    const md = runMaskData(data.train, s, evalTransform);
+    const warmTotal = warmupBatchCount(s, loader);
     const scoreTotal = iterations > 1 ? iterations : Math.ceil(sampleCount(md) / s.maskBatchSize);
     let state: Map<string, Tensor> | null = null;
     r = pruneAtInit(model, {
       ...common, data: md,
       ...(s.warmup ? {
-        warmup: (function* () { for (const b of loader.batchesSync(0)) yield b.x; })(),
+        warmup: warmupImages(loader),
         warmupBatches: warmTotal,
         warmupProgress: (done: number) => ev.tick?.(done, warmTotal),
       } : {}),
@@ -486,10 +524,9 @@ export async function executeRun(run: Run, ctx: RunContext): Promise<ResultRow> 
   writeAtomic(join(dir, 'settings.json'), `${JSON.stringify({ id: run.id, study: ctx.study.name, settings: s }, null, 1)}\n`);
 
   const data = ctx.cache.forRun(s);
-  const tf = transforms(s);
-  const trainLoader = new DataLoader(data.train, { batchSize: s.batchSize, shuffle: true, transform: tf.train, seed: s.seed, workers: ctx.env.workers });
-  const onnx = onnxPathOf(s.model);
-  const model = onnx !== null ? importOnnx(onnx) : createModel(s.model, { numClasses: s.numClasses, inChannels: s.inChannels, width: s.width, imageSize: s.imageSize, seed: s.seed });
+  const tf = runTransforms(s);
+  const trainLoader = trainLoaderOf(s, data, tf, ctx.env.workers);
+  const model = runModel(s);
   // Names the model for `pai export` of this run's checkpoints (kept with --keep-checkpoints).
   writeModelJson(dir, modelIdentity(s.model, model));
 

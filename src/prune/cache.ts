@@ -9,9 +9,9 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, statSync, unlinkSync, utimesSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Tensor } from '../tensor/tensor.js';
 import { readSafetensors, saveTensors, toTensor } from '../tensor/safetensors.js';
 import type { Module } from '../nn/module.js';
+import { hashMaskData, hashWeights } from './hash.js';
 import { DEFAULT_COMPUTE_BATCH, type MaskData } from './context.js';
 import { getCriterion, OPTION_SPECS } from './criteria/index.js';
 import { resolveCriterionOptions, type ScoreOptions } from './score.js';
@@ -53,28 +53,6 @@ export interface ScoreCacheKeyInput {
   options?: ScoreOptions;
   /** Whether (or how: a description of the warm-up) the BN warm-up ran before scoring. */
   warmup?: boolean | string;
-}
-
-function hashTensor(h: ReturnType<typeof createHash>, name: string, t: Tensor): void {
-  h.update(`${name}\0${t.dtype}\0${t.shape.join(',')}\0`);
-  h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-}
-
-/** SHA-256 (hex) of a model's state dict, buffers included (the BN warm-up changes only those). */
-export function hashWeights(model: Module): string {
-  const h = createHash('sha256');
-  for (const [name, t] of model.stateDict()) hashTensor(h, name, t);
-  return h.digest('hex');
-}
-
-/** SHA-256 (hex) of mask data: the images' shape and bytes, then the labels. */
-export function hashMaskData(data: MaskData): string {
-  const h = createHash('sha256');
-  hashTensor(h, 'x', data.x);
-  const y = Int32Array.from(data.y);
-  h.update(`y\0${y.length}\0`);
-  h.update(new Uint8Array(y.buffer));
-  return h.digest('hex');
 }
 
 /** The cache key of a scoring: a hash of every input that can change the scores. */

@@ -42,6 +42,14 @@ export interface ScoreContext {
   computeBatch?: number;
   /** Where one-time notes go (a batched path refusing and falling back); default stderr. */
   note?: (message: string) => void;
+  /** Quantities shared with other scorings (a QuantityMemo, memo.ts); none: every quantity is computed. */
+  memo?: QuantitySource;
+}
+
+/** Where a quantity may already be computed: QuantityMemo (memo.ts) is the one there is. */
+export interface QuantitySource {
+  /** The value of `compute()` for this context under `key`, computed only when the source lacks it. */
+  value(ctx: ScoreContext, key: string, compute: () => Tensor[]): Tensor[];
 }
 
 export const DEFAULT_COMPUTE_BATCH = 32;

@@ -16,6 +16,7 @@ import { accumulate, maskBatches, noteOnce, requireData, sampleCount, temperedLo
 import { addMomentsInto, addProductInto, addSquaresInto, divideInPlace, factorColumn } from './loops.js';
 import { PruneError } from './types.js';
 import { checkPiecewiseLinear } from './piecewise-linear.js';
+import { memoised } from './memo.js';
 import { batchedApplies, batchedGgnSum, batchedGradientMoments, batchedGradientSum, batchedHutchinsonSum, computeBatchOf } from './batched.js';
 
 function divideAll(ts: readonly Tensor[], by: number): void {
@@ -105,6 +106,10 @@ export function ggnDiagonal(ctx: ScoreContext, criterion: string, T: number): Te
   if (!where.holds) {
     noteOnce(ctx, `${criterion}: this model is not piecewise linear in each weight (${where.offending.join(', ')}), so its Gauss-Newton diagonal is not its Hessian diagonal; ${criterion} scores the Gauss-Newton diagonal, which hutch_diag does not estimate here`);
   }
+  return memoised(ctx, `ggn-diagonal T=${T}`, () => ggnDiagonalOf(ctx, criterion, T));
+}
+
+function ggnDiagonalOf(ctx: ScoreContext, criterion: string, T: number): Tensor[] {
   const r = batchedApplies(ctx) ? batchedGgnSum(ctx, criterion, T) : null;
   if (r) {
     divideAll(r.squares, r.samples);
@@ -150,6 +155,10 @@ export interface HutchinsonOptions { temperature: number; probes: number; shared
 export function hutchinsonDiagonal(ctx: ScoreContext, criterion: string, o: HutchinsonOptions): Tensor[] {
   const K = o.probes;
   if (!Number.isInteger(K) || K < 1) throw new PruneError(`${criterion}: probes must be a positive integer, got ${K}`);
+  return memoised(ctx, `hutchinson-diagonal K=${K} T=${o.temperature} shared=${o.sharedProbes === true}`, () => hutchinsonDiagonalOf(ctx, criterion, K, o));
+}
+
+function hutchinsonDiagonalOf(ctx: ScoreContext, criterion: string, K: number, o: HutchinsonOptions): Tensor[] {
   if (o.sharedProbes) return hutchinsonLoop({ ...ctx, batchSize: Math.max(ctx.batchSize, computeBatchOf(ctx)) }, criterion, K, o.temperature);
   if (batchedApplies(ctx)) {
     const acc = batchedHutchinsonSum(ctx, criterion, K, o.temperature, ctx.gen.stream('probes'));

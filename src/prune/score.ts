@@ -10,6 +10,7 @@ import { makeContext, type MaskData } from './context.js';
 import { getCriterion, OPTION_SPECS, type CriterionOptions, type OptionKey } from './criteria/index.js';
 import { PruneError, SEMANTICS, type Scores, type Semantics } from './types.js';
 import { firstNonFinite } from './loops.js';
+import { QuantityMemo } from './memo.js';
 
 /**
  * Options of {@link scoreParameters} (and the scoring part of {@link pruneAtInit}'s options). The
@@ -33,6 +34,12 @@ export interface ScoreOptions extends Partial<CriterionOptions> {
   prunable?: Iterable<string>;
   /** Where one-time notes go (default: stderr). */
   note?: (message: string) => void;
+  /**
+   * A memo of per-sample quantities shared with other scorings (see QuantityMemo): criteria on one
+   * quantity (the Hutchinson or the Gauss-Newton diagonal) then compute it once. The scores are
+   * the same with or without it.
+   */
+  quantities?: QuantityMemo;
 }
 
 /**
@@ -48,6 +55,7 @@ export const scoreOptionsShape = {
   computeBatch: is.positiveInt.optional(),
   prunable: is.iterable.optional(),
   note: is.func.optional(),
+  quantities: z.instanceof(QuantityMemo).optional(),
   ...Object.fromEntries((Object.keys(OPTION_SPECS) as OptionKey[]).map((k) => [k, z.unknown().optional()])),
 };
 
@@ -105,7 +113,7 @@ export function scoreParameters(model: Module, criterion: string, data: MaskData
       data, batchSize: o.batchSize ?? 1, semantics: o.semantics ?? 'fixed',
       prunable: new Set(o.prunable ?? prunableParameters(model, o.semantics ?? 'fixed')),
       gen: new Generator(o.seed ?? 0, 'prune'), inputShape, progress: o.progress,
-      computeBatch: o.computeBatch, note: o.note,
+      computeBatch: o.computeBatch, note: o.note, memo: o.quantities,
     });
     return c.score(ctx, opts as CriterionOptions);
   } finally {

@@ -8,6 +8,7 @@ export const hutchPruning = defineCriterion({
   formula: '½ θ² ⊙ D',
   doc: 'Optimal Brain Damage with the Hutchinson estimate D of the Hessian diagonal, signed as in the paper\'s code (a negative estimate ranks low).',
   needsData: true, drawsRandom: true, iterations: 1, quantity: 'hutchinson-diagonal',
+  exact: 'ggn_pruning', diagonal: 'hutch_diag',
   defaults: () => ({ temperature: 200, probes: 10, sharedProbes: false }),
   score: (ctx, o) => obd(ctx, hutchinsonDiagonal(ctx, 'hutch_pruning', o)),
 });

@@ -29,6 +29,9 @@ const ALL: readonly Criterion[] = [
 ];
 
 const BY_NAME = new Map(ALL.map((c) => [c.name, c]));
+for (const c of ALL) {
+  for (const ref of [c.exact, c.diagonal]) if (ref !== undefined && !BY_NAME.has(ref)) throw new Error(`criterion ${c.name}: names the unknown criterion "${ref}"`);
+}
 
 /** Every criterion of the registry, in display order. */
 export function criteria(): readonly Criterion[] {

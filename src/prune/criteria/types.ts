@@ -47,7 +47,14 @@ export interface CriterionSpec<K extends OptionKey> {
   /** Default prune-rescore iterations (SynFlow: 100; the others: 1). */
   readonly iterations: number;
   readonly quantity: Quantity | null;
-  /** The options it reads, with their defaults under each semantics. */
+  /**
+   * The criterion that computes this one's saliency with the exact Gauss-Newton diagonal in place
+   * of a probe estimate, where pai has one (ggn_pruning for hutch_pruning): the reference a probe
+   * estimate converges to on networks piecewise linear in each weight.
+   */
+  readonly exact?: string;
+  /** The criterion whose score is the diagonal estimate this one's saliency is built on (hutch_diag for hutch_pruning), where it has one. */
+  readonly diagonal?: string;
   /** The options it reads, with their defaults under each semantics. */
   defaults(semantics: Semantics): Pick<CriterionOptions, K>;
   /** The score of every parameter (higher = keep). */
