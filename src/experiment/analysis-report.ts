@@ -281,3 +281,13 @@ export function readAnalysis(path: string): AnalysisResult {
   if (!r.success) throw new AnalysisError(`${path}: ${issuesMessage(r.error, raw)}`);
   return r.data as AnalysisResult;
 }
+
+/**
+ * The analysis as a section of a report in `reportDir`: its plots written under
+ * `<reportDir>/analysis/`, its headings one level down and its images linked from the report.
+ */
+export async function analysisSection(result: AnalysisResult, reportDir: string, o: { png?: boolean } = {}): Promise<AnalysisFiles> {
+  const written = await writeAnalysis(result, join(reportDir, 'analysis'), o);
+  const markdown = written.markdown.replace(/^(#+) /gm, '#$1 ').replace(/\]\((?!https?:)([^)]+)\)/g, '](analysis/$1)');
+  return { markdown, files: written.files };
+}

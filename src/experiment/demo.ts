@@ -20,7 +20,7 @@ import { headline, terminalTables, writeReport, type ReportResult } from './repo
 import { Cells, type Arm, type Comparison } from './questions.js';
 import { fmtDifference } from './stats.js';
 import { analyzeStudies, type AnalysisEvents, type AnalysisResult } from './analysis.js';
-import { writeAnalysis } from './analysis-report.js';
+import { analysisSection } from './analysis-report.js';
 import { QUICK_PROBE_REF, QUICK_PROBES } from './analysis-defaults.js';
 
 /** The criteria the demo compares (besides the dense network). */
@@ -144,7 +144,7 @@ export async function runDemo(out: string, o: DemoOptions & { events?: RunnerEve
     probes: [...QUICK_PROBES], probeRef: QUICK_PROBE_REF, cacheDir: join(out, 'analysis', 'cache'),
     ...(o.analysisEvents ? { events: o.analysisEvents } : {}),
   });
-  const af = await writeAnalysis(analysis, join(out, 'analysis'));
+  const af = await analysisSection(analysis, out);
   const comparisons = demoComparisons(rows);
   const seeds = new Set(rows.map((r) => r.settings.seed)).size;
   const first = study.runs[0]?.settings;
@@ -153,8 +153,7 @@ export async function runDemo(out: string, o: DemoOptions & { events?: RunnerEve
   const report = await writeReport(rows, {
     out, title: `pai demo: ${study.runs.length} runs on the Fashion-MNIST subset`,
     notes: summary,
-    // The analysis' headings one level down and its plots found from the report's folder.
-    sections: [af.markdown.replace(/^(#+) /gm, '#$1 ').replace(/\]\((?!https?:)([^)]+)\)/g, '](analysis/$1)')],
+    sections: [af.markdown],
   });
   const verdicts = comparisons.map((c) => `  ${c.a.label} − ${c.b.label}: ${fmtDifference(c.difference)} points, ${c.verdict}`);
   const table = [terminalTables(rows), 'Paired differences (95 % intervals over seeds):', ...verdicts, '', ...maskLines(analysis), '', ...summary].join('\n');

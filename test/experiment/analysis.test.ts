@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig, type RunSettings } from '../../src/experiment/config.js';
 import { analyzeStudies, AnalysisError, type AnalysisOptions, type AnalysisResult } from '../../src/experiment/analysis.js';
@@ -237,4 +237,19 @@ test('pai analyze writes analysis.json and analysis.md; a bad config exits 2 nam
   const flag = await pai(['analyze', config, '--out', out, '--criteria', 'pat']);
   assert.equal(flag.code, 2);
   assert.match(flag.stderr, /^pai: --criteria: "pat" has no mask at initialisation/);
+  // pai report adds the analysis: its tables, and its heat map under the report's analysis/.
+  const store = join(dir, 'empty-store');
+  mkdirSync(join(store, 'rows'), { recursive: true });
+  const rep = await pai(['--quiet', 'report', store, '--analysis', join(out, 'analysis.json'), '--out', join(dir, 'report'), '--no-png']);
+  assert.equal(rep.code, 0, rep.stderr);
+  const md = readFileSync(join(dir, 'report', 'report.md'), 'utf8');
+  assert.match(md, /^## Mask-level analysis$/m);
+  assert.match(md, /^##### Mask overlap \(IoU\) at sparsity 90%$/m);
+  const heat = /!\[IoU at 90%[^\]]*\]\((analysis\/iou-[^)]+\.svg)\)/.exec(md);
+  assert.ok(heat, md);
+  assert.ok(existsSync(join(dir, 'report', heat[1] ?? '')), 'the heat map is where the report links it');
+  writeFileSync(join(dir, 'broken.json'), '{"format": "pai-analysis/1"}');
+  const broken = await pai(['report', store, '--analysis', join(dir, 'broken.json'), '--out', join(dir, 'report2')]);
+  assert.equal(broken.code, 2);
+  assert.match(broken.stderr, /broken\.json/);
 });
