@@ -12,7 +12,7 @@
 // then rasterised to PNG by resvg, which draws text with the system's fonts (DejaVu Sans on
 // Debian's fonts-dejavu-core); nothing is downloaded at run time.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { writeFileAtomic } from '../tensor/atomic-file.js';
 import { z } from 'zod';
 import { checkArgument, checkOptions, is } from '../tensor/options.js';
