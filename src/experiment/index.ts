@@ -8,3 +8,4 @@ export * from './version.js';
 export * from './stats.js';
 export * from './analysis.js';
 export * from './analysis-report.js';
+export * from './questions.js';

@@ -44,7 +44,7 @@ export interface Comparison {
 }
 
 /** Per-seed headline accuracy of one criterion at one sparsity and arm. */
-type BySeed = Map<number, number>;
+export type BySeed = Map<number, number>;
 
 /** The rows of one setting (one model, dataset and training recipe), indexed for the comparisons. */
 export class Cells {
