@@ -347,11 +347,11 @@ function csvCell(v: unknown): string {
 
 /** The rows as CSV, one line per run. */
 export function resultsCsv(rows: readonly ResultRow[]): string {
-  const cols = ['id', 'study', 'dataset', 'model', 'width', 'criterion', 'sparsity', 'warmup', 'seed', 'epochs', 'best_epoch', 'best_val_top1', 'best_test_top1', 'final_test_top1', 'density', 'empty_layers', 'collapsed', 'warmup_seconds', 'mask_seconds', 'train_seconds', 'backend', 'pai_version'];
+  const cols = ['id', 'study', 'dataset', 'model', 'width', 'criterion', 'sparsity', 'warmup', 'seed', 'epochs', 'best_epoch', 'best_val_top1', 'best_test_top1', 'final_test_top1', 'density', 'empty_layers', 'collapsed', 'warmup_seconds', 'mask_seconds', 'train_seconds', 'backend', 'threads', 'cpu', 'pai_version'];
   const lines = [cols.join(',')];
   for (const r of rows) {
     const s = r.settings;
-    lines.push([r.id, r.study, s.dataset, s.model, s.width, s.criterion, s.sparsity, s.warmup, s.seed, s.epochs, r.best.epoch, r.bestValTop1, r.bestTestTop1, r.finalTestTop1, r.density, r.emptyLayers.length, r.collapsed, r.timing.warmupSeconds, r.timing.maskSeconds, r.timing.trainSeconds, r.pai.backend, r.pai.version].map(csvCell).join(','));
+    lines.push([r.id, r.study, s.dataset, s.model, s.width, s.criterion, s.sparsity, s.warmup, s.seed, s.epochs, r.best.epoch, r.bestValTop1, r.bestTestTop1, r.finalTestTop1, r.density, r.emptyLayers.length, r.collapsed, r.timing.warmupSeconds, r.timing.maskSeconds, r.timing.trainSeconds, r.pai.backend, r.pai.threads, r.pai.cpu ?? '', r.pai.version].map(csvCell).join(','));
   }
   return `${lines.join('\n')}\n`;
 }
@@ -448,7 +448,8 @@ export async function writeReport(rows: readonly ResultRow[], o: ReportOptions):
   for (const g of groups) {
     md.push(`## ${g.setting.label}`, '');
     const epochs = [...new Set(g.rows.map((r) => r.settings.epochs))].join(', ');
-    md.push(`Seeds: ${g.seeds.join(', ')}; epochs: ${epochs}; backend: ${[...new Set(g.rows.map((r) => r.pai.backend))].join(', ')}.`, '');
+    const cpusUsed = [...new Set(g.rows.map((r) => r.pai.cpu ?? 'not recorded'))];
+    md.push(`Seeds: ${g.seeds.join(', ')}; epochs: ${epochs}; backend: ${[...new Set(g.rows.map((r) => r.pai.backend))].join(', ')}; threads: ${[...new Set(g.rows.map((r) => r.pai.threads))].join(', ')}; CPU: ${cpusUsed.join('; ')}.`, '');
     const dense = accuracyInterval(select(g, DENSE, null, null));
     if (dense) md.push(`Dense baseline (no pruning): ${fmtInterval(dense)}.`, '');
     if (!g.sparsities.length) continue;

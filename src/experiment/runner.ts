@@ -39,6 +39,7 @@ import { getCriterion, prunableParameters, pruneAtInit, type CriterionOptions, t
 import { trainModel, type TrainProgress, type TrainResult } from '../train/index.js';
 import { DEFAULT_MIN_SPARSITY } from '../nn/sparse.js';
 import { backendInfo } from '../kernels/index.js';
+import { cpuDescription } from '../kernels/cpu.js';
 import { paiVersion } from './version.js';
 
 /** Callbacks of the runner, for progress output. */
@@ -504,7 +505,7 @@ function resultRow(run: Run, ctx: RunContext, result: TrainResult, record: Prune
       warmupSeconds: record.warmupSeconds, maskSeconds: record.maskSeconds, trainSeconds: result.trainSeconds,
       totalSeconds: (performance.now() - t0) / 1000,
     },
-    pai: { version: paiVersion(), backend: backend.name, threads: backend.threads, node: process.version },
+    pai: { version: paiVersion(), backend: backend.name, threads: backend.threads, node: process.version, cpu: cpuDescription() },
     finishedAt: new Date().toISOString(),
   });
 }

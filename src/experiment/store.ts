@@ -54,7 +54,8 @@ export interface ResultRow {
   collapsed: boolean;
   warnings: string[];
   timing: { warmupSeconds: number; maskSeconds: number; trainSeconds: number; totalSeconds: number };
-  pai: { version: string; backend: string; threads: number; node: string };
+  /** Where the row was computed; `cpu` (model and vector extensions) is absent from rows written before it was recorded. */
+  pai: { version: string; backend: string; threads: number; node: string; cpu?: string };
   finishedAt: string;
   /** sha256 of the canonical JSON of every other field. */
   checksum: string;

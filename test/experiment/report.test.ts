@@ -35,6 +35,8 @@ test('the report renders the paper table for a synthetic store and writes SVG + 
   const warm = table('### Test accuracy (%), with BN warm-up');
   assert.equal(warm[2], '| 90% | 83.00 ± 2.48 | 88.00 ± 2.48 |');
   assert.match(md, /Dense baseline \(no pruning\): 91\.00 ± 2\.48\./);
+  // Synthetic rows predate the CPU field.
+  assert.match(md, /backend: js; threads: 1; CPU: not recorded\./);
   const wt = table('### BN warm-up: with vs without');
   assert.equal(wt[0], '| criterion | sparsity | without warm-up | with warm-up | Δ with − without, points [95 % CI] | warm-up better? |');
   // The warm-up adds exactly 2 points on every seed: a zero-width interval above zero.

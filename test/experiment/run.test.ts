@@ -12,6 +12,7 @@ import { parseConfig } from '../../src/experiment/config.js';
 import { DataCache, executeRun, runStudies, ScoreMemo } from '../../src/experiment/runner.js';
 import { readStore, runDir } from '../../src/experiment/store.js';
 import { tempDir } from './helpers.js';
+import { cpuDescription } from '../../src/kernels/cpu.js';
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -49,6 +50,9 @@ test('pai run: a 2-run grid runs, writes two rows, and a rerun skips both', asyn
     assert.ok(r.timing.maskSeconds > 0 && r.timing.trainSeconds > 0);
     assert.equal(r.configHash, study.hash);
     assert.match(r.pai.version, /^\d+\.\d+\.\d+/);
+    // Where it ran: the CPU's model and vector extensions.
+    assert.equal(r.pai.cpu, cpuDescription());
+    assert.match(r.pai.cpu ?? '', /\S/);
   }
   // Finished runs leave no working folder behind.
   assert.deepEqual(existsSync(join(store, 'runs')) ? readdirSync(join(store, 'runs')) : [], []);

@@ -2,23 +2,14 @@
 
 import type { Command } from 'commander';
 import { cpus } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { cpuDescription, cpuVectorIsa } from '../../kernels/cpu.js';
 import { examples } from '../options.js';
 import { paiVersion } from '../version.js';
 
 interface NativeInfo { isa: string; onednn: string; cores: number; allocator: string }
 
-/** The vector extensions of this CPU that matter to pai's loops, from /proc/cpuinfo (Linux), or null. */
-export function cpuVectorIsa(cpuinfo?: string): string[] | null {
-  let text = cpuinfo;
-  if (text === undefined) {
-    try { text = readFileSync('/proc/cpuinfo', 'utf8'); } catch { return null; }
-  }
-  const line = text.split('\n').find((l) => /^flags\s*:/.test(l));
-  if (!line) return null;
-  const flags = new Set(line.slice(line.indexOf(':') + 1).trim().split(/\s+/));
-  return ['avx512f', 'avx2', 'fma', 'avx', 'sse4_2'].filter((f) => flags.has(f));
-}
+/** Re-exported for the tests and callers that found it here. */
+export { cpuVectorIsa };
 
 /**
  * What the native loops use against what the CPU offers. pai's own element-wise, reduction and
@@ -50,7 +41,7 @@ export function register(program: Command): void {
         node: process.version,
         platform: `${process.platform}-${process.arch}`,
         cpus: cpus().length,
-        cpu: `${cpus()[0]?.model ?? 'unknown'}${cpuIsa ? ` (${cpuIsa.join(', ') || 'no AVX'})` : ''}`,
+        cpu: cpuDescription(),
         backend: b.name,
         reason: b.reason,
         threads: b.threads,
