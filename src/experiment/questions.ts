@@ -41,6 +41,21 @@ export interface Comparison {
   /** Per-seed differences a − b, their mean and 95 % interval (accuracy as a fraction). */
   difference: PairedDifference;
   verdict: Verdict;
+  /**
+   * For claims of a match (question 2's "match or beat", question 4's "reach"): the margin in
+   * accuracy (0.01 = 1 point) and whether the interval's lower end lies above −margin, i.e. A is
+   * not worse than B by more than the margin. Absent for the other questions.
+   */
+  match?: { margin: number; holds: boolean };
+}
+
+/** The margin of the questions that ask for a match: 1 accuracy point. */
+export const MATCH_MARGIN = 0.01;
+
+function withMatch(c: Comparison | null, margin = MATCH_MARGIN): Comparison | null {
+  if (!c) return null;
+  const d = c.difference;
+  return { ...c, match: { margin, holds: d.half !== null && d.lo > -margin } };
 }
 
 /** Per-seed headline accuracy of one criterion at one sparsity and arm. */
@@ -145,13 +160,13 @@ export function studyComparisons(cells: Cells): Comparison[] {
     // the data-dependent ones with the warm-up too.
     for (const h of HUTCHINSON) {
       if (!cells.has([h])) continue;
-      for (const o of OTHER_PAI) if (cells.has([o])) push(cells.compare(2, one(h, true), one(o, true), s));
+      for (const o of OTHER_PAI) if (cells.has([o])) push(withMatch(cells.compare(2, one(h, true), one(o, true), s)));
     }
     // 3: warm-up on against off, each data-dependent criterion and their mean.
     for (const c of dataDependent) push(cells.compare(3, one(c, true), one(c, false), s));
     if (dataDependent.length > 1) push(cells.compare(3, family('data-dependent', dataDependent, true), family('data-dependent', dataDependent, false), s));
     // 4: Hutchinson with the warm-up against PaT.
-    for (const h of HUTCHINSON) if (cells.has([h, PAT])) push(cells.compare(4, one(h, true), one(PAT, false), s));
+    for (const h of HUTCHINSON) if (cells.has([h, PAT])) push(withMatch(cells.compare(4, one(h, true), one(PAT, false), s)));
     // 5: exact against estimated, in each arm.
     for (const [exact, est] of EXACT_PAIRS) {
       if (!cells.has([exact, est])) continue;

@@ -20,7 +20,7 @@ import { at, defined, isNonEmpty, last, zip } from '../tensor/checked.js';
 import { join } from 'node:path';
 import { DENSE, PAT, hashOf, type RunSettings } from './config.js';
 import { fmtDifference, fmtInterval, meanInterval, pairedDifference, verdictOf, type Interval } from './stats.js';
-import { Cells, collapseComparisons, QUESTIONS, studyComparisons, type Comparison } from './questions.js';
+import { Cells, collapseComparisons, MATCH_MARGIN, QUESTIONS, studyComparisons, type Comparison } from './questions.js';
 import { writeAtomic, type ResultRow } from './store.js';
 import { criterionNames } from '../prune/index.js';
 
@@ -358,19 +358,26 @@ export function resultsCsv(rows: readonly ResultRow[]): string {
 
 const VERDICT_MARK: Readonly<Record<string, string>> = { supported: '▲', refuted: '▼', 'not resolved': '·' };
 
+/** A comparison's verdict, with the match where its question asks for one. */
+function verdictText(c: Comparison): string {
+  if (!c.match || c.verdict !== 'not resolved') return c.verdict;
+  return c.match.holds ? `match: not worse by ${+(100 * c.match.margin).toFixed(2)} point(s)` : c.verdict;
+}
+
 /** The claims of questions 1-5 as tables: claim, sparsity, paired difference with its interval, verdict. */
 export function questionsSection(g: GroupSummary): string[] {
   const comparisons = studyComparisons(new Cells(g.rows, headline));
   if (!comparisons.length) return [];
   const md: string[] = ['### The questions, as paired comparisons', '',
-    'Each row is the claim "A − B > 0" on the test accuracy. Δ is the mean over seeds of the per-seed difference A − B, in accuracy points, with its 95 % Student-t interval; "supported" where the whole interval lies above zero, "refuted" where it lies below, "not resolved" otherwise (at this number of seeds the noise cannot decide). A family (second-order, first-order, data-dependent) is the per-seed mean of its criteria.', ''];
+    'Each row is the claim "A − B > 0" on the test accuracy. Δ is the mean over seeds of the per-seed difference A − B, in accuracy points, with its 95 % Student-t interval; "supported" where the whole interval lies above zero, "refuted" where it lies below, "not resolved" otherwise (at this number of seeds the noise cannot decide). Questions 2 and 4 ask for a match: an unresolved interval whose lower end lies above −1 point reads "match" (A is not worse by more than 1 point). A family (second-order, first-order, data-dependent) is the per-seed mean of its criteria.', ''];
   const byQ = new Map<number, Comparison[]>();
   for (const c of comparisons) byQ.set(c.question, [...(byQ.get(c.question) ?? []), c]);
   for (const [q, list] of byQ) {
-    const counts = ['supported', 'refuted', 'not resolved'].map((v) => `${list.filter((c) => c.verdict === v).length} ${v}`).join(', ');
+    const matches = list.filter((c) => c.verdict === 'not resolved' && c.match?.holds).length;
+    const counts = ['supported', 'refuted', 'not resolved'].map((v) => `${list.filter((c) => c.verdict === v).length} ${v}`).join(', ') + (matches ? `, of which ${matches} a match within ${+(100 * MATCH_MARGIN).toFixed(2)} point(s)` : '');
     md.push(`**Q${q}. ${QUESTIONS[q] ?? ''}** (${counts})`, '');
     md.push(mdTable(['sparsity', 'A', 'B', 'Δ A − B, points [95 % CI]', 'seeds', 'verdict'],
-      list.map((c) => [pct(c.sparsity), c.a.label, c.b.label, fmtDifference(c.difference), String(c.difference.n), c.verdict]),
+      list.map((c) => [pct(c.sparsity), c.a.label, c.b.label, fmtDifference(c.difference), String(c.difference.n), verdictText(c)]),
       ['l', 'l', 'l', 'r', 'r', 'l']), '');
   }
   return md;

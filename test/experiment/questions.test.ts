@@ -64,8 +64,15 @@ test('the comparisons of questions 1-5 and their verdicts', () => {
   assert.equal(find(3, 'ggn_ts +warm-up', 'ggn_ts', 0.99).verdict, 'refuted');
   assert.ok(find(3, 'data-dependent +warm-up', 'data-dependent', 0.95).difference.mean > 0.009);
   // Q4: hts +warm-up (0.86) against PaT (0.86): within the wobble, not resolved.
-  assert.equal(find(4, 'hts +warm-up', 'pat', 0.95).verdict, 'not resolved');
-  assert.equal(find(4, 'hutch_pruning +warm-up', 'pat', 0.95).verdict, 'refuted');
+  const q4 = find(4, 'hts +warm-up', 'pat', 0.95);
+  assert.equal(q4.verdict, 'not resolved');
+  // ... but not worse by more than a point: a match.
+  assert.deepEqual(q4.match, { margin: 0.01, holds: true });
+  const q4b = find(4, 'hutch_pruning +warm-up', 'pat', 0.95);
+  assert.equal(q4b.verdict, 'refuted');
+  assert.equal(q4b.match?.holds, false);
+  // Questions other than 2 and 4 ask for no match.
+  assert.equal(q1.match, undefined);
   // Q5: ggn_pruning (0.845) against hutch_pruning (0.84).
   assert.equal(find(5, 'ggn_pruning', 'hutch_pruning', 0.95).verdict, 'supported');
   // Every comparison's difference is the mean of per-seed differences over 3 shared seeds.
@@ -99,7 +106,8 @@ test('the report shows the questions, the pairwise tables, PaT and the convergen
   const md = readFileSync(join(out, 'report.md'), 'utf8');
   assert.match(md, /\*\*Q1\. Do the second-order criteria/);
   assert.match(md, /\| 95% \| second-order \| first-order \| \+6\.\d\d \[\+6\.\d\d, \+6\.\d\d\] \| 3 \| supported \|/);
-  assert.match(md, /\*\*Q4\. .*\(0 supported, \d refuted, \d not resolved\)/);
+  assert.match(md, /\*\*Q4\. .*\(0 supported, \d refuted, \d not resolved, of which \d a match within 1 point\(s\)\)/);
+  assert.match(md, /\| 95% \| hts \+warm-up \| pat \| [^|]+ \| 3 \| match: not worse by 1 point\(s\) \|/);
   // Convergence: the 4-epoch dense runs are 0.4 points above the 2-epoch ones on every seed.
   assert.match(md, /Convergence of the dense network at 2 epochs/);
   assert.match(md, /\| 4 \| 93\.\d\d ± \d\.\d\d \| \+0\.40 \[\+0\.40, \+0\.40\] \| within 1 point \|/);
