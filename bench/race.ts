@@ -14,7 +14,6 @@
 //          per-sample path against the paper's batch-1 loop (bench/torch/bench.py), each timed on
 //          --measure-samples samples and scaled to --samples.
 import { pathToFileURL } from 'node:url';
-import { cpus } from 'node:os';
 import { benchFail, benchFlags, flag, int, jsonFlag, listOf, median, oneOf, openTorch, round, threadsFlag, timeAll, type Torch } from './common.js';
 import { makeStep, type StepModel } from './train-step.js';
 import { backendInfo, nativeBackend, useBackend, type Backend } from '../src/kernels/index.js';
@@ -24,7 +23,7 @@ import { Generator } from '../src/tensor/random.js';
 import { randn } from '../src/tensor/create.js';
 import { sliceAxes } from '../src/autograd/ops/index.js';
 import { criterionNames, scoreParameters, type MaskData } from '../src/prune/index.js';
-import { cpuVectorIsa } from '../src/cli/commands/info.js';
+import { cpuDescription } from '../src/kernels/cpu.js';
 import { at, defined } from '../src/tensor/checked.js';
 
 // ---- counted arithmetic and the peak ----
@@ -243,7 +242,7 @@ function main(): void {
   }
 
   const info = backendInfo();
-  const cpu = `${cpus()[0]?.model ?? 'unknown CPU'} (${(cpuVectorIsa() ?? []).join(', ') || 'no AVX'})`;
+  const cpu = cpuDescription();
   const stats = (xs: number[]): { best: number; median: number } | null => xs.length ? { best: Math.min(...xs), median: median(xs) } : null;
   const rows = workloads.map((w, wi) => {
     const per = sides.map((s, si) => {

@@ -368,6 +368,11 @@ function prune(model: Model, run: Run, data: RunData, loader: DataLoader, evalTr
       memo.set(key, { state, scores: r.scores, warmupMs, scoreMs, bytes });
     }
   }
+  return pruned(r, warmupMs, scoreMs);
+}
+
+/** A pruning's masks and its record, with the warm-up and scoring times given. */
+function pruned(r: PruneResult, warmupMs: number, scoreMs: number): { masks: Map<string, Tensor>; record: PruneRecord } {
   const rep = r.report;
   return {
     masks: r.masks,
@@ -411,7 +416,8 @@ export function trainedPath(store: string, denseId: string): string {
  */
 async function pruneAfterTraining(run: Run, ctx: RunContext, model: Model): Promise<{ masks: Map<string, Tensor>; record: PruneRecord }> {
   const s = run.settings, ev = ctx.events;
-  const dense: Run = { id: runId(denseSettingsOf(s)), index: -1, settings: denseSettingsOf(s) };
+  const denseSettings = denseSettingsOf(s);
+  const dense: Run = { id: runId(denseSettings), index: -1, settings: denseSettings };
   const path = trainedPath(ctx.store, dense.id);
   if (!existsSync(path)) {
     ev.warn?.(`run ${run.id}: the store holds no trained weights of its dense run ${dense.id}; training that run first`);
@@ -420,14 +426,7 @@ async function pruneAfterTraining(run: Run, ctx: RunContext, model: Model): Prom
   loadStateDictFile(model, path);
   const t0 = performance.now();
   const r = pruneAtInit(model, { criterion: 'magnitude', sparsity: s.sparsity, scope: s.scope, semantics: s.semantics, data: null, seed: s.seed });
-  const rep = r.report;
-  return {
-    masks: r.masks,
-    record: {
-      layers: rep.layers, kept: rep.kept, total: rep.total, emptyLayers: rep.emptyLayers, connected: rep.connected,
-      warnings: r.warnings, warmupSeconds: 0, maskSeconds: (performance.now() - t0) / 1000,
-    },
-  };
+  return pruned(r, 0, performance.now() - t0);
 }
 
 /** The run's masks: none for the dense baseline, the ones pruned by an earlier attempt, or pruned now. */

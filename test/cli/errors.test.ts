@@ -2,7 +2,8 @@
 // stack trace; every command has --help with examples; listings are complete.
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpuVectorIsa, isaNote } from '../../src/cli/commands/info.js';
+import { isaNote } from '../../src/cli/commands/info.js';
+import { cpuVectorIsa } from '../../src/kernels/cpu.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createModel, modelNames } from '../../src/models/registry.js';

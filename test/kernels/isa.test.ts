@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { nativeBackend } from '../../src/kernels/index.js';
-import { cpuVectorIsa } from '../../src/cli/commands/info.js';
+import { cpuVectorIsa } from '../../src/kernels/cpu.js';
 
 const native = nativeBackend() as ({ info?: () => { isa: string } }) | null;
 const skip = native?.info ? false : 'the native addon is not built';

@@ -8,9 +8,6 @@ import { paiVersion } from '../version.js';
 
 interface NativeInfo { isa: string; onednn: string; cores: number; allocator: string }
 
-/** Re-exported for the tests and callers that found it here. */
-export { cpuVectorIsa };
-
 /**
  * What the native loops use against what the CPU offers. pai's own element-wise, reduction and
  * sparse loops are built for the baseline, AVX2+FMA and AVX-512; the addon runs the AVX2 build where
