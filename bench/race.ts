@@ -28,6 +28,18 @@ import { at, defined } from '../src/tensor/checked.js';
 
 // ---- counted arithmetic and the peak ----
 
+/**
+ * The instruction-set caps in effect, as `NAME=value` pairs: how a race emulates a narrower CPU
+ * (an AVX2-only one on an AVX-512 machine). ONEDNN_MAX_CPU_ISA caps the oneDNN inside pai (2.x also
+ * reads DNNL_MAX_CPU_ISA) and inside PyTorch, ATEN_CPU_CAPABILITY PyTorch's own kernels, and
+ * PAI_NATIVE_ISA pai's own loops and the peak kernel. Empty when nothing is capped.
+ */
+export function isaCaps(env: NodeJS.ProcessEnv = process.env): string[] {
+  return ['ONEDNN_MAX_CPU_ISA', 'DNNL_MAX_CPU_ISA', 'ATEN_CPU_CAPABILITY', 'PAI_NATIVE_ISA']
+    .filter((k) => env[k] !== undefined && env[k] !== '')
+    .map((k) => `${k}=${env[k] ?? ''}`);
+}
+
 const convFlops = (p: Conv2dParams): number => 2 * p.n * p.oc * p.oh * p.ow * (p.c / p.groups) * p.kh * p.kw;
 const FLOPS: Record<string, (args: unknown[]) => number> = {
   conv2d: (a) => convFlops(a[a.length - 1] as Conv2dParams),
@@ -257,7 +269,7 @@ function main(): void {
   if (a.json) {
     for (const { w, per, gflops, ofPeak } of rows) {
       process.stdout.write(JSON.stringify({
-        table: w.table, workload: w.label, threads, cpu, peak_gflops: round(peak, 1), gflop: round(w.flops / 1e9, 3), gflops: round(gflops, 1), of_peak: round(ofPeak, 3),
+        table: w.table, workload: w.label, threads, cpu, isa_caps: isaCaps(), peak_gflops: round(peak, 1), gflop: round(w.flops / 1e9, 3), gflops: round(gflops, 1), of_peak: round(ofPeak, 3),
         sides: per.map((p) => ({ side: p.side, best_ms: p.best === undefined ? null : round(p.best, 2), median_ms: p.median === undefined ? null : round(p.median, 2), n: p.n })),
       }) + '\n');
     }
@@ -266,7 +278,9 @@ function main(): void {
   const env = `${threads} thread${threads > 1 ? 's' : ''}`;
   const out: string[] = [];
   const ni = (backend as Backend & { info?: () => { isa: string; onednn: string } }).info?.();
+  const caps = isaCaps();
   out.push(`${cpu}, ${env}; pai ${info.name}${ni ? ` (loops ${ni.isa}, oneDNN ${ni.onednn})` : ''}; multiply-add peak ${peak.toFixed(0)} GFLOP/s at ${env}.`);
+  if (caps.length > 0) out.push(`Instruction sets capped for every side: ${caps.join(', ')}.`);
   out.push(`${a.rounds} rounds${a.table === 'train' ? ` of ${a.reps} steps` : ''}, sides alternating; best / median over all rounds${a.table === 'mask' ? `, scoring timed on ${Math.min(a.measureSamples, a.samples)} samples and scaled to ${a.samples}` : ''}.`);
   out.push('');
   const head = ['workload', 'pai best / median', ...torches.flatMap((t) => [`${t.name} best / median`, `pai / ${t.name.replace('PyTorch ', '')} (best, median)`]), 'pai GFLOP/s (share of peak)'];

@@ -471,8 +471,9 @@ void k_rademacherFill(Args&, const RademacherFillCall& k) {
   rademacherFill(k.state, k.out, k.outLen);
 }
 
-// The widest build the CPU runs, whatever PAI_NATIVE_ISA chose for the other loops: the peak is
-// the machine's.
+// The widest build the CPU runs, or the one an explicit PAI_NATIVE_ISA caps it to: the peak is the
+// machine's, or that of the narrower machine the cap emulates (with oneDNN capped alike through
+// ONEDNN_MAX_CPU_ISA, a race then measures an AVX2-only CPU's share of its own peak).
 const EwTable* widest = nullptr;
 
 void k_fmaPeak(Args&, const FmaPeakCall& k) {
@@ -665,7 +666,8 @@ napi_value Init(napi_env env, napi_value exports) {
   const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
       && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
   const int level = cap >= 2 && avx512 ? 2 : cap >= 1 && avx2 ? 1 : 0;
-  widest = avx512 ? ew_avx512::table() : avx2 ? ew_avx2::table() : ew_base::table();
+  const int widestLevel = !force ? (avx512 ? 2 : avx2 ? 1 : 0) : level;
+  widest = widestLevel == 2 ? ew_avx512::table() : widestLevel == 1 ? ew_avx2::table() : ew_base::table();
   ew = level == 2 ? ew_avx512::table() : level == 1 ? ew_avx2::table() : ew_base::table();
   sparse = level == 2 ? sparse_avx512::table() : level == 1 ? sparse_avx2::table() : sparse_base::table();
   tuneAllocator();

@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { countFlops, measurePeak } from '../../bench/race.js';
+import { countFlops, isaCaps, measurePeak } from '../../bench/race.js';
 import { jsBackend, nativeBackend } from '../../src/kernels/index.js';
 import { backward, conv2d, linear, sumAll } from '../../src/autograd/index.js';
 import { randn } from '../../src/tensor/create.js';
@@ -27,6 +27,15 @@ test('countFlops counts 2 flops per multiply-add of every convolution and matrix
   assert.equal(countFlops(jsBackend, () => { backward(sumAll(linear(a, lw))); }), 3 * 2 * 5 * 3 * 7);
 });
 
+// The environment without any instruction-set cap, whatever the machine running the tests sets.
+const uncapped = Object.fromEntries(Object.entries(process.env).filter(([k]) => !['ONEDNN_MAX_CPU_ISA', 'DNNL_MAX_CPU_ISA', 'ATEN_CPU_CAPABILITY', 'PAI_NATIVE_ISA'].includes(k)));
+
+test('isaCaps names every instruction-set cap that is set, in a fixed order, and nothing else', () => {
+  assert.deepEqual(isaCaps({}), []);
+  assert.deepEqual(isaCaps({ PAI_NATIVE_ISA: 'avx2', ATEN_CPU_CAPABILITY: 'avx2', ONEDNN_MAX_CPU_ISA: 'AVX2', HOME: '/x', DNNL_MAX_CPU_ISA: '' }),
+    ['ONEDNN_MAX_CPU_ISA=AVX2', 'ATEN_CPU_CAPABILITY=avx2', 'PAI_NATIVE_ISA=avx2']);
+});
+
 test('measurePeak: a positive multiply-add rate', { skip: native ? false : 'native backend not built' }, () => {
   const p = measurePeak(native!);
   assert.ok(p > 0.1 && Number.isFinite(p), `peak ${p}`);
@@ -42,13 +51,14 @@ test('race.js alternates pai with each PyTorch, skips one that cannot run, and r
     chmodSync(stub, 0o755); chmodSync(broken, 0o755);
     const script = fileURLToPath(new URL('../../bench/race.js', import.meta.url));
     const r = spawnSync(process.execPath, [script, '--table', 'train', '--models', 'study', '--rounds', '2', '--reps', '1', '--threads', '1', '--json'], {
-      encoding: 'utf8', env: { ...process.env, PAI_TORCH_PYTHON: `${stub},${broken}` },
+      encoding: 'utf8', env: { ...uncapped, ONEDNN_MAX_CPU_ISA: 'AVX2', PAI_TORCH_PYTHON: `${stub},${broken}` },
     });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /skipping .*python-broken/);
-    const row = JSON.parse(r.stdout.trim()) as { workload: string; threads: number; gflop: number; sides: { side: string; best_ms: number; median_ms: number; n: number }[] };
+    const row = JSON.parse(r.stdout.trim()) as { workload: string; threads: number; gflop: number; isa_caps: string[]; sides: { side: string; best_ms: number; median_ms: number; n: number }[] };
     assert.match(row.workload, /width 1\/4 on 1x28x28/);
     assert.equal(row.threads, 1);
+    assert.deepEqual(row.isa_caps, ['ONEDNN_MAX_CPU_ISA=AVX2']);
     assert.ok(row.gflop > 0);
     assert.deepEqual(row.sides.map((s) => s.side), ['pai', 'PyTorch 9.9']);
     assert.equal(row.sides[0]!.n, 2);
