@@ -17,7 +17,7 @@ struct UnaryCall {
   explicit UnaryCall(Args& args) {
     op = args.code(0, U_COUNT);
     x = args.f32(1, &xLen);
-    out = args.f32(2, &outLen);
+    out = args.f32out(2, &outLen);
   }
 };
 void k_unary(Args& a, const UnaryCall& k);
@@ -35,7 +35,7 @@ struct AffineCall {
     x = args.f32(0, &xLen);
     scale = args.num(1);
     shift = args.num(2);
-    out = args.f32(3, &outLen);
+    out = args.f32out(3, &outLen);
   }
 };
 void k_affine(Args& a, const AffineCall& k);
@@ -51,7 +51,7 @@ struct PowScalarCall {
   explicit PowScalarCall(Args& args) {
     x = args.f32(0, &xLen);
     p = args.num(1);
-    out = args.f32(2, &outLen);
+    out = args.f32out(2, &outLen);
   }
 };
 void k_powScalar(Args& a, const PowScalarCall& k);
@@ -75,7 +75,7 @@ struct BinaryCall {
     aShape = args.ints(2);
     b = args.f32(3, &bLen);
     bShape = args.ints(4);
-    out = args.f32(5, &outLen);
+    out = args.f32out(5, &outLen);
     outShape = args.ints(6);
   }
 };
@@ -103,7 +103,7 @@ struct WhereCall {
     aShape = args.ints(3);
     b = args.f32(4, &bLen);
     bShape = args.ints(5);
-    out = args.f32(6, &outLen);
+    out = args.f32out(6, &outLen);
     outShape = args.ints(7);
   }
 };
@@ -124,7 +124,7 @@ struct ReduceCall {
     x = args.f32(1, &xLen);
     shape = args.ints(2);
     axes = args.ints(3);
-    out = args.f32(4, &outLen);
+    out = args.f32out(4, &outLen);
   }
 };
 void k_reduce(Args& a, const ReduceCall& k);
@@ -146,7 +146,7 @@ struct CopyStridedCall {
     srcOffset = args.integer(1);
     srcStrides = args.ints(2, false);
     shape = args.ints(3);
-    dst = args.f32(4, &dstLen);
+    dst = args.f32out(4, &dstLen);
     dstOffset = args.integer(5);
     dstStrides = args.ints(6, false);
   }
@@ -165,7 +165,7 @@ struct GatherCall {
   explicit GatherCall(Args& args) {
     x = args.f32(0, &xLen);
     idx = args.i32(1, &idxLen);
-    out = args.f32(2, &outLen);
+    out = args.f32out(2, &outLen);
   }
 };
 void k_gather(Args& a, const GatherCall& k);
@@ -182,7 +182,7 @@ struct ScatterAddCall {
   explicit ScatterAddCall(Args& args) {
     g = args.f32(0, &gLen);
     idx = args.i32(1, &idxLen);
-    out = args.f32(2, &outLen);
+    out = args.f32out(2, &outLen);
   }
 };
 void k_scatterAdd(Args& a, const ScatterAddCall& k);
@@ -200,7 +200,7 @@ struct MatmulCall {
   explicit MatmulCall(Args& args) {
     a = args.f32(0, &aLen);
     b = args.f32(1, &bLen);
-    out = args.f32(2, &outLen);
+    out = args.f32out(2, &outLen);
     p = matmulArgs(args, 3);
   }
 };
@@ -223,8 +223,8 @@ struct ChannelMomentsCall {
     n = args.integer(1);
     c = args.integer(2);
     inner = args.integer(3);
-    mean = args.f32(4, &meanLen);
-    variance = args.f32(5, &varianceLen);
+    mean = args.f32out(4, &meanLen);
+    variance = args.f32out(5, &varianceLen);
   }
 };
 void k_channelMoments(Args& a, const ChannelMomentsCall& k);
@@ -250,7 +250,7 @@ struct ChannelAffineCall {
     m = args.f32(1, &mLen, true);
     a = args.f32(2, &aLen);
     d = args.f32(3, &dLen, true);
-    out = args.f32(4, &outLen);
+    out = args.f32out(4, &outLen);
     n = args.integer(5);
     c = args.integer(6);
     inner = args.integer(7);
@@ -281,8 +281,8 @@ struct ChannelGradSumsCall {
     n = args.integer(3);
     c = args.integer(4);
     inner = args.integer(5);
-    sg = args.f32(6, &sgLen);
-    sgx = args.f32(7, &sgxLen);
+    sg = args.f32out(6, &sgLen);
+    sgx = args.f32out(7, &sgxLen);
   }
 };
 void k_channelGradSums(Args& a, const ChannelGradSumsCall& k);
@@ -314,7 +314,7 @@ struct ChannelAffineGradCall {
     a = args.f32(3, &aLen);
     b = args.f32(4, &bLen);
     d = args.f32(5, &dLen);
-    out = args.f32(6, &outLen);
+    out = args.f32out(6, &outLen);
     n = args.integer(7);
     c = args.integer(8);
     inner = args.integer(9);
@@ -338,7 +338,7 @@ struct Conv2dCall {
     x = args.f32(0, &xLen);
     w = args.f32(1, &wLen);
     bias = args.f32(2, &biasLen, true);
-    out = args.f32(3, &outLen);
+    out = args.f32out(3, &outLen);
     p = convArgs(args, 4);
   }
 };
@@ -357,7 +357,7 @@ struct Conv2dBackwardDataCall {
   explicit Conv2dBackwardDataCall(Args& args) {
     gy = args.f32(0, &gyLen);
     w = args.f32(1, &wLen);
-    gx = args.f32(2, &gxLen);
+    gx = args.f32out(2, &gxLen);
     p = convArgs(args, 3);
   }
 };
@@ -376,7 +376,7 @@ struct Conv2dBackwardWeightCall {
   explicit Conv2dBackwardWeightCall(Args& args) {
     x = args.f32(0, &xLen);
     gy = args.f32(1, &gyLen);
-    gw = args.f32(2, &gwLen);
+    gw = args.f32out(2, &gwLen);
     p = convArgs(args, 3);
   }
 };
@@ -397,8 +397,8 @@ struct Conv2dWeightGradMomentsCall {
   explicit Conv2dWeightGradMomentsCall(Args& args) {
     x = args.f32(0, &xLen);
     gy = args.f32(1, &gyLen);
-    sum = args.f32(2, &sumLen, true);
-    sumSq = args.f32(3, &sumSqLen);
+    sum = args.f32out(2, &sumLen, true);
+    sumSq = args.f32out(3, &sumSqLen);
     p = convArgs(args, 4);
   }
 };
@@ -420,7 +420,7 @@ struct Conv2dWeightGradProbeDotCall {
     x = args.f32(0, &xLen);
     gy = args.f32(1, &gyLen);
     z = args.f32(2, &zLen);
-    acc = args.f32(3, &accLen);
+    acc = args.f32out(3, &accLen);
     p = convArgs(args, 4);
   }
 };
@@ -434,7 +434,7 @@ struct RademacherFillCall {
   int64_t outLen;
   explicit RademacherFillCall(Args& args) {
     state = args.u32x4(0);
-    out = args.f32(1, &outLen);
+    out = args.f32out(1, &outLen);
   }
 };
 void k_rademacherFill(Args& a, const RademacherFillCall& k);
@@ -451,7 +451,7 @@ struct FmaPeakCall {
     iters = args.integer(0);
     scale = args.num(1);
     shift = args.num(2);
-    out = args.f32(3, &outLen);
+    out = args.f32out(3, &outLen);
   }
 };
 void k_fmaPeak(Args& a, const FmaPeakCall& k);
@@ -478,7 +478,7 @@ struct SparseConv2dCall {
     rowPtr = args.i32(2, &rowPtrLen);
     colIdx = args.i32(3, &colIdxLen);
     bias = args.f32(4, &biasLen, true);
-    out = args.f32(5, &outLen);
+    out = args.f32out(5, &outLen);
     p = sparseConvArgs(args, 6);
   }
 };
@@ -503,7 +503,7 @@ struct SparseConv2dBackwardDataCall {
     values = args.f32(1, &valuesLen);
     rowPtr = args.i32(2, &rowPtrLen);
     colIdx = args.i32(3, &colIdxLen);
-    gx = args.f32(4, &gxLen);
+    gx = args.f32out(4, &gxLen);
     p = sparseConvArgs(args, 5);
   }
 };
@@ -528,7 +528,7 @@ struct SparseConv2dBackwardWeightCall {
     gy = args.f32(1, &gyLen);
     rowPtr = args.i32(2, &rowPtrLen);
     colIdx = args.i32(3, &colIdxLen);
-    gv = args.f32(4, &gvLen);
+    gv = args.f32out(4, &gvLen);
     p = sparseConvArgs(args, 5);
   }
 };
@@ -556,7 +556,7 @@ struct SparseLinearCall {
     rowPtr = args.i32(2, &rowPtrLen);
     colIdx = args.i32(3, &colIdxLen);
     bias = args.f32(4, &biasLen, true);
-    out = args.f32(5, &outLen);
+    out = args.f32out(5, &outLen);
     p = linDims(args, 6);
   }
 };
@@ -581,7 +581,7 @@ struct SparseLinearBackwardDataCall {
     values = args.f32(1, &valuesLen);
     rowPtr = args.i32(2, &rowPtrLen);
     colIdx = args.i32(3, &colIdxLen);
-    gx = args.f32(4, &gxLen);
+    gx = args.f32out(4, &gxLen);
     p = linDims(args, 5);
   }
 };
@@ -606,7 +606,7 @@ struct SparseLinearBackwardWeightCall {
     gy = args.f32(1, &gyLen);
     rowPtr = args.i32(2, &rowPtrLen);
     colIdx = args.i32(3, &colIdxLen);
-    gv = args.f32(4, &gvLen);
+    gv = args.f32out(4, &gvLen);
     p = linDims(args, 5);
   }
 };
@@ -624,7 +624,7 @@ struct MaxPool2dCall {
   Pool p;
   explicit MaxPool2dCall(Args& args) {
     x = args.f32(0, &xLen);
-    out = args.f32(1, &outLen);
+    out = args.f32out(1, &outLen);
     idx = args.i32(2, &idxLen);
     p = poolArgs(args, 3, false);
   }
@@ -641,7 +641,7 @@ struct AvgPool2dCall {
   Pool p;
   explicit AvgPool2dCall(Args& args) {
     x = args.f32(0, &xLen);
-    out = args.f32(1, &outLen);
+    out = args.f32out(1, &outLen);
     p = poolArgs(args, 2, false);
   }
 };
@@ -657,7 +657,7 @@ struct AvgPool2dBackwardCall {
   Pool p;
   explicit AvgPool2dBackwardCall(Args& args) {
     gy = args.f32(0, &gyLen);
-    gx = args.f32(1, &gxLen);
+    gx = args.f32out(1, &gxLen);
     p = poolArgs(args, 2, false);
   }
 };
@@ -673,7 +673,7 @@ struct AdaptiveAvgPool2dCall {
   Pool p;
   explicit AdaptiveAvgPool2dCall(Args& args) {
     x = args.f32(0, &xLen);
-    out = args.f32(1, &outLen);
+    out = args.f32out(1, &outLen);
     p = poolArgs(args, 2, true);
   }
 };
@@ -689,7 +689,7 @@ struct AdaptiveAvgPool2dBackwardCall {
   Pool p;
   explicit AdaptiveAvgPool2dBackwardCall(Args& args) {
     gy = args.f32(0, &gyLen);
-    gx = args.f32(1, &gxLen);
+    gx = args.f32out(1, &gxLen);
     p = poolArgs(args, 2, true);
   }
 };

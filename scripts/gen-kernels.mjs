@@ -28,8 +28,8 @@ const PARAMS = {
 const SIMPLE = {
   in: ['FloatArray', 'const float*', 'f32'],
   'in?': ['FloatArray | null', 'const float*', 'f32'],
-  out: ['FloatArray', 'float*', 'f32'],
-  'out?': ['FloatArray | null', 'float*', 'f32'],
+  out: ['FloatArray', 'float*', 'f32out'],
+  'out?': ['FloatArray | null', 'float*', 'f32out'],
   idx: ['Int32Array', 'const int32_t*', 'i32'],
   idxOut: ['Int32Array', 'int32_t*', 'i32'],
 };
