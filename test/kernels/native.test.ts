@@ -670,13 +670,28 @@ test('native: rejects float64 buffers and inconsistent sizes with an exception',
 });
 
 test('native: rademacherFill reproduces the reference generator steps and state', { skip }, () => {
-  for (const n of [0, 1, 7, 100_003]) {
-    const s1 = Uint32Array.of(0x9e3779b9, 1, 0xdeadbeef, 0x80000000), s2 = s1.slice();
-    const a = new Float32Array(n), b = new Float32Array(n);
-    N.rademacherFill(s1, a);
-    J.rademacherFill(s2, b);
-    exact(a, b, `rademacherFill n=${n}`);
-    exact(s1, s2, `rademacherFill state n=${n}`);
+  // From 2^18 values the fill is split between threads, each jumping ahead to its first value: the
+  // sizes cross that threshold and leave uneven parts, at 1, 2 and 3 threads.
+  const before = N.numThreads();
+  try {
+    for (const threads of [1, 2, 3]) {
+      N.setNumThreads(threads);
+      for (const n of [0, 1, 7, 100_003, 262_143, 262_144, 3 * 1_048_576 + 5]) {
+        const s1 = Uint32Array.of(0x9e3779b9, 1, 0xdeadbeef, 0x80000000), s2 = s1.slice();
+        const a = new Float32Array(n), b = new Float32Array(n);
+        N.rademacherFill(s1, a);
+        J.rademacherFill(s2, b);
+        exact(a, b, `rademacherFill n=${n} at ${threads} threads`);
+        exact(s1, s2, `rademacherFill state n=${n} at ${threads} threads`);
+        // A second fill continues the stream from the state the first one left.
+        const c = new Float32Array(Math.min(n, 300_001)), d = new Float32Array(c.length);
+        N.rademacherFill(s1, c);
+        J.rademacherFill(s2, d);
+        exact(c, d, `rademacherFill after n=${n} at ${threads} threads`);
+      }
+    }
+  } finally {
+    N.setNumThreads(before);
   }
 });
 
