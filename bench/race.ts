@@ -209,6 +209,7 @@ function main(): void {
       'node dist/bench/race.js --table train --models study --rounds 2',
       'PAI_TORCH_PYTHON=v/bin/python,/usr/bin/python3 node dist/bench/race.js --table train --threads 2',
       'PAI_TORCH_PYTHON=v/bin/python node dist/bench/race.js --table mask --criteria hutch_diag --threads 2 --measure-samples 10 --rounds 3',
+      'ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 PAI_NATIVE_ISA=avx2 PAI_TORCH_PYTHON=v/bin/python node dist/bench/race.js --table train --threads 1',
     ],
   });
   const backend = nativeBackend();
