@@ -223,7 +223,7 @@ const ACC_TITLE = 'test top-1 (%) at best validation epoch';
  * Test accuracy against density (log scale) in one warm-up arm: a line per criterion with 95 %
  * confidence intervals as error bars (the data-free criteria, which have one arm, appear in both
  * arms' plots), PaT as a black dashed line, and the dense baseline as a black rule with its interval
- * as a grey band.
+ * as a grey band. Bars are cut to the range an accuracy can take (see plottedInterval).
  */
 export async function accuracyPlot(g: GroupSummary, warmup: boolean, base: string, png = true): Promise<PlotFiles> {
   const points: Record<string, unknown>[] = [];
@@ -234,7 +234,7 @@ export async function accuracyPlot(g: GroupSummary, warmup: boolean, base: strin
     for (const s of g.sparsities) {
       const iv = accuracyInterval(select(g, c, s, arm));
       if (!iv) continue;
-      const p = { criterion: c, density: 1 - s, acc: 100 * iv.mean, lo: 100 * iv.lo, hi: 100 * iv.hi };
+      const p = { criterion: c, density: 1 - s, ...plottedInterval(iv) };
       (c === PAT ? pat : points).push(p);
     }
   }
@@ -246,7 +246,7 @@ export async function accuracyPlot(g: GroupSummary, warmup: boolean, base: strin
   const color = { field: 'criterion', type: 'nominal', sort: crits, scale: { scheme: 'tableau20' }, title: 'criterion' };
   const layers: Record<string, unknown>[] = [];
   if (dense) {
-    if (dense.half !== null) layers.push({ data: { values: [{ lo: 100 * dense.lo, hi: 100 * dense.hi }] }, mark: { type: 'rect', color: '#bbbbbb', opacity: 0.35 }, encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } });
+    if (dense.half !== null) layers.push({ data: { values: [plottedInterval(dense)] }, mark: { type: 'rect', color: '#bbbbbb', opacity: 0.35 }, encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } });
     layers.push({ data: { values: [{ acc: 100 * dense.mean }] }, mark: { type: 'rule', strokeDash: [2, 2], color: 'black' }, encoding: { y: { field: 'acc', type: 'quantitative' } } });
     layers.push({ data: { values: [{ acc: 100 * dense.mean, label: `dense ${(100 * dense.mean).toFixed(2)}%` }] }, mark: { type: 'text', align: 'left', dx: 4, dy: -7, x: 0, fontSize: 11 }, encoding: { y: { field: 'acc', type: 'quantitative' }, text: { field: 'label' } } });
   }
@@ -262,17 +262,27 @@ export async function accuracyPlot(g: GroupSummary, warmup: boolean, base: strin
     layers.push(
       { data: { values: pat }, mark: { type: 'line', strokeWidth: 2, color: 'black', strokeDash: [6, 3] }, encoding: { x: px, y: py } },
       { data: { values: pat }, mark: { type: 'square', size: 50, color: 'black' }, encoding: { x: px, y: py, tooltip: [{ field: 'criterion' }, { field: 'density' }, { field: 'acc', format: '.2f' }] } },
-      { data: { values: pat.slice(0, 1).map((p) => ({ ...p, label: 'PaT (pruned after training)' })) }, mark: { type: 'text', align: 'left', dx: 6, dy: 10, fontSize: 11 }, encoding: { x: px, y: py, text: { field: 'label' } } },
+      // Labelled at its sparsest point, the left end of the line, away from the legend on the right.
+      { data: { values: pat.slice(-1).map((p) => ({ ...p, label: 'PaT (pruned after training)' })) }, mark: { type: 'text', align: 'left', dx: 6, dy: 12, fontSize: 11 }, encoding: { x: px, y: py, text: { field: 'label' } } },
     );
     if (pat.some((p) => p.hi !== p.lo)) layers.push({ data: { values: pat }, mark: { type: 'errorbar', ticks: true, color: 'black' }, encoding: { x: { field: 'density', type: 'quantitative' }, y: { field: 'lo', type: 'quantitative', title: ACC_TITLE }, y2: { field: 'hi' } } });
   }
   const arms = g.warmups.length > 1 ? (warmup ? ', with BN warm-up' : ', without BN warm-up') : '';
   return renderPlot({
-    title: { text: `Test accuracy vs density${arms}: ${g.setting.label}`, subtitle: 'mean over seeds; bars: 95 % confidence intervals; grey band: the dense network\'s' },
+    title: { text: `Test accuracy vs density${arms}: ${g.setting.label}`, subtitle: 'mean over seeds; bars: 95 % confidence intervals, cut at 0 and 100 %; grey band: the dense network\'s; black dashed: PaT' },
     width: 560, height: 340,
     data: { values: points },
     layer: layers,
   }, base, png);
+}
+
+/**
+ * An accuracy interval as the accuracy plot draws it, in percent, its ends cut to [0, 100]: with three
+ * seeds a cell where one run collapsed to chance has a Student-t half-width of tens of points, and an
+ * axis stretched to −40 or 140 % would flatten every other line. The tables keep the whole interval.
+ */
+export function plottedInterval(iv: { mean: number; lo: number; hi: number }): { acc: number; lo: number; hi: number } {
+  return { acc: 100 * iv.mean, lo: Math.max(0, 100 * iv.lo), hi: Math.min(100, 100 * iv.hi) };
 }
 
 /** One point of a per-layer density plot: a criterion's kept fraction of one prunable tensor. */
