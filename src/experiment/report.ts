@@ -152,9 +152,13 @@ function bySeed(rows: readonly ResultRow[]): Map<number, number> {
   return m;
 }
 
-/** Layer collapse: per criterion and sparsity, collapsed runs / runs and the mean number of empty layers. */
+/**
+ * Layer collapse in one warm-up arm: per criterion and sparsity, collapsed runs / runs and the mean
+ * number of empty layers. Criteria without rows in the arm (the one-arm data-free ones and PaT in
+ * the warm-up arm) are left out, since their masks are the other arm's.
+ */
 export function collapseTable(g: GroupSummary, warmup: boolean): string {
-  const crits = g.criteria.filter((c) => c !== DENSE);
+  const crits = g.criteria.filter((c) => c !== DENSE && select(g, c, null, warmup).length > 0);
   const body = crits.map((c) => [c, ...g.sparsities.map((s) => {
     const rows = select(g, c, s, warmup);
     if (!rows.length) return '—';

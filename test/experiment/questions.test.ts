@@ -115,6 +115,11 @@ test('the report shows the questions, the pairwise tables, PaT and the convergen
   assert.match(md, /\| row − column \| random \| magnitude \| grad_norm \|/);
   assert.match(md, /\| hts \| \+15\.0 ▲ \|/);
   assert.match(md, /## Appended section/);
+  // The warm-up arm's collapse table lists only the criteria that have that arm.
+  const warmCollapse = md.slice(md.indexOf('With BN warm-up:'), md.indexOf('Without against with the warm-up'));
+  assert.match(warmCollapse, /\| snip \| 0\/3 · 0 \| 0\/3 · 0 \|/);
+  for (const c of ['random', 'magnitude', 'synflow', 'pat']) assert.ok(!warmCollapse.includes(`| ${c} |`), c);
+  assert.match(md.slice(md.indexOf('Without BN warm-up:')), /\| random \| 0\/3 · 0 \|/);
   // PaT is drawn in the accuracy plots of both arms.
   const svgs = rep.files.filter((f) => f.includes('accuracy-') && f.endsWith('.svg'));
   assert.equal(svgs.length, 2);
