@@ -169,6 +169,24 @@ export function collapseTable(g: GroupSummary, warmup: boolean): string {
   return mdTable(['criterion', ...g.sparsities.map(pct)], body, ['l', ...g.sparsities.map(() => 'r' as const)]);
 }
 
+/**
+ * What the sparsities mean on this model: how many weights the masks keep, and how many per tensor at
+ * the highest sparsity. On a small network "98 %" leaves a few hundred weights, and the criteria then
+ * choose which few connections of each layer survive. Null without pruned rows.
+ */
+export function keptLine(g: GroupSummary): string | null {
+  const pruned = g.rows.filter((r) => r.settings.criterion !== DENSE && r.total > 0 && r.layers.length > 0);
+  const first = pruned[0];
+  if (!first || !g.sparsities.length) return null;
+  const keptAt = (s: number): number | null => pruned.find((r) => r.settings.sparsity === s)?.kept ?? null;
+  const counts = g.sparsities.map((s) => ({ s, kept: keptAt(s) })).filter((x): x is { s: number; kept: number } => x.kept !== null);
+  const top = counts[counts.length - 1];
+  if (!top) return null;
+  const smallest = Math.min(...first.layers.map((l) => l.total));
+  return `Prunable weights: ${first.total} in ${first.layers.length} tensors (the smallest holds ${smallest}). The masks keep ${counts.map((x) => `${x.kept} at ${pct(x.s)}`).join(', ')}: `
+    + `at ${pct(top.s)} that is ${+(top.kept / first.layers.length).toFixed(1)} weights per tensor on average, so there a criterion decides which few connections of each layer survive rather than how a wide layer thins out.`;
+}
+
 /** Mask generation (scoring) and warm-up seconds per criterion, over all its runs (mean ± 95 % CI). */
 export function timingTable(g: GroupSummary): string {
   const body = g.criteria.filter((c) => c !== DENSE).map((c) => {
@@ -474,6 +492,8 @@ export async function writeReport(rows: readonly ResultRow[], o: ReportOptions):
     const dense = accuracyInterval(select(g, DENSE, null, null));
     if (dense) md.push(`Dense baseline (no pruning): ${fmtInterval(dense)}.`, '');
     if (!g.sparsities.length) continue;
+    const kept = keptLine(g);
+    if (kept) md.push(kept, '');
     md.push(...convergenceLines(g, groups));
     for (const w of g.warmups) {
       md.push(`### Test accuracy (%), ${w ? 'with' : 'without'} BN warm-up`, '', accuracyTable(g, w), '');

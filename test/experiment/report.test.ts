@@ -41,6 +41,8 @@ test('the report renders the paper table for a synthetic store and writes SVG + 
   assert.equal(wt[0], '| criterion | sparsity | without warm-up | with warm-up | Δ with − without, points [95 % CI] | warm-up better? |');
   // The warm-up adds exactly 2 points on every seed: a zero-width interval above zero.
   assert.equal(wt[2], '| snip | 90% | 81.00 ± 2.48 | 83.00 ± 2.48 | +2.00 [+2.00, +2.00] | supported |');
+  // What the sparsities mean: the synthetic rows keep 15 of 200 weights in two tensors of 100.
+  assert.match(md, /Prunable weights: 200 in 2 tensors \(the smallest holds 100\)\. The masks keep 15 at 90%, 15 at 98%: at 98% that is 7\.5 weights per tensor on average/);
   // Layer collapse: 1 of 3 snip runs at 98% without warm-up, one empty layer each time.
   assert.match(md, /\| snip \| 0\/3 · 0 \| 1\/3 · 0\.3 \|/);
   // Mask-generation time: hts 3 s, snip 1 s, no spread.
