@@ -4,13 +4,9 @@
 
 import { jsBackend, nativeBackend, useBackend, type Backend } from '../src/kernels/index.js';
 import { Generator } from '../src/tensor/random.js';
-import { randn } from '../src/tensor/create.js';
-import { backward, noGrad } from '../src/autograd/graph.js';
-import { crossEntropy } from '../src/autograd/ops/index.js';
 import { conv2dParams } from '../src/autograd/ops/conv.js';
-import { createModel } from '../src/models/registry.js';
 import { timeMedian } from './common.js';
-import { defined } from '../src/tensor/checked.js';
+import { makeStep } from './train-step.js';
 
 export interface BenchRow {
   workload: 'matmul-1024' | 'conv3x3-fwd' | 'conv3x3-bwd-data' | 'conv3x3-bwd-weights' | 'resnet20-train-b64';
@@ -52,27 +48,7 @@ export function benchKernels(b: Backend, reps: number): BenchRow[] {
 export function benchTrainStep(b: Backend, reps: number): BenchRow {
   useBackend(b);
   try {
-    const gen = new Generator(0, 'bench');
-    const model = createModel('resnet20', { numClasses: 10, seed: 0 });
-    model.train();
-    const params = model.parameters();
-    const x = randn([64, 3, 32, 32], gen);
-    const y = Array.from({ length: 64 }, (_, i) => i % 10);
-    const step = (): void => {
-      model.zeroGrad();
-      const loss = crossEntropy(model.forward(x), y);
-      backward(loss);
-      noGrad(() => {
-        for (const q of params) {
-          const g = defined(q.grad, 'a gradient after backward').data, d = q.data;
-          for (let i = 0; i < d.length; i++) {
-            const di = d[i], gi = g[i];
-            if (di === undefined || gi === undefined) throw new RangeError('a gradient shorter than its parameter');
-            d[i] = di - 0.01 * gi;
-          }
-        }
-      });
-    };
+    const step = makeStep('resnet20', 64);
     return { workload: 'resnet20-train-b64', backend: b.name, threads: b.numThreads(), ms: timeMedian(step, reps) };
   } finally {
     useBackend(null);
