@@ -177,7 +177,7 @@ export function collapseTable(g: GroupSummary, warmup: boolean): string {
 export function keptLine(g: GroupSummary): string | null {
   const pruned = g.rows.filter((r) => r.settings.criterion !== DENSE && r.total > 0 && r.layers.length > 0);
   const first = pruned[0];
-  if (!first || !g.sparsities.length) return null;
+  if (!first) return null;
   const keptAt = (s: number): number | null => pruned.find((r) => r.settings.sparsity === s)?.kept ?? null;
   const counts = g.sparsities.map((s) => ({ s, kept: keptAt(s) })).filter((x): x is { s: number; kept: number } => x.kept !== null);
   const top = counts[counts.length - 1];
