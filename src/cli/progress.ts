@@ -67,25 +67,29 @@ export function startTask(label: string, total: number, o: ProgressOptions = {})
   const t0 = performance.now();
   let value = 0;
   let max = total;
-  const rate = (): number => value / Math.max((performance.now() - t0) / 1000, 1e-9);
+  // The rate counts from the first update, in items and in time: a job resumed at item k reports k
+  // at once, and counting those as done in this session would make the rate and the ETA wrong.
+  let first: { value: number; at: number } | null = null;
+  const rate = (): number => (first === null ? NaN : (value - first.value) / Math.max((performance.now() - first.at) / 1000, 1e-9));
+  const eta = (): number => { const r = rate(); return max > 0 && r > 0 ? Math.max(max - value, 0) / r : NaN; };
+  const note = (done: number): void => { value = done; first ??= { value: done, at: performance.now() }; };
 
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar({
-      format: `${label} [{bar}] {shown}/{shownTotal} ${unit} | {rate}/s | ETA {eta_formatted}`,
+      format: `${label} [{bar}] {shown}/{shownTotal} ${unit} | {rate}/s | ETA {etaText}`,
       stream: process.stderr,
       barsize: 24,
       hideCursor: true,
       clearOnComplete: false,
-      etaBuffer: 50,
       fps: 10,
     }, cliProgress.Presets.shades_classic);
-    bar.start(Math.max(max, 1), 0, { shown: show(0), shownTotal: show(max), rate: '?' });
+    bar.start(Math.max(max, 1), 0, { shown: show(0), shownTotal: show(max), rate: '?', etaText: '?' });
     active.add(bar);
     return {
       update(done, newTotal) {
-        value = done;
+        note(done);
         if (newTotal !== undefined && newTotal !== max) { max = newTotal; bar.setTotal(Math.max(max, 1)); }
-        bar.update(done, { shown: show(done), shownTotal: show(max), rate: showRate(rate()) });
+        bar.update(done, { shown: show(done), shownTotal: show(max), rate: showRate(rate()), etaText: fmtSeconds(eta()) });
       },
       done() {
         active.delete(bar);
@@ -97,13 +101,11 @@ export function startTask(label: string, total: number, o: ProgressOptions = {})
   let lastLine = t0;
   const line = (): void => {
     const secs = (performance.now() - t0) / 1000;
-    const r = rate();
-    const eta = max > 0 && r > 0 ? (max - value) / r : NaN;
-    process.stderr.write(`${label}: ${show(value)}/${show(max)} ${unit}, ${showRate(r)}/s, ${fmtSeconds(secs)} elapsed, ETA ${fmtSeconds(eta)}\n`);
+    process.stderr.write(`${label}: ${show(value)}/${show(max)} ${unit}, ${showRate(rate())}/s, ${fmtSeconds(secs)} elapsed, ETA ${fmtSeconds(eta())}\n`);
   };
   return {
     update(done, newTotal) {
-      value = done;
+      note(done);
       if (newTotal !== undefined) max = newTotal;
       const now = performance.now();
       if (now - lastLine >= lineEvery * 1000) { lastLine = now; line(); }

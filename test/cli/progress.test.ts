@@ -41,3 +41,28 @@ test('quick jobs and --quiet print nothing', () => {
     setLineInterval(5);
   }
 });
+
+test('a resumed task counts its rate and ETA from where it resumed, not from zero', { skip: process.stderr.isTTY ? 'stderr is a terminal here' : false }, () => {
+  setLineInterval(0);
+  try {
+    const out = captureStderr(() => {
+      const t = startTask('train', 2000, { unit: 'steps' });
+      t.update(1000); // resumed from a checkpoint at step 1000
+      const until = performance.now() + 100;
+      while (performance.now() < until) { /* 10 steps take at least 100 ms */ }
+      t.update(1010);
+      t.done();
+    });
+    const last = out.trim().split('\n').filter((l) => l.startsWith('train: 1010/'))[0];
+    assert.ok(last, out);
+    // 10 steps in >= 0.1 s is <= 100 steps/s, so the 990 left take >= 9.9 s. Counting the 1000
+    // resumed steps as done here gave ~10,000 steps/s and an ETA of 0 s.
+    const rate = Number(/, ([\d.]+)\/s,/.exec(last)![1]);
+    assert.ok(rate <= 100.5, last);
+    const eta = /ETA (?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(last)!;
+    const secs = Number(eta[1] ?? 0) * 3600 + Number(eta[2] ?? 0) * 60 + Number(eta[3] ?? 0);
+    assert.ok(secs >= 9, last);
+  } finally {
+    setLineInterval(5);
+  }
+});
