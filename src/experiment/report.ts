@@ -429,6 +429,14 @@ export function pairwiseTable(g: GroupSummary, sparsity: number, warmup: boolean
   return mdTable(['row − column', ...crits], body, ['l', ...crits.map(() => 'r' as const)]);
 }
 
+/** The distinct values, in order of first appearance; where there are several, each with its count of runs. */
+export function tally(values: readonly string[], sep: string): string {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  if (counts.size <= 1) return [...counts.keys()].join(sep);
+  return [...counts].map(([v, n]) => `${v} (${n} run${n === 1 ? '' : 's'})`).join(sep);
+}
+
 /** The dense network at this group's budget against the same network at other budgets (groups that differ in epochs only). */
 export function convergenceLines(g: GroupSummary, groups: readonly GroupSummary[]): string[] {
   const dense = g.rows.filter((r) => r.settings.criterion === DENSE);
@@ -487,8 +495,7 @@ export async function writeReport(rows: readonly ResultRow[], o: ReportOptions):
   for (const g of groups) {
     md.push(`## ${g.setting.label}`, '');
     const epochs = [...new Set(g.rows.map((r) => r.settings.epochs))].join(', ');
-    const cpusUsed = [...new Set(g.rows.map((r) => r.pai.cpu ?? 'not recorded'))];
-    md.push(`Seeds: ${g.seeds.join(', ')}; epochs: ${epochs}; backend: ${[...new Set(g.rows.map((r) => r.pai.backend))].join(', ')}; threads: ${[...new Set(g.rows.map((r) => r.pai.threads))].join(', ')}; CPU: ${cpusUsed.join('; ')}.`, '');
+    md.push(`Seeds: ${g.seeds.join(', ')}; epochs: ${epochs}; backend: ${tally(g.rows.map((r) => r.pai.backend), ', ')}; threads: ${tally(g.rows.map((r) => String(r.pai.threads)), ', ')}; CPU: ${tally(g.rows.map((r) => r.pai.cpu ?? 'not recorded'), '; ')}.`, '');
     const dense = accuracyInterval(select(g, DENSE, null, null));
     if (dense) md.push(`Dense baseline (no pruning): ${fmtInterval(dense)}.`, '');
     if (!g.sparsities.length) continue;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { plottedInterval, terminalTables, writeReport } from '../../src/experiment/report.js';
+import { plottedInterval, tally, terminalTables, writeReport } from '../../src/experiment/report.js';
 import { readStore, writeRow } from '../../src/experiment/store.js';
 import { studyOf, syntheticRow, tempDir } from './helpers.js';
 
@@ -37,6 +37,9 @@ test('the report renders the paper table for a synthetic store and writes SVG + 
   assert.match(md, /Dense baseline \(no pruning\): 91\.00 ± 2\.48\./);
   // Synthetic rows predate the CPU field.
   assert.match(md, /backend: js; threads: 1; CPU: not recorded\./);
+  // A group whose runs ran on several CPUs (or predate the field) says how many ran on each.
+  assert.equal(tally(['EPYC', 'not recorded', 'EPYC', 'EPYC'], '; '), 'EPYC (3 runs); not recorded (1 run)');
+  assert.equal(tally(['native', 'native'], ', '), 'native');
   const wt = table('### BN warm-up: with vs without');
   assert.equal(wt[0], '| criterion | sparsity | without warm-up | with warm-up | Δ with − without, points [95 % CI] | warm-up better? |');
   // The warm-up adds exactly 2 points on every seed: a zero-width interval above zero.
